@@ -1,0 +1,7 @@
+"""``python -m tbactviz`` runs the command line."""
+
+import sys
+
+from tbactviz.cli import main
+
+sys.exit(main())

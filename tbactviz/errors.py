@@ -1,0 +1,126 @@
+"""The package's exception and warning types.
+
+Every error tbactviz raises derives from :class:`TbactvizError` and from the built-in type a caller would
+naturally catch (``ValueError``, ``RuntimeError``, ``OSError``), so ``except ValueError`` keeps working.
+Messages name the argument, the value received and what would be valid.
+
+This module imports nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "LayerNotFoundError",
+    "LogdirError",
+    "ProbeError",
+    "TbactvizError",
+    "TbactvizWarning",
+    "WriterClosedError",
+    "close_matches",
+]
+
+
+class TbactvizError(Exception):
+    """Base class of every exception raised by tbactviz."""
+
+
+class TbactvizWarning(UserWarning):
+    """Category of every warning emitted by tbactviz (filter it with ``warnings.filterwarnings``)."""
+
+
+def close_matches(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:
+    """Return up to ``n`` candidates that look like ``name``, best first.
+
+    Matches are found with :func:`difflib.get_close_matches` on the full names and on their last path
+    component (so ``conv1`` suggests ``backbone/conv1_conv``); the comparison is case-insensitive.
+
+    Args:
+        name: The name that was not found.
+        candidates: The valid names.
+        n: Maximum number of suggestions (>= 1).
+
+    Returns:
+        A list of at most ``n`` distinct candidates; empty when nothing is close.
+
+    Example:
+        >>> close_matches("conv2", ["conv1", "conv2d", "dense"])
+        ['conv2d', 'conv1']
+    """
+    pool = list(dict.fromkeys(candidates))
+    lowered: dict[str, list[str]] = {}
+    for cand in pool:
+        lowered.setdefault(cand.lower(), []).append(cand)
+        lowered.setdefault(cand.rsplit("/", 1)[-1].lower(), []).append(cand)
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+    # Substring hits help with long generated names (``conv2_block1`` -> ``conv2_block1_out``).
+    hits += [key for key in lowered if name.lower() in key and key not in hits]
+    out: list[str] = []
+    for key in hits:
+        for cand in lowered[key]:
+            if cand not in out:
+                out.append(cand)
+    return out[:n]
+
+
+class LayerNotFoundError(TbactvizError, ValueError):
+    """A layer selector matched no layer of the model.
+
+    Attributes:
+        selector: The selector as given (a name, a path or a glob pattern).
+        suggestions: Close matches among the model's layer paths (may be empty).
+    """
+
+    def __init__(self, selector: str, candidates: Iterable[str], *, argument: str = "layers") -> None:
+        self.selector = selector
+        self.suggestions = close_matches(selector, candidates)
+        is_glob = any(ch in selector for ch in "*?[")
+        what = "matches no layer" if is_glob else "is not a layer of this model"
+        msg = f"{argument}={selector!r} {what}."
+        if self.suggestions:
+            msg += " Close matches: " + ", ".join(repr(s) for s in self.suggestions) + "."
+        msg += (
+            " List every selectable layer with tbactviz.list_layers(model) in Python or"
+            " `tbactviz layers MODEL` in a shell; nested layers are addressed as 'outer/inner'."
+        )
+        super().__init__(msg)
+
+
+class ProbeError(TbactvizError, ValueError):
+    """The probe inputs do not fit the model (empty, wrong rank or shape, a missing input key)."""
+
+
+class LogdirError(TbactvizError, OSError):
+    """The log directory cannot be created or written (a file in its place, no permission, disk full)."""
+
+
+class WriterClosedError(TbactvizError, RuntimeError):
+    """A write was attempted after the writer or logger was closed."""
+
+
+class AmbiguousLayerError(LayerNotFoundError):
+    """A bare layer name exists in several nested models; the full ``outer/inner`` path is needed.
+
+    Attributes:
+        selector: The name as given.
+        suggestions: The full paths that have this name as their last component.
+    """
+
+    def __init__(self, selector: str, paths: Iterable[str], *, argument: str = "layers") -> None:
+        self.selector = selector
+        self.suggestions = list(paths)
+        msg = (
+            f"{argument}={selector!r} is ambiguous: several nested layers have this name: "
+            + ", ".join(repr(p) for p in self.suggestions)
+            + ". Use the full 'outer/inner' path."
+        )
+        TbactvizError.__init__(self, msg)
+
+
+class NoDrawableLayerError(TbactvizError, ValueError):
+    """A layer selection left no layer that can be drawn (a single tensor output of rank >= 2)."""
+
+
+__all__ += ["AmbiguousLayerError", "NoDrawableLayerError"]

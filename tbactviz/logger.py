@@ -1,0 +1,420 @@
+"""ActivationLogger: one forward pass -> grids, histograms and scalars -> one TensorBoard event.
+
+The logger does *what* is logged; :class:`tbactviz.ActivationCallback` decides *when*. Each
+:meth:`ActivationLogger.log` call
+
+1. runs the probe inputs through the model once, capturing every chosen layer
+   (:class:`tbactviz.extract.ActivationExtractor`, built once and reused),
+2. per layer, tiles the first ``max_images`` samples into uint8 grids (:mod:`tbactviz.tiling`), computes the
+   histogram and the health figures over all probe samples (:mod:`tbactviz.stats`),
+3. writes them as one event at ``step`` into the logger's own event file (:mod:`tbactviz.writer`) and flushes.
+
+Tags follow :mod:`tbactviz.naming`: ``activations/<path>``, ``histograms/<path>``, ``<stat>/<path>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from tbactviz import naming, stats, tiling
+from tbactviz._png import DEFAULT_COMPRESS_LEVEL, encode_png
+from tbactviz.errors import TbactvizWarning, WriterClosedError
+from tbactviz.writer import EventWriter, check_logdir, histogram_value, image_value, scalar_value
+
+if TYPE_CHECKING:
+    import keras
+
+    from tbactviz.extract import ActivationExtractor
+    from tbactviz.layers import LayerInfo
+
+__all__ = ["ActivationLogger"]
+
+_log = logging.getLogger(__name__)
+
+ValueRange = tuple[float, float]
+
+
+def _check_int(name: str, value: Any, minimum: int, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        valid = f"an int >= {minimum}" + (" or None" if allow_none else "")
+        raise ValueError(f"{name}={value!r} is not valid; expected {valid}")
+
+
+def _check_range(name: str, value: Any) -> ValueRange:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name}={value!r} is not valid; expected a pair (low, high) of finite numbers"
+        ) from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        raise ValueError(f"{name}={value!r} is not valid; expected finite numbers with high > low")
+    return lo, hi
+
+
+class ActivationLogger:
+    """Logs what the chosen layers of a Keras model "see" as TensorBoard events.
+
+    Per layer path ``L`` and call, one event at ``step`` holds: the image ``activations/L`` (one feature-map
+    grid per probe sample, up to ``max_images``), the histogram ``histograms/L`` and the scalars
+    ``sparsity/L``, ``dead_channels/L``, ``mean/L``, ``std/L``, ``max_abs/L`` and ``nonfinite/L``. The event
+    file is the logger's own, created in ``logdir`` on the first :meth:`log` (nothing is created before).
+
+    Args:
+        logdir: Run directory of the events, e.g. ``"logs/activations"``. Use a directory of its own (not the
+            ``train``/``validation`` runs of ``keras.callbacks.TensorBoard``); it is created when needed.
+        model: A Keras model (Functional, Sequential, nested or subclassed; see :func:`tbactviz.list_layers`).
+        layers: Which layers: an exact name, a nested path ``"outer/inner"``, a glob (``"conv*"``), a layer
+            class, or a list mixing these. ``None`` picks an overview of the whole depth: up to 8 layers with
+            spatial outputs, evenly spaced from first to last.
+        max_images: Probe samples drawn as grids per layer (>= 1). Stats and histograms use every sample.
+        max_channels: Channels drawn per grid (>= 1); the rest are left out (see ``order``).
+        normalize: How activations map to colours: ``"standardize"`` (per channel, Chollet's x*64+128),
+            ``"minmax"`` (per channel), ``"layer"`` (one scale for the whole layer, so magnitudes compare) or
+            ``"fixed"`` (one range kept across calls, so growth and death show over time; see
+            ``value_range``).
+        value_range: With ``normalize="fixed"``: a ``(low, high)`` pair for every layer, a mapping from layer
+            path to pair, or ``None`` to measure each layer's range (min/max of finite values) at the first
+            call and keep it. Must be ``None`` with the other modes.
+        colormap: ``"gray"``, ``"viridis"``, ``"magma"``, ``"inferno"`` or ``"plasma"``.
+        order: ``"index"`` draws the first channels; ``"activity"`` the most active first (mean |a|).
+        columns: Fixed number of grid columns, or ``None`` for a near-square grid.
+        images: Write the grids (False turns them off).
+        histograms: Write the histograms (False turns them off).
+        stats: Write the scalars: True for all of :data:`tbactviz.stats.STAT_NAMES`, False for none, or an
+            iterable of stat names.
+        batch_size: Probe samples per forward pass (bounded memory for large probes); ``None``: all at once.
+        eps: Values with ``|a| <= eps`` count as zero for ``sparsity`` and ``dead_channels`` (>= 0).
+        max_side: Grids larger than this many pixels on a side are downscaled (>= 16).
+        min_side: Small grids are upscaled (nearest neighbour, integer factor) up to this side (0 = off).
+        compress_level: PNG zlib level, 0 (fastest) to 9 (smallest).
+        on_error: ``"raise"`` (default) propagates errors of :meth:`log`; ``"warn"`` turns an error while
+            drawing one layer into one warning per layer and keeps the other layers, and an error of the whole
+            call into a warning (what training callbacks want: logging never kills a run).
+
+    Raises:
+        ValueError: An argument is invalid (the message names it, the value and the valid options).
+        tbactviz.LayerNotFoundError: A layer selector matches nothing (close matches are listed).
+        tbactviz.LogdirError: ``logdir`` is a file or not writable.
+
+    Example:
+        >>> import keras, numpy as np, tempfile, tbactviz
+        >>> model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 3, name="conv1")])
+        >>> with tbactviz.ActivationLogger(tempfile.mkdtemp(), model, layers="conv*") as log:
+        ...     figures = log(np.random.rand(2, 32, 32, 3), step=0)
+        >>> sorted(figures["conv1"])[:2]
+        ['dead_channels', 'max_abs']
+    """
+
+    def __init__(
+        self,
+        logdir: str | os.PathLike[str],
+        model: keras.Model,
+        layers: Any = None,
+        *,
+        max_images: int = 3,
+        max_channels: int = 64,
+        normalize: str = "standardize",
+        value_range: ValueRange | Mapping[str, ValueRange] | None = None,
+        colormap: str = "viridis",
+        order: str = "index",
+        columns: int | None = None,
+        images: bool = True,
+        histograms: bool = True,
+        stats: bool | Iterable[str] = True,
+        batch_size: int | None = None,
+        eps: float = 0.0,
+        max_side: int = 1024,
+        min_side: int = 128,
+        compress_level: int = DEFAULT_COMPRESS_LEVEL,
+        on_error: Literal["raise", "warn"] = "raise",
+    ) -> None:
+        from tbactviz.extract import ActivationExtractor
+
+        self._logdir = check_logdir(logdir)
+        _check_int("max_images", max_images, 1)
+        _check_int("batch_size", batch_size, 1, allow_none=True)
+        _check_int("compress_level", compress_level, 0)
+        if compress_level > 9:
+            raise ValueError(f"compress_level={compress_level!r} is not valid; expected an int in 0..9")
+        if on_error not in ("raise", "warn"):
+            raise ValueError(f"on_error={on_error!r} is not one of ('raise', 'warn')")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
+            raise ValueError(f"eps={eps!r} is not valid; expected a number >= 0")
+        self._stat_names = self._check_stats(stats)
+        self._fixed_ranges: dict[str, ValueRange] = {}
+        self._shared_range: ValueRange | None = None
+        if normalize == "fixed":
+            if isinstance(value_range, Mapping):
+                self._fixed_ranges = {
+                    str(k): _check_range(f"value_range[{k!r}]", v) for k, v in value_range.items()
+                }
+            elif value_range is not None:
+                self._shared_range = _check_range("value_range", value_range)
+        elif value_range is not None:
+            raise ValueError(
+                f"value_range={value_range!r} is only used with normalize='fixed' "
+                f"(got normalize={normalize!r})"
+            )
+        self._tile_options: dict[str, Any] = {
+            "max_images": max_images,
+            "max_channels": max_channels,
+            "normalize": normalize,
+            "colormap": colormap,
+            "order": order,
+            "columns": columns,
+            "max_side": max_side,
+            "min_side": min_side,
+        }
+        # Validate the drawing options now, with tiling's own messages, rather than at the first log.
+        tiling.tile_activations(
+            np.zeros((1, 2, 2, 1), np.float32),
+            value_range=(0.0, 1.0) if normalize == "fixed" else None,
+            **self._tile_options,
+        )
+        self._images, self._histograms = bool(images), bool(histograms)
+        self._eps = float(eps)
+        self._compress_level = int(compress_level)
+        self._on_error = on_error
+        self._extractor: ActivationExtractor = ActivationExtractor(model, layers, batch_size=batch_size)
+        paths = self._extractor.paths
+        self._tag_paths = dict(zip(paths, naming.unique_paths(paths), strict=True))
+        if normalize == "fixed" and self._fixed_ranges:
+            unknown = sorted(set(self._fixed_ranges) - set(self._tag_paths))
+            if unknown:
+                raise ValueError(
+                    f"value_range names layers that are not logged: {unknown}; logged layers are "
+                    f"{list(self._tag_paths)}"
+                )
+        self._writer: EventWriter | None = None
+        self._closed = False
+        self._warned: set[tuple[str, str]] = set()
+
+    @staticmethod
+    def _check_stats(value: bool | Iterable[str]) -> tuple[str, ...]:
+        if value is True:
+            return stats.STAT_NAMES
+        if value is False or value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        names = tuple(dict.fromkeys(value))
+        bad = [n for n in names if n not in stats.STAT_NAMES]
+        if bad:
+            raise ValueError(f"stats={value!r} has unknown names {bad}; valid names are {stats.STAT_NAMES}")
+        return names
+
+    # -- properties ---------------------------------------------------------------------------------------
+
+    @property
+    def logdir(self) -> str:
+        """The run directory the events go to."""
+        return self._logdir
+
+    @property
+    def layer_paths(self) -> tuple[str, ...]:
+        """Paths of the logged layers, in model order (nested layers as ``outer/inner``)."""
+        return self._extractor.paths
+
+    @property
+    def layers(self) -> tuple[LayerInfo, ...]:
+        """The resolved layers (path, layer, class, output shape)."""
+        return self._extractor.layers
+
+    @property
+    def extractor(self) -> ActivationExtractor:
+        """The probe that runs the model (built once, reused by every call)."""
+        return self._extractor
+
+    @property
+    def tags(self) -> list[str]:
+        """Every tag one :meth:`log` call writes, in writing order."""
+        return [
+            tag
+            for path in self._tag_paths.values()
+            for tag in naming.tags_for_layer(
+                path, images=self._images, histograms=self._histograms, stats=self._stat_names
+            )
+        ]
+
+    @property
+    def value_ranges(self) -> dict[str, ValueRange]:
+        """With ``normalize="fixed"``: the range used per layer path so far (given or measured)."""
+        return dict(self._fixed_ranges)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def event_file(self) -> str | None:
+        """Path of the event file, or None while nothing has been written."""
+        return self._writer.path if self._writer is not None else None
+
+    # -- logging ------------------------------------------------------------------------------------------
+
+    def log(self, inputs: Any, step: int) -> dict[str, dict[str, float]]:
+        """Run ``inputs`` through the model and write one event for every chosen layer at ``step``.
+
+        The same as ``write(capture(inputs), step)``.
+
+        Args:
+            inputs: Probe inputs as ``model.predict`` takes them: an array of shape (N, ...) with N >= 1, or a
+                list/dict of arrays for multi-input models. Keep them fixed across calls so that pictures
+                compare.
+            step: The step shown in TensorBoard (epoch, global batch, ...), an int >= 0.
+
+        Returns:
+            ``{layer_path: {stat_name: value}}`` for the stats that were computed (an empty dict per layer
+            when ``stats=False``; layers that failed under ``on_error="warn"`` are left out).
+
+        Raises:
+            tbactviz.WriterClosedError: The logger was closed.
+            ValueError: ``step`` is not an int >= 0, or ``inputs`` do not fit the model.
+        """
+        self._check_open(step)
+        _check_int("step", step, 0)
+        try:
+            activations = self.capture(inputs)
+        except Exception as exc:
+            if self._on_error == "raise":
+                raise
+            self._warn_once("*", exc, f"step {step}: extracting activations failed")
+            return {}
+        return self.write(activations, step)
+
+    def capture(self, inputs: Any) -> dict[str, np.ndarray]:
+        """Run the forward pass only: the chosen layers' activations for ``inputs``.
+
+        This is the part that must run where the model lives (e.g. the training thread); :meth:`write` can
+        then run elsewhere (a worker thread).
+
+        Args:
+            inputs: Probe inputs, as for :meth:`log`.
+
+        Returns:
+            ``{layer_path: ndarray of shape (N, ...)}`` in :attr:`layer_paths` order.
+        """
+        return self._extractor(inputs)
+
+    def write(self, activations: Mapping[str, np.ndarray], step: int) -> dict[str, dict[str, float]]:
+        """Tile, measure and write activations captured by :meth:`capture` as one event at ``step``.
+
+        Thread-safe with respect to the event file; it does not touch the model.
+
+        Args:
+            activations: ``{layer_path: ndarray}`` as :meth:`capture` returns (paths not logged are ignored;
+                missing paths are skipped).
+            step: The step shown in TensorBoard, an int >= 0.
+
+        Returns:
+            As :meth:`log`.
+
+        Raises:
+            tbactviz.WriterClosedError: The logger was closed.
+        """
+        self._check_open(step)
+        _check_int("step", step, 0)
+        values: list[Any] = []
+        figures: dict[str, dict[str, float]] = {}
+        for path, tag_path in self._tag_paths.items():
+            acts = activations.get(path)
+            if acts is None:
+                continue
+            try:
+                layer_values, layer_figures = self._layer_summary(path, tag_path, np.asarray(acts))
+            except Exception as exc:
+                if self._on_error == "raise":
+                    raise
+                self._warn_once(path, exc, f"step {step}: layer {path!r} was not logged")
+                continue
+            values.extend(layer_values)
+            figures[path] = layer_figures
+        writer = self._get_writer()
+        writer.write(step, values)
+        writer.flush()
+        return figures
+
+    def _check_open(self, step: int) -> None:
+        if self._closed:
+            raise WriterClosedError(
+                f"logging step={step} after close(): this ActivationLogger for logdir={self._logdir!r} is "
+                "closed; create a new one to keep logging"
+            )
+
+    __call__ = log
+
+    def _layer_summary(
+        self, path: str, tag_path: str, acts: np.ndarray
+    ) -> tuple[list[Any], dict[str, float]]:
+        values: list[Any] = []
+        if self._images:
+            value_range = None
+            if self._tile_options["normalize"] == "fixed":
+                value_range = self._fixed_ranges.get(path) or self._shared_range
+                if value_range is None:
+                    value_range = self._fixed_ranges[path] = tiling.value_range(acts)
+            result = tiling.tile_activations(acts, value_range=value_range, **self._tile_options)
+            height, width = result.images.shape[1:3]
+            pngs = [encode_png(img, compress_level=self._compress_level) for img in result.images]
+            values.append(image_value(naming.image_tag(tag_path), pngs, width, height))
+        if self._histograms:
+            values.append(histogram_value(naming.histogram_tag(tag_path), stats.histogram_buckets(acts)))
+        figures: dict[str, float] = {}
+        if self._stat_names:
+            all_figures = stats.layer_stats(acts, eps=self._eps)
+            figures = {name: all_figures[name] for name in self._stat_names}
+            values.extend(scalar_value(naming.scalar_tag(n, tag_path), v) for n, v in figures.items())
+        return values, figures
+
+    def _warn_once(self, path: str, exc: BaseException, what: str) -> None:
+        key = (path, type(exc).__name__)
+        if key in self._warned:
+            _log.debug("%s: %s: %s", what, type(exc).__name__, exc)
+            return
+        self._warned.add(key)
+        warnings.warn(
+            f"tbactviz: {what}: {type(exc).__name__}: {exc} (further errors of this kind for this layer are "
+            "logged at DEBUG level only)",
+            TbactvizWarning,
+            stacklevel=3,
+        )
+
+    def _get_writer(self) -> EventWriter:
+        if self._writer is None:
+            self._writer = EventWriter(self._logdir)
+        return self._writer
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Push written events to disk (each :meth:`log` already flushes)."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the event file. Idempotent; :meth:`log` afterwards raises."""
+        self._closed = True
+        if self._writer is not None:
+            self._writer.close()
+
+    def __enter__(self) -> ActivationLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"ActivationLogger(logdir={self._logdir!r}, layers={list(self.layer_paths)!r}"
+            f"{', closed' if self._closed else ''})"
+        )
