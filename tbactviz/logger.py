@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tbactviz import naming, stats, tiling
-from tbactviz._png import DEFAULT_COMPRESS_LEVEL, encode_png
+from tbactviz._png import DEFAULT_COMPRESS_LEVEL, encode_indexed_png, encode_png
 from tbactviz.errors import TbactvizWarning, WriterClosedError
 from tbactviz.writer import EventWriter, check_logdir, histogram_value, image_value, scalar_value
 
@@ -364,8 +364,7 @@ class ActivationLogger:
                 if value_range is None:
                     value_range = self._fixed_ranges[path] = tiling.value_range(acts)
             result = tiling.tile_activations(acts, value_range=value_range, **self._tile_options)
-            height, width = result.images.shape[1:3]
-            pngs = [encode_png(img, compress_level=self._compress_level) for img in result.images]
+            pngs, height, width = _encode_grids(result, self._compress_level)
             values.append(image_value(naming.image_tag(tag_path), pngs, width, height))
         if self._histograms:
             values.append(histogram_value(naming.histogram_tag(tag_path), stats.histogram_buckets(acts)))
@@ -418,3 +417,18 @@ class ActivationLogger:
             f"ActivationLogger(logdir={self._logdir!r}, layers={list(self.layer_paths)!r}"
             f"{', closed' if self._closed else ''})"
         )
+
+
+def _encode_grids(result: tiling.TileResult, compress_level: int) -> tuple[list[bytes], int, int]:
+    """PNG bytes of each grid, and the grids' height and width.
+
+    Palette PNGs (one byte per pixel) unless the grid exists only as RGB (tiling's over-large fallback).
+    """
+    indexed = result.indexed()
+    if indexed is None:
+        images = result.images
+        pngs = [encode_png(img, compress_level=compress_level) for img in images]
+        return pngs, images.shape[1], images.shape[2]
+    indices, palette = indexed
+    pngs = [encode_indexed_png(img, palette, compress_level=compress_level) for img in indices]
+    return pngs, indices.shape[1], indices.shape[2]

@@ -73,10 +73,14 @@ def test_exact_tags_images_histograms_and_scalars(
         (width, height), images = records[f"activations/{name}"].value
         assert len(images) == 2
         assert (height, width) == tiling.grid_shape(acts.shape[1:])
-        drawn = tiling.tile_activations(acts, max_images=2).images
-        for img, want in zip(images, drawn, strict=True):
+        drawn = tiling.tile_activations(acts, max_images=2)
+        indices, palette = drawn.indexed()
+        for img, want, rgb in zip(images, indices, drawn.images, strict=True):
             assert img.format == "PNG" and img.size == (width, height)
-            np.testing.assert_array_equal(np.asarray(img).reshape(want.shape), want)
+            got = np.asarray(img.convert("RGB"))
+            np.testing.assert_array_equal(got, palette[want])
+            # the palette is the colormap at 254 levels: within a step of the exact RGB rendering
+            assert np.abs(got.astype(int) - rgb).max() <= 3
         # histogram over all 4 samples, TensorBoard's bucketing, computed here with numpy
         hist = records[f"histograms/{name}"].value
         flat = acts.ravel().astype(np.float64)
@@ -107,11 +111,10 @@ def test_dead_layer_grid_is_uniform_tiles(tmp_path: Path, model: keras.Model, pr
         log(probe, step=0)
     (record,) = read_events(tmp_path)
     _, images = record.value
-    pixels = np.asarray(images[0]).reshape(
-        -1, np.asarray(images[0]).shape[-1] if np.asarray(images[0]).ndim == 3 else 1
-    )
-    # only two colours: the separator and the one uniform colour every dead tile gets
-    assert len(np.unique(pixels, axis=0)) == 2
+    pixels = np.asarray(images[0].convert("RGB")).reshape(-1, 3)
+    # only two colours: the white separator and the one uniform colour every dead tile gets
+    colours = {tuple(c) for c in np.unique(pixels, axis=0).tolist()}
+    assert len(colours) == 2 and (255, 255, 255) in colours
 
 
 def test_glob_selection_and_step_series(tmp_path: Path, model: keras.Model, probe: np.ndarray) -> None:
@@ -173,8 +176,8 @@ def test_fixed_scale_is_measured_once_and_kept(tmp_path: Path, model: keras.Mode
         log(probe * 2.0, 1)  # twice the input: brighter grid, same scale
         assert log.value_ranges["conv1"] == first
     recs = sorted(read_events(tmp_path), key=lambda r: r.step)
-    step0 = np.asarray(recs[0].value[1][0], dtype=np.float64)
-    step1 = np.asarray(recs[1].value[1][0], dtype=np.float64)
+    step0 = np.asarray(recs[0].value[1][0].convert("L"), dtype=np.float64)
+    step1 = np.asarray(recs[1].value[1][0].convert("L"), dtype=np.float64)
     assert step1.mean() > step0.mean()
 
 

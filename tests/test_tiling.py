@@ -18,7 +18,9 @@ from tbactviz._colormaps import LUTS
 from tbactviz.tiling import (
     CHANNEL_ORDERS,
     COLORMAPS,
+    MARKER_COLOR,
     NORMALIZE_MODES,
+    SEPARATOR_COLOR,
     TileResult,
     apply_colormap,
     grid_shape,
@@ -708,3 +710,41 @@ def test_large_layer_is_fast_enough() -> None:
         result = tile_activations(acts, order=order)
         assert result.images.shape == (1, *grid_shape((112, 112, 256)), 3)
         assert len(result.channels) == 64
+
+
+# ----------------------------------------------------------------------------------------------------------
+# indexed (palette) output
+
+
+@pytest.mark.parametrize("colormap", COLORMAPS)
+def test_indexed_output_matches_images_within_one_palette_step(colormap: str) -> None:
+    acts = np.random.default_rng(3).normal(size=(2, 6, 7, 5)).astype(np.float32)
+    acts[0, 0, 0, 1] = np.nan
+    result = tile_activations(acts, colormap=colormap, min_side=0)
+    indices, palette = result.indexed()
+    assert indices.dtype == np.uint8 and indices.shape == result.images.shape[:3]
+    assert palette.shape == (256, 3) and palette.dtype == np.uint8
+    rgb = result.images if result.images.shape[-1] == 3 else np.repeat(result.images, 3, axis=-1)
+    step = np.abs(np.diff(LUTS[colormap].astype(int), axis=0)).max()
+    assert np.abs(palette[indices].astype(int) - rgb).max() <= 2 * step
+    # marker and separator keep their own exact entries
+    assert (indices == 254).sum() == 1 and tuple(palette[254]) == MARKER_COLOR
+    assert tuple(palette[255]) == SEPARATOR_COLOR
+    assert (indices[:, 6, :] == 255).all()  # the separator row between the two tile rows
+
+
+def test_indexed_endpoints_are_exact() -> None:
+    result = tile_activations(
+        np.array([[[[0.0]], [[1.0]]]]), normalize="layer", colormap="viridis", min_side=0
+    )
+    indices, palette = result.indexed()
+    assert indices.ravel().tolist() == [0, 253]
+    assert palette[0].tolist() == LUTS["viridis"][0].tolist()
+    assert palette[253].tolist() == LUTS["viridis"][255].tolist()
+
+
+def test_indexed_is_none_in_the_whole_grid_fallback() -> None:
+    result = tile_activations(np.ones((1, 2, 2, 400)), max_channels=400, max_side=30, min_side=0)
+    assert result.tile_shape == (1, 1)
+    assert result.indexed() is None
+    assert result.images.shape[1] <= 30
