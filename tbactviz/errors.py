@@ -13,8 +13,10 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "AmbiguousLayerError",
     "LayerNotFoundError",
     "LogdirError",
+    "NoDrawableLayerError",
     "ProbeError",
     "TbactvizError",
     "TbactvizWarning",
@@ -122,5 +124,3 @@ class AmbiguousLayerError(LayerNotFoundError):
 class NoDrawableLayerError(TbactvizError, ValueError):
     """A layer selection left no layer that can be drawn (a single tensor output of rank >= 2)."""
 
-
-__all__ += ["AmbiguousLayerError", "NoDrawableLayerError"]

@@ -1,0 +1,570 @@
+"""The probe: one compiled forward pass that returns the outputs of every chosen layer.
+
+Mechanism: capture during the model's own forward pass
+------------------------------------------------------
+One mechanism serves every kind of model. The probe is a ``tf.function`` whose Python body calls
+``model(x, training=False)`` -- exactly what ``model.predict`` runs -- while each chosen layer's ``call`` is
+temporarily replaced, on that layer object only, by a thin wrapper that records its first output. The wrappers
+are installed only while TensorFlow *traces* the function (a ``try/finally`` removes them right after), so the
+traced graph contains the model's computation plus extra outputs, and the model object is left exactly as it
+was: no wrapper survives the trace, weights and outputs are untouched, and later runs of the compiled function
+execute the graph only. The function is traced once, eagerly at the first call, for the probe's per-sample
+shapes and dtypes with an open batch dimension, so every chunk size (a smaller last chunk too) reuses that one
+trace (:attr:`ActivationExtractor.trace_count`); it reads the model's variables, so it follows training.
+
+Why one mechanism rather than two (a graph sub-model ``keras.Model(model.inputs, [l.output ...])`` for
+Functional models plus capture for the rest):
+
+* It serves all five kinds with the same code path: Functional (incl. multi-input), Sequential (incl.
+  Input-less ones, built from the probe's shape), subclassed models (no graph to cut), and nested models at
+  any depth -- where a sub-model fails with "Graph disconnected" because the inner layer's ``output`` belongs
+  to the inner model's graph, and stitching graphs back together would need private node APIs.
+* The values are those of the real forward pass, by construction: inner layers of a nested backbone see what
+  the backbone receives inside the outer model, a layer called twice reports its first call (like
+  ``layer.output``), and masking/training flags follow the model's own ``call``.
+* It costs what a graph sub-model costs. Measured with ``benchmarks/bench_extract.py`` (ResNet50V2,
+  weights=None, 224x224, 1 image, 2 CPU cores, medians of interleaved runs): ``model.predict_on_batch``
+  ~81 ms; the probe with all 189 4-D layers ~97 ms (1.2x: the extra is materializing 119 MiB of outputs that
+  the plain forward pass reuses in place), a graph sub-model of the same layers in a ``tf.function`` ~94-96
+  ms, the same sub-model through ``predict_on_batch`` ~150-190 ms (it copies every output); the default
+  selection (8 layers) ~78-80 ms, i.e. the cost of predict. A second code path would buy nothing measurable
+  and bring its own bugs.
+
+The only thing it relies on is that Keras runs a layer through ``self.call`` (an ordinary public method,
+overridden per instance with ordinary attribute assignment); quantized layers run ``quantized_call``, which is
+wrapped instead. A user's own instance-level ``call`` is put back as it was. While a trace runs (once per
+extractor) the wrapped layers must not be traced by another thread. Outputs are returned as zero-copy,
+read-only numpy views of the output buffers (``Tensor.numpy()`` would copy 119 MiB for the ResNet case above).
+
+Inputs are prepared as ``model.predict`` prepares them: numpy/tensor leaves of any floating dtype other than
+``keras.config.floatx()`` are cast to it, integer leaves (uint8 images) are passed as they are and the model's
+``Input`` layers cast them to their dtype.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tbactviz.errors import NoDrawableLayerError, ProbeError, TbactvizError, TbactvizWarning
+from tbactviz.layers import LayerInfo, LayerSelector, describe_output, list_layers, resolve_layers
+
+__all__ = ["ActivationExtractor", "extract_activations", "infer_outputs"]
+
+# --------------------------------------------------------------------------------------------------
+# Capture: temporarily wrap the chosen layers' call.
+
+
+def _call_attribute(layer: keras.layers.Layer) -> str:
+    policy = getattr(layer, "dtype_policy", None)
+    return "quantized_call" if getattr(policy, "quantization_mode", None) is not None else "call"
+
+
+@contextmanager
+def _capturing(infos: Sequence[LayerInfo], store: dict[str, list[Any]]) -> Iterator[None]:
+    """Wrap each layer's call so that its outputs are appended to ``store[path]``; restore on exit.
+
+    A layer that already had an instance-level attribute (another capture, a user patch) gets it back;
+    otherwise the instance attribute is deleted so that the class method shows through again.
+    """
+    undo: list[Callable[[], None]] = []
+    try:
+        for info in infos:
+            layer = info.layer
+            attr = _call_attribute(layer)
+            had_own = attr in vars(layer)
+            original = getattr(layer, attr)
+            calls = store.setdefault(info.path, [])
+
+            def wrapper(
+                *args: Any,
+                __original: Callable[..., Any] = original,
+                __calls: list[Any] = calls,
+                **kwargs: Any,
+            ) -> Any:
+                out = __original(*args, **kwargs)
+                __calls.append(out)
+                return out
+
+            wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # keeps inspect.signature() right
+            setattr(layer, attr, wrapper)
+            if had_own:
+                undo.append(lambda layer=layer, attr=attr, original=original: setattr(layer, attr, original))
+            else:
+                undo.append(lambda layer=layer, attr=attr: delattr(layer, attr))
+        yield
+    finally:
+        for restore in reversed(undo):
+            restore()
+
+
+# --------------------------------------------------------------------------------------------------
+# Inputs.
+
+
+def _leaves(inputs: Any) -> list[Any]:
+    return tf.nest.flatten(inputs)
+
+
+def _prepare(inputs: Any) -> Any:
+    """Convert leaves to tensors the way model.predict does (non-floatx floats -> floatx)."""
+    floatx = keras.config.floatx()
+
+    def convert(leaf: Any) -> Any:
+        tensor = tf.convert_to_tensor(leaf)
+        if tensor.dtype.is_floating and tensor.dtype.name != floatx:
+            tensor = tf.cast(tensor, floatx)
+        return tensor
+
+    if isinstance(inputs, Mapping):
+        return {key: convert(value) for key, value in inputs.items()}
+    if isinstance(inputs, (list, tuple)):
+        return [convert(value) for value in inputs]
+    return convert(inputs)
+
+
+def _num_samples(inputs: Any, argument: str = "inputs") -> int:
+    leaves = _leaves(inputs)
+    if not leaves:
+        raise ProbeError(
+            f"{argument} is empty ({type(inputs).__name__} with no arrays); pass the probe samples."
+        )
+    sizes = []
+    for leaf in leaves:
+        shape = getattr(leaf, "shape", None)
+        if shape is None:
+            leaf = np.asarray(leaf)
+            shape = leaf.shape
+            if leaf.dtype == object:
+                kind = type(leaf.item() if leaf.ndim == 0 else leaf).__name__
+                raise ProbeError(
+                    f"{argument} contains an object of type {kind!r}; pass arrays or tensors (n, ...), a "
+                    "list of them (one per model input) or a dict keyed by input name, as model.predict "
+                    "takes (datasets and generators are not supported)."
+                )
+        if len(shape) == 0:
+            raise ProbeError(f"{argument} contains a scalar; every input needs a leading batch axis.")
+        sizes.append(int(shape[0]))
+    if len(set(sizes)) != 1:
+        raise ProbeError(
+            f"{argument}: all inputs must have the same number of samples; received sizes {sizes}."
+        )
+    if sizes[0] == 0:
+        raise ProbeError(f"{argument} has 0 samples; pass at least one probe sample.")
+    return sizes[0]
+
+
+def _slice(inputs: Any, start: int, stop: int) -> Any:
+    if isinstance(inputs, Mapping):
+        return {key: value[start:stop] for key, value in inputs.items()}
+    if isinstance(inputs, (list, tuple)):
+        return [value[start:stop] for value in inputs]
+    return inputs[start:stop]
+
+
+def _to_numpy(tensor: tf.Tensor) -> np.ndarray:
+    """A zero-copy, read-only view of an eager CPU tensor (``Tensor.numpy()`` copies); a copy otherwise."""
+    try:
+        return np.asarray(memoryview(tensor))  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # bfloat16 and other dtypes without a buffer format, non-CPU tensors
+        return tensor.numpy()
+
+
+def _describe(inputs: Any) -> str:
+    def one(t: Any) -> str:
+        return f"{t.dtype.name}{list(t.shape)}"
+
+    if isinstance(inputs, Mapping):
+        return "{" + ", ".join(f"{k!r}: {one(v)}" for k, v in inputs.items()) + "}"
+    if isinstance(inputs, (list, tuple)):
+        return "[" + ", ".join(one(v) for v in inputs) + "]"
+    return one(inputs)
+
+
+def _expected(model: keras.Model) -> str:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return ""
+    if not inputs:
+        return ""
+    return "; the model expects " + ", ".join(f"{t.name} {tuple(t.shape)}" for t in inputs)
+
+
+def _relaxed_specs(sample: Any) -> Any:
+    """TensorSpecs of a prepared sample with an open batch dimension (one trace serves every chunk size)."""
+    return tf.nest.map_structure(lambda t: tf.TensorSpec((None, *tuple(t.shape)[1:]), t.dtype), sample)
+
+
+def _specs(input_shape: Any) -> Any:
+    """TensorSpecs (floatx) from a shape, a list of shapes or a dict of shapes."""
+    floatx = keras.config.floatx()
+
+    def is_shape(obj: Any) -> bool:
+        return isinstance(obj, (list, tuple)) and all(d is None or isinstance(d, int) for d in obj)
+
+    def spec(value: Any) -> tf.TensorSpec:
+        return value if isinstance(value, tf.TensorSpec) else tf.TensorSpec(tuple(value), floatx)
+
+    if isinstance(input_shape, Mapping):
+        return {key: spec(value) for key, value in input_shape.items()}
+    if isinstance(input_shape, tf.TensorSpec) or is_shape(input_shape):
+        return spec(input_shape)
+    return [spec(value) for value in input_shape]
+
+
+def _build_if_needed(model: keras.Model, specs: Any) -> None:
+    """Build an unbuilt model from input specs: a Sequential from its shape, others by one call on zeros.
+
+    ``model.build()`` creates no graph for subclassed models, and fails for those whose ``build()`` is not
+    written, so they are called once on a one-sample batch of zeros, as Keras does when predicting.
+    """
+    if model.built:
+        return
+    if isinstance(model, keras.Sequential) and isinstance(specs, tf.TensorSpec):
+        model.build(tuple(specs.shape))
+        return
+    zeros = tf.nest.map_structure(
+        lambda s: tf.zeros([1, *(1 if d is None else d for d in s.shape[1:])], s.dtype), specs
+    )
+    model(zeros, training=False)
+
+
+@dataclasses.dataclass
+class _TraceReport:
+    """What the last trace of the probe found (filled by the probe's Python body, which runs only on traces).
+
+    Attributes:
+        count: Number of traces so far.
+        problems: ``path -> (kind, detail)`` with kind ``'not-called'``, ``'not-drawable'`` or ``'calls'``.
+        shapes: ``path -> static output shape`` (batch dimension ``None``) of the layers returned.
+    """
+
+    count: int = 0
+    problems: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    shapes: dict[str, tuple[int | None, ...]] = dataclasses.field(default_factory=dict)
+
+
+def _forward_fn(
+    model: keras.Model, infos: Sequence[LayerInfo], report: _TraceReport
+) -> Callable[[Any], dict[str, Any]]:
+    """The probe's Python body: run the model with the capture installed, return the drawable outputs."""
+
+    def forward(x: Any) -> dict[str, Any]:
+        store: dict[str, list[Any]] = {}
+        with _capturing(infos, store):
+            model(x, training=False)
+        report.count += 1
+        report.problems.clear()
+        result: dict[str, Any] = {}
+        for info in infos:
+            outs = store.get(info.path) or []
+            if not outs:
+                report.problems[info.path] = ("not-called", "")
+                continue
+            _, drawable, reason = describe_output(outs[0])
+            if not drawable:
+                report.problems[info.path] = ("not-drawable", str(reason))
+                continue
+            out = outs[0]
+            while isinstance(out, (list, tuple, dict)):  # a one-element structure
+                out = next(iter(out.values())) if isinstance(out, dict) else out[0]
+            result[info.path] = out
+            if out.shape.rank is not None:
+                report.shapes[info.path] = (None, *out.shape[1:])
+            if len(outs) > 1:
+                report.problems[info.path] = ("calls", str(len(outs)))
+        return result
+
+    return forward
+
+
+def infer_outputs(model: keras.Model, infos: Sequence[LayerInfo], input_shape: Any) -> list[LayerInfo]:
+    """Fill in unknown output shapes by tracing the model once on symbolic inputs (nothing is computed).
+
+    Args:
+        model: The model (built with ``input_shape`` if it is not built yet).
+        infos: Layers as :func:`~tbactviz.layers.list_layers` lists them.
+        input_shape: Input shape with batch dimension, e.g. ``(None, 32, 32, 3)``, or a list/dict of them.
+
+    Returns:
+        ``infos`` with ``output_shape``/``drawable``/``reason`` taken from the traced outputs for the layers
+        whose shape was unknown; layers not called during the forward pass keep their unknown shape.
+    """
+    specs = _specs(input_shape)
+    _build_if_needed(model, specs)
+    unknown = [info for info in infos if info.output_shape is None and info.drawable]
+    if not unknown:
+        return list(infos)
+    found: dict[str, Any] = {}
+
+    def forward(x: Any) -> int:
+        store: dict[str, list[Any]] = {}
+        with _capturing(unknown, store):
+            model(x, training=False)
+        for path, outs in store.items():
+            if outs:
+                found[path] = outs[0]
+        return 0
+
+    tf.function(forward).get_concrete_function(specs)
+    return [info.with_output(found[info.path]) if info.path in found else info for info in infos]
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+class ActivationExtractor:
+    """Run a model once per chunk of probe samples and return the outputs of the chosen layers.
+
+    The layer selection is resolved once; the probe (a compiled ``tf.function`` capturing the chosen layers'
+    outputs during the model's own forward pass, see the module docstring) is built once, lazily on the first
+    call, and reused. An Input-less Sequential model that is not built yet is built from the first probe's
+    shape (or from ``input_shape``). A default selection on a model whose output shapes are unknown is made
+    on the first call (see :attr:`layers`).
+
+    The arrays returned are read-only, zero-copy views of the forward pass' output buffers (``np.array(a)``
+    makes a writable copy); several chunks joined by :meth:`__call__` are new arrays.
+
+    Args:
+        model: A Keras model of any kind: Functional (single or multi-input), Sequential (built or not),
+            subclassed, with nested models at any depth.
+        layers: What :func:`~tbactviz.layers.resolve_layers` takes (``None`` = default overview of at most
+            :data:`~tbactviz.layers.DEFAULT_MAX_LAYERS` layers), or a list of :class:`LayerInfo`.
+        batch_size: Samples per forward pass; ``None`` runs all samples at once. Peak memory is about one
+            chunk's activations of all chosen layers when consuming :meth:`iter_batches`.
+        input_shape: Optional input shape with batch dimension, e.g. ``(None, 32, 32, 3)`` (a list/dict of
+            shapes for several inputs). Builds an unbuilt model at once and, for a default selection on a
+            model without a graph (subclassed), lets the extractor learn the output shapes now (one trace, no
+            computation) instead of on the first call.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> from tbactviz.extract import ActivationExtractor
+        >>> model = keras.Sequential([keras.layers.Conv2D(4, 3, name="c1"), keras.layers.Flatten(name="f")])
+        >>> extractor = ActivationExtractor(model, ["c1", "f"], batch_size=2)
+        >>> acts = extractor(np.zeros((5, 8, 8, 3), "float32"))
+        >>> {path: a.shape for path, a in acts.items()}
+        {'c1': (5, 6, 6, 4), 'f': (5, 144)}
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        layers: LayerSelector | Sequence[LayerSelector] | Sequence[LayerInfo] | None = None,
+        *,
+        batch_size: int | None = None,
+        input_shape: Any = None,
+    ) -> None:
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                f"model must be a keras.Model (Functional, Sequential or subclassed); received "
+                f"{type(model).__name__}."
+            )
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        ):
+            raise ValueError(
+                f"batch_size must be None (all at once) or an integer >= 1; received {batch_size!r}."
+            )
+        self._model = model
+        self._selection = layers
+        self._batch_size = batch_size
+        self._infos: tuple[LayerInfo, ...] | None = None
+        self._function: Any = None
+        self._warned: set[str] = set()
+        self._report = _TraceReport()
+        if isinstance(layers, (list, tuple)) and layers and all(isinstance(x, LayerInfo) for x in layers):
+            self._infos = tuple(layers)  # type: ignore[arg-type]
+            return
+        if input_shape is not None:
+            _build_if_needed(model, _specs(input_shape))
+            self._resolve(input_shape=input_shape)
+        elif layers is not None or not self._shapes_unknown():
+            self._resolve()
+        # else: a default selection on a model whose output shapes are unknown (unbuilt, subclassed): chosen
+        # on the first call from the probe's shape, or by class when `paths`/`layers` are read before that.
+
+    # -- resolution -----------------------------------------------------------------------------------------
+
+    def _shapes_unknown(self) -> bool:
+        return any(info.output_shape is None and info.drawable for info in list_layers(self._model))
+
+    def _resolve(self, *, input_shape: Any = None) -> None:
+        infos = list_layers(self._model)
+        if input_shape is not None and self._selection is None:
+            infos = infer_outputs(self._model, infos, input_shape)
+        self._infos = tuple(resolve_layers(self._model, self._selection, infos=infos))
+
+    def _ensure_ready(self, sample: Any) -> None:
+        if self._function is not None:
+            return
+        specs = _relaxed_specs(sample)
+        _build_if_needed(self._model, specs)
+        if self._infos is None:
+            self._resolve(input_shape=specs)
+        assert self._infos is not None
+        function = tf.function(_forward_fn(self._model, self._infos, self._report), reduce_retracing=True)
+        # Trace once for any number of samples: later chunks (and a smaller last one) reuse this trace.
+        function.get_concrete_function(specs)
+        self._function = function
+        self._check_report()
+
+    # -- public ---------------------------------------------------------------------------------------------
+
+    @property
+    def model(self) -> keras.Model:
+        """The model the probe runs."""
+        return self._model
+
+    @property
+    def layers(self) -> tuple[LayerInfo, ...]:
+        """The chosen layers, in model order.
+
+        A default selection (``layers=None``) on a model whose output shapes are unknown (an unbuilt
+        Sequential model, a subclassed model) and created without ``input_shape`` is made on the first call,
+        from the probe's shape. Reading this property before that call makes it at once, from the layer
+        classes alone (convolutions, activations, pooling, merges count as spatial); either way it is made
+        once. Layers that turn out not to be drawable when the probe is traced are dropped (with a warning).
+        """
+        if self._infos is None:
+            self._resolve()
+        assert self._infos is not None
+        return self._infos
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Paths of the chosen layers (the keys of what the extractor returns), in model order."""
+        return tuple(info.path for info in self.layers)
+
+    @property
+    def trace_count(self) -> int:
+        """How many times the probe was traced (compiled): 0 before the first call, then 1 as long as the
+        inputs keep their structure, dtypes and per-sample shapes (any number of samples reuses the trace)."""
+        return self._report.count
+
+    @property
+    def batch_size(self) -> int | None:
+        """Samples per forward pass (``None``: all at once)."""
+        return self._batch_size
+
+    def _check_report(self) -> None:
+        """Warn (once per layer) about what the trace found; drop layers that produced nothing drawable."""
+        assert self._infos is not None
+        kept: list[LayerInfo] = []
+        for info in self._infos:
+            note = self._report.problems.get(info.path, ())
+            what = f"layer {info.path!r} ({info.class_name})"
+            if note and note[0] == "not-called":
+                self._warn_once(info.path, f"{what} was not called during the model's forward pass; skipped.")
+                continue
+            if note and note[0] == "not-drawable":
+                self._warn_once(info.path, f"{what} {note[1]}; skipped.")
+                continue
+            if note and note[0] == "calls":
+                self._warn_once(
+                    info.path,
+                    f"{what} is called {note[1]} times in one forward pass; the first call is shown "
+                    "(like layer.output).",
+                )
+            shape = self._report.shapes.get(info.path)
+            if info.output_shape is None and shape is not None:
+                info = dataclasses.replace(info, output_shape=shape)
+            kept.append(info)
+        if not kept:
+            raise NoDrawableLayerError(
+                f"None of the chosen layers of {self._model.name!r} produced a drawable output (a single "
+                "tensor of rank >= 2) during the forward pass; see the warnings and "
+                "tbactviz.list_layers(model)."
+            )
+        self._infos = tuple(kept)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, TbactvizWarning, stacklevel=4)
+
+    def _run(self, chunk: Any) -> dict[str, np.ndarray]:
+        traces = self._report.count
+        outputs = self._function(chunk)
+        if self._report.count != traces:  # traced just now: report what the trace found
+            self._check_report()
+        assert self._infos is not None
+        return {info.path: _to_numpy(outputs[info.path]) for info in self._infos if info.path in outputs}
+
+    def iter_batches(self, inputs: Any) -> Iterator[dict[str, np.ndarray]]:
+        """Yield the chosen layers' outputs chunk by chunk: one compiled forward pass per chunk.
+
+        Args:
+            inputs: The probe, as ``model.predict`` takes it: an array or tensor ``(n, ...)``, a list of them
+                (multi-input, in ``model.inputs`` order) or a dict keyed by input name. ``n >= 1``.
+
+        Yields:
+            ``{path: ndarray (chunk, ...)}`` in :attr:`paths` order, chunks of ``batch_size`` samples (the
+            last one may be smaller).
+
+        Raises:
+            ProbeError: ``inputs`` is empty, has no batch axis or inputs with different sample counts.
+        """
+        n = _num_samples(inputs)
+        step = n if self._batch_size is None else self._batch_size
+        for start in range(0, n, step):
+            chunk = _prepare(_slice(inputs, start, min(n, start + step)))
+            try:
+                self._ensure_ready(chunk)
+                result = self._run(chunk)
+            except (ValueError, tf.errors.InvalidArgumentError) as exc:
+                if isinstance(exc, TbactvizError):
+                    raise
+                raise ProbeError(
+                    f"inputs do not fit the model {self._model.name!r}: received {_describe(chunk)}"
+                    f"{_expected(self._model)}. Keras said: {exc}"
+                ) from exc
+            yield result
+
+    def __call__(self, inputs: Any) -> dict[str, np.ndarray]:
+        """Return ``{path: ndarray (n, ...)}`` for all samples (chunks concatenated along axis 0)."""
+        chunks = list(self.iter_batches(inputs))
+        if len(chunks) == 1:
+            return chunks[0]
+        return {path: np.concatenate([c[path] for c in chunks], axis=0) for path in chunks[-1]}
+
+    def __repr__(self) -> str:
+        chosen = "unresolved" if self._infos is None else f"{len(self._infos)} layers"
+        return f"ActivationExtractor(model={self._model.name!r}, {chosen}, batch_size={self._batch_size})"
+
+
+def extract_activations(
+    model: keras.Model,
+    inputs: Any,
+    layers: LayerSelector | Sequence[LayerSelector] | None = None,
+    batch_size: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Return the outputs of the chosen layers of ``model`` for ``inputs``.
+
+    A one-shot convenience around :class:`ActivationExtractor`; keep an extractor to reuse the compiled probe.
+
+    Args:
+        model: Any Keras model (Functional, Sequential, subclassed, nested).
+        inputs: The probe, as ``model.predict`` takes it.
+        layers: Layer selection (see :func:`~tbactviz.layers.resolve_layers`); ``None`` = default overview.
+        batch_size: Samples per forward pass (``None``: all at once).
+
+    Returns:
+        ``{layer path: ndarray (n, ...)}`` in model order.
+
+    Example:
+        >>> import keras, numpy as np, tbactviz
+        >>> inp = keras.Input((8, 8, 3))
+        >>> model = keras.Model(inp, keras.layers.Conv2D(2, 3, name="c")(inp))
+        >>> tbactviz.extract_activations(model, np.ones((1, 8, 8, 3)), "c")["c"].shape
+        (1, 6, 6, 2)
+    """
+    return ActivationExtractor(model, layers, batch_size=batch_size)(inputs)
