@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from tbactviz._version import __version__
 from tbactviz.errors import (
+    AmbiguousLayerError,
     LayerNotFoundError,
     LogdirError,
+    NoDrawableLayerError,
     ProbeError,
     TbactvizError,
     TbactvizWarning,
@@ -39,9 +41,11 @@ __all__ = [
     "ActivationCallback",
     "ActivationExtractor",
     "ActivationLogger",
+    "AmbiguousLayerError",
     "LayerInfo",
     "LayerNotFoundError",
     "LogdirError",
+    "NoDrawableLayerError",
     "ProbeError",
     "TbactvizError",
     "TbactvizWarning",
