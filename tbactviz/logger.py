@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -99,6 +101,8 @@ class ActivationLogger:
         on_error: ``"raise"`` (default) propagates errors of :meth:`log`; ``"warn"`` turns an error while
             drawing one layer into one warning per layer and keeps the other layers, and an error of the whole
             call into a warning (what training callbacks want: logging never kills a run).
+        workers: Threads that draw, measure and encode layers in parallel (NumPy and zlib release the GIL);
+            ``None``: ``min(4, os.cpu_count())``; 1 draws on the calling thread.
 
     Raises:
         ValueError: An argument is invalid (the message names it, the value and the valid options).
@@ -136,6 +140,7 @@ class ActivationLogger:
         min_side: int = 128,
         compress_level: int = DEFAULT_COMPRESS_LEVEL,
         on_error: Literal["raise", "warn"] = "raise",
+        workers: int | None = None,
     ) -> None:
         from tbactviz.extract import ActivationExtractor
 
@@ -145,6 +150,7 @@ class ActivationLogger:
         _check_int("compress_level", compress_level, 0)
         if compress_level > 9:
             raise ValueError(f"compress_level={compress_level!r} is not valid; expected an int in 0..9")
+        _check_int("workers", workers, 1, allow_none=True)
         if on_error not in ("raise", "warn"):
             raise ValueError(f"on_error={on_error!r} is not one of ('raise', 'warn')")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
@@ -194,6 +200,9 @@ class ActivationLogger:
                     f"value_range names layers that are not logged: {unknown}; logged layers are "
                     f"{list(self._tag_paths)}"
                 )
+        self._workers = min(4, os.cpu_count() or 1) if workers is None else workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._writer: EventWriter | None = None
         self._closed = False
         self._warned: set[tuple[str, str]] = set()
@@ -324,17 +333,17 @@ class ActivationLogger:
         """
         self._check_open(step)
         _check_int("step", step, 0)
+        jobs = [
+            (path, tag, activations[path]) for path, tag in self._tag_paths.items() if path in activations
+        ]
+        pool = self._get_pool() if len(jobs) > 1 else None
+        results = pool.map(self._try_layer, jobs) if pool is not None else map(self._try_layer, jobs)
         values: list[Any] = []
         figures: dict[str, dict[str, float]] = {}
-        for path, tag_path in self._tag_paths.items():
-            acts = activations.get(path)
-            if acts is None:
-                continue
-            try:
-                layer_values, layer_figures = self._layer_summary(path, tag_path, np.asarray(acts))
-            except Exception as exc:
+        for path, layer_values, layer_figures, exc in results:
+            if exc is not None:
                 if self._on_error == "raise":
-                    raise
+                    raise exc
                 self._warn_once(path, exc, f"step {step}: layer {path!r} was not logged")
                 continue
             values.extend(layer_values)
@@ -352,6 +361,24 @@ class ActivationLogger:
             )
 
     __call__ = log
+
+    def _try_layer(
+        self, job: tuple[str, str, Any]
+    ) -> tuple[str, list[Any], dict[str, float], Exception | None]:
+        path, tag_path, acts = job
+        try:
+            layer_values, layer_figures = self._layer_summary(path, tag_path, np.asarray(acts))
+        except Exception as exc:
+            return path, [], {}, exc
+        return path, layer_values, layer_figures, None
+
+    def _get_pool(self) -> ThreadPoolExecutor | None:
+        if self._workers <= 1:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tbactviz")
+            return self._pool
 
     def _layer_summary(
         self, path: str, tag_path: str, acts: np.ndarray
@@ -403,6 +430,10 @@ class ActivationLogger:
     def close(self) -> None:
         """Flush and close the event file. Idempotent; :meth:`log` afterwards raises."""
         self._closed = True
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         if self._writer is not None:
             self._writer.close()
 

@@ -206,6 +206,7 @@ def test_fixed_range_given_per_layer(tmp_path: Path, model: keras.Model, probe: 
         ({"eps": -1.0}, "eps=-1.0"),
         ({"compress_level": 10}, "compress_level=10"),
         ({"on_error": "ignore"}, "on_error='ignore'"),
+        ({"workers": 0}, "workers=0"),
     ],
 )
 def test_invalid_arguments_name_argument_and_value(

@@ -1,0 +1,259 @@
+"""Snapshot cost of tbactviz vs the naive pipeline, measured side by side in one process.
+
+Reference case: keras.applications ResNet50V2(weights=None), 224x224x3, every layer with a 4-D output (189
+layers, 119 MiB of float32 activations per image).
+
+* forward: the compiled single-output forward pass (``model.predict_on_batch``), the floor.
+* naive: a multi-output ``predict_on_batch``, Chollet's per-channel Python-loop tiling (every channel, 16 per
+  row), one ``tf.summary.image`` per layer with TensorFlow's default PNG encoding, into a ``tf.summary``
+  file writer.
+* tbactviz: ``ActivationLogger(...).log(x, step)`` with default settings (extract + tile + stats +
+  histograms + encode + write + flush).
+
+Printed: median of several runs for each, the ratios (tbactviz vs naive, tbactviz vs forward), event bytes per
+step, and a scaling table (snapshot time vs number of layers and vs probe batch size). The peak-memory figure
+runs each pipeline in a fresh subprocess (``--memory``) since ``ru_maxrss`` only grows.
+
+Usage::
+
+    python benchmarks/bench_snapshot.py              # timings, bytes, scaling (a few minutes)
+    python benchmarks/bench_snapshot.py --memory     # + peak RSS growth for a 64-image probe
+    python benchmarks/bench_snapshot.py --quick      # fewer repeats, no scaling table
+
+Numbers depend on the machine; the ratios are what to compare. Never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+
+def _machine() -> str:
+    import keras
+    import tensorflow as tf
+
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, numpy {np.__version__}"
+    )
+
+
+def build_model():  # noqa: ANN201
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return keras.applications.ResNet50V2(weights=None, include_top=True, input_shape=(224, 224, 3))
+
+
+def four_d_layers(model) -> list[str]:  # noqa: ANN001
+    import keras
+
+    return [
+        layer.name
+        for layer in model.layers
+        if not isinstance(layer, keras.layers.InputLayer) and len(layer.output.shape) == 4
+    ]
+
+
+def images(n: int) -> np.ndarray:
+    """``n`` photographs: scikit-image's cat (offline), cropped to 224x224 at shifted offsets, in [-1, 1].
+
+    Falls back to uniform noise when scikit-image is missing (noise compresses worse: more event bytes).
+    """
+    try:
+        from skimage import data
+    except ImportError:  # pragma: no cover
+        return np.random.default_rng(0).uniform(-1, 1, (n, 224, 224, 3)).astype(np.float32)
+    cat = data.chelsea().astype(np.float32) / 127.5 - 1.0  # (300, 451, 3), resnet_v2 preprocessing
+    offsets = np.linspace(0, cat.shape[1] - 224, max(n, 1)).astype(int)
+    return np.stack([cat[38:262, o : o + 224] for o in offsets[:n]])
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up (traces, caches)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def dir_bytes(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
+
+
+# -- the naive pipeline ---------------------------------------------------------------------------------
+
+
+def chollet_grid(act: np.ndarray, images_per_row: int = 16) -> np.ndarray:
+    """Chollet's tiling (Deep Learning with Python, 5.4.1): a Python loop over channels."""
+    n_features = act.shape[-1]
+    size = act.shape[1]
+    n_cols = max(1, n_features // images_per_row)
+    display = np.zeros((size * n_cols, images_per_row * size))
+    for col in range(n_cols):
+        for row in range(min(images_per_row, n_features)):
+            channel = act[0, :, :, col * images_per_row + row].copy()
+            channel -= channel.mean()
+            channel /= channel.std() + 1e-5
+            channel *= 64
+            channel += 128
+            display[col * size : (col + 1) * size, row * size : (row + 1) * size] = np.clip(channel, 0, 255)
+    return display.astype("uint8")
+
+
+class Naive:
+    def __init__(self, model, names: list[str], logdir: str) -> None:  # noqa: ANN001
+        import keras
+        import tensorflow as tf
+
+        self.names = names
+        self.probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
+        self.writer = tf.summary.create_file_writer(logdir)
+        self.step = 0
+
+    def __call__(self, x: np.ndarray) -> None:
+        import tensorflow as tf
+
+        outs = self.probe.predict_on_batch(x)
+        with self.writer.as_default():
+            for name, act in zip(self.names, outs, strict=True):
+                grid = chollet_grid(np.asarray(act))
+                tf.summary.image(name, grid[None, :, :, None], step=self.step)
+        self.writer.flush()
+        self.step += 1
+
+
+class Ours:
+    def __init__(self, model, names: list[str], logdir: str, **options: object) -> None:  # noqa: ANN001
+        import tbactviz
+
+        self.logger = tbactviz.ActivationLogger(logdir, model, layers=names, **options)
+        self.step = 0
+
+    def __call__(self, x: np.ndarray) -> None:
+        self.logger.log(x, self.step)
+        self.step += 1
+
+
+# -- memory (subprocess) -----------------------------------------------------------------------------
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_child(which: str, n: int) -> None:
+    model = build_model()
+    names = four_d_layers(model)
+    x = images(n)
+    logdir = tempfile.mkdtemp()
+    small = images(1)
+    if which == "naive":
+        run = Naive(model, names, logdir)
+    else:
+        run = Ours(model, names, logdir)
+    run(small)  # warm-up: traces and allocations that do not scale with the probe
+    before = _rss_mib()
+    run(x)
+    print(f"{_rss_mib() - before:.0f}")
+    shutil.rmtree(logdir, ignore_errors=True)
+
+
+def memory_figure(which: str, n: int) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", which, "--n", str(n)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+# -- main ------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="3 repeats, no scaling table")
+    parser.add_argument("--memory", action="store_true", help="also measure peak RSS growth (64 images)")
+    parser.add_argument("--memory-child", choices=["naive", "tbactviz"], help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=64, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child, args.n)
+        return
+    repeats = 3 if args.quick else args.repeats
+
+    model = build_model()
+    names = four_d_layers(model)
+    x1 = images(1)
+    root = tempfile.mkdtemp(prefix="tbactviz-bench-")
+    print(f"machine: {_machine()}")
+    print(f"reference: ResNet50V2(weights=None) 224x224x3, {len(names)} layers with 4-D outputs, 1 image")
+
+    forward = median_time(lambda: model.predict_on_batch(x1), repeats * 2)
+    naive = Naive(model, names, os.path.join(root, "naive"))
+    t_naive = median_time(lambda: naive(x1), repeats)
+    naive_bytes = dir_bytes(os.path.join(root, "naive")) / naive.step
+    ours = Ours(model, names, os.path.join(root, "ours"))
+    t_ours = median_time(lambda: ours(x1), repeats)
+    ours.logger.close()
+    ours_bytes = dir_bytes(os.path.join(root, "ours")) / ours.step
+
+    print()
+    print(f"{'pipeline':<34}{'median s':>10}{'x forward':>11}{'MiB/step':>10}")
+    print(f"{'forward pass (predict_on_batch)':<34}{forward:>10.3f}{1:>11.1f}{'':>10}")
+    print(f"{'naive (Chollet loop + tf.summary)':<34}{t_naive:>10.3f}{t_naive / forward:>11.1f}"
+          f"{naive_bytes / 2**20:>10.2f}")
+    print(f"{'tbactviz (defaults)':<34}{t_ours:>10.3f}{t_ours / forward:>11.1f}{ours_bytes / 2**20:>10.2f}")
+    print(f"speed-up tbactviz vs naive: {t_naive / t_ours:.1f}x   (target >= 5x)")
+    print(f"tbactviz vs forward pass: {t_ours / forward:.1f}x   (target <= 7x)")
+    print(f"event bytes per step: {ours_bytes / 2**20:.2f} MiB   (target <= 4 MiB; naive "
+          f"{naive_bytes / 2**20:.2f} MiB)")
+
+    if not args.quick:
+        print()
+        print("scaling (tbactviz defaults, median s per snapshot):")
+        print(f"{'layers':>8}{'s':>9}{'x forward':>11}")
+        for k in (10, 50, 100, len(names)):
+            chosen = names[:: max(1, len(names) // k)][:k]
+            run = Ours(model, chosen, os.path.join(root, f"layers{k}"))
+            t = median_time(lambda run=run: run(x1), repeats)
+            run.logger.close()
+            print(f"{len(chosen):>8}{t:>9.3f}{t / forward:>11.1f}")
+        print(f"{'batch':>8}{'s':>9}{'s/image':>11}")
+        for n in (1, 4, 16):
+            xn = images(n)
+            run = Ours(model, names, os.path.join(root, f"batch{n}"))
+            t = median_time(lambda run=run, xn=xn: run(xn), max(1, repeats // 2))
+            run.logger.close()
+            print(f"{n:>8}{t:>9.3f}{t / n:>11.3f}")
+
+    if args.memory:
+        print()
+        for which in ("tbactviz", "naive"):
+            mib = memory_figure(which, args.n)
+            print(f"peak RSS growth, {which}, {args.n} images: {mib:.0f} MiB"
+                  + ("   (target <= 1024 MiB)" if which == "tbactviz" else ""))
+    shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
