@@ -1,7 +1,10 @@
-"""``python -m tbactviz`` runs the command line."""
+"""``python -m tbactviz`` runs the command line (the same as the ``tbactviz`` console script)."""
+
+from __future__ import annotations
 
 import sys
 
 from tbactviz.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""tbactviz.data: probe files for the command line and the synthetic demo data set (numpy + Pillow only)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tbactviz import TbactvizError
+from tbactviz.data import (
+    CLASS_NAMES,
+    InputFileError,
+    SizeError,
+    is_array_file,
+    load_array,
+    load_image,
+    load_images,
+    make_shapes,
+    parse_size,
+)
+
+# -- parse_size ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("224x224", (224, 224)),
+        ("32X48", (32, 48)),
+        (" 7 x 9 ", (7, 9)),
+        ("64", (64, 64)),
+        ("3,5", (3, 5)),
+        (16, (16, 16)),
+        ((8, 12), (8, 12)),
+    ],
+)
+def test_parse_size_accepts_the_usual_forms(text, expected):
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "x", "abc", "0x10", "10x0", "-3x3", "1.5x2", "2x3x4", "99999x1", (1, 2, 3), True]
+)
+def test_parse_size_rejects_bad_sizes_naming_the_argument(text):
+    with pytest.raises(SizeError, match=r"--size=.*expected HxW"):
+        parse_size(text, argument="--size")
+
+
+def test_size_error_is_a_value_error_and_a_tbactviz_error():
+    assert issubclass(SizeError, ValueError) and issubclass(SizeError, TbactvizError)
+    assert issubclass(InputFileError, OSError) and issubclass(InputFileError, TbactvizError)
+
+
+# -- images --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> dict[str, Path]:
+    out = {}
+    rgb = np.zeros((20, 40, 3), np.uint8)
+    rgb[..., 0] = 255
+    out["png"] = tmp_path / "red.png"
+    Image.fromarray(rgb).save(out["png"])
+    out["jpg"] = tmp_path / "red.jpg"
+    Image.fromarray(rgb).save(out["jpg"], quality=95)
+    out["grey"] = tmp_path / "grey.png"
+    Image.fromarray(np.full((10, 10), 128, np.uint8)).save(out["grey"])
+    out["rgba"] = tmp_path / "rgba.png"
+    Image.fromarray(np.full((10, 10, 4), 200, np.uint8)).save(out["rgba"])
+    out["palette"] = tmp_path / "palette.gif"
+    Image.fromarray(rgb).convert("P").save(out["palette"])
+    out["corrupt"] = tmp_path / "corrupt.jpg"
+    out["corrupt"].write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    out["text"] = tmp_path / "notes.png"
+    out["text"].write_text("hello")
+    return out
+
+
+def test_load_image_reads_png_and_jpg_as_float_rgb_0_255(images):
+    png = load_image(images["png"])
+    assert png.shape == (20, 40, 3) and png.dtype == np.float32
+    assert png[..., 0].min() == 255.0 and png[..., 1:].max() == 0.0
+    jpg = load_image(images["jpg"])
+    assert jpg.shape == (20, 40, 3) and abs(float(jpg[..., 0].mean()) - 254) < 2
+
+
+def test_load_image_resizes_to_height_width(images):
+    assert load_image(images["png"], (7, 11)).shape == (7, 11, 3)
+
+
+@pytest.mark.parametrize("kind", ["grey", "rgba", "palette"])
+def test_load_image_converts_other_modes_to_rgb(images, kind):
+    assert load_image(images[kind]).shape[-1] == 3
+
+
+def test_load_image_grey_channel(images):
+    out = load_image(images["png"], (4, 4), channels=1)
+    assert out.shape == (4, 4, 1)
+    with pytest.raises(ValueError, match="channels=4"):
+        load_image(images["png"], channels=4)
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "text"])
+def test_load_image_unreadable_file_names_the_file(images, kind):
+    with pytest.raises(InputFileError, match="not a readable image") as info:
+        load_image(images[kind])
+    assert info.value.path == str(images[kind])
+    assert str(images[kind]) in str(info.value)
+
+
+def test_load_image_missing_file_and_directory(tmp_path):
+    with pytest.raises(InputFileError, match="does not exist"):
+        load_image(tmp_path / "nope.png")
+    with pytest.raises(InputFileError, match="is a directory"):
+        load_image(tmp_path)
+
+
+def test_load_images_stacks_and_checks_sizes(images):
+    batch = load_images([images["png"], images["jpg"]], (8, 8))
+    assert batch.shape == (2, 8, 8, 3)
+    with pytest.raises(InputFileError, match="different sizes"):
+        load_images([images["png"], images["grey"]])
+    with pytest.raises(ValueError, match="empty"):
+        load_images([])
+
+
+# -- arrays --------------------------------------------------------------------------------------------------
+
+
+def test_is_array_file():
+    assert is_array_file("a/b/probe.NPY") and not is_array_file("cat.jpg")
+
+
+def test_load_array_round_trip_and_errors(tmp_path):
+    good = tmp_path / "x.npy"
+    np.save(good, np.arange(12, dtype=np.int16).reshape(3, 4))
+    arr = load_array(good)
+    assert arr.shape == (3, 4) and arr.dtype == np.int16
+    with pytest.raises(InputFileError, match="does not exist"):
+        load_array(tmp_path / "missing.npy")
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not numpy")
+    with pytest.raises(InputFileError, match=r"not a readable \.npy"):
+        load_array(bad)
+    objects = tmp_path / "objects.npy"
+    np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputFileError, match=r"not a readable \.npy"):  # never unpickled
+        load_array(objects)
+    strings = tmp_path / "strings.npy"
+    np.save(strings, np.array(["a", "b"]))
+    with pytest.raises(InputFileError, match="numeric"):
+        load_array(strings)
+    empty = tmp_path / "empty.npy"
+    np.save(empty, np.zeros((0, 3)))
+    with pytest.raises(InputFileError, match="empty"):
+        load_array(empty)
+
+
+# -- the synthetic shapes ------------------------------------------------------------------------------------
+
+
+def test_make_shapes_shapes_dtypes_ranges():
+    x, y = make_shapes(64, size=32, seed=0)
+    assert x.shape == (64, 32, 32, 3) and x.dtype == np.float32
+    assert y.shape == (64,) and y.dtype == np.int64
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    assert np.isfinite(x).all()
+    assert np.bincount(y, minlength=4).tolist() == [16, 16, 16, 16]  # balanced
+
+
+def test_make_shapes_is_deterministic_by_seed():
+    a, ya = make_shapes(50, size=48, seed=3)
+    b, yb = make_shapes(50, size=48, seed=3)
+    c, _ = make_shapes(50, size=48, seed=4)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ya, yb)
+    assert not np.array_equal(a, c)
+
+
+def test_make_shapes_draws_a_visible_shape_in_every_image():
+    x, _ = make_shapes(200, size=32, seed=1, noise=0.0)
+    flat = x.reshape(len(x), -1, 3)
+    for img in flat:
+        colours = np.unique(img, axis=0)
+        assert len(colours) == 2  # background and shape, nothing else without noise
+        assert np.linalg.norm(colours[0] - colours[1]) >= 0.35
+    # the shape covers a sensible part of the image (radius 0.2..0.4 of the side)
+    bg = flat[:, :1, :]
+    covered = (np.abs(flat - bg).sum(-1) > 0).mean(1)
+    covered = np.minimum(covered, 1 - covered)  # the corner pixel may be inside the shape
+    assert covered.min() > 0.02 and covered.max() < 0.6
+
+
+def test_make_shapes_class_areas_differ_as_shapes_do():
+    x, y = make_shapes(400, size=48, seed=2, noise=0.0)
+    bg = x[:, :1, :1, :]
+    area = (np.abs(x - bg).sum(-1) > 0).mean((1, 2))
+    means = [float(area[y == k].mean()) for k in range(4)]
+    circle, square, triangle, cross = means
+    # areas in units of r^2: triangle 1.52, cross 1.93, square 2.56, circle 3.14
+    assert triangle < cross < square < circle
+
+
+def test_make_shapes_classes_subset_and_labels_index_it():
+    _, y = make_shapes(30, classes=("cross", "circle"))
+    assert set(y.tolist()) == {0, 1}
+    assert CLASS_NAMES == ("circle", "square", "triangle", "cross")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n": 0},
+        {"n": 2.5},
+        {"size": 4},
+        {"noise": -1.0},
+        {"classes": ()},
+        {"classes": ("hexagon",)},
+        {"classes": ("circle", "circle")},
+    ],
+)
+def test_make_shapes_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        make_shapes(**{"n": 10, **kwargs})
+
+
+def test_make_shapes_is_fast():
+    make_shapes(10)
+    start = time.perf_counter()
+    make_shapes(3000, size=32)
+    assert time.perf_counter() - start < 1.5  # typically ~0.2 s; generous for a loaded CI machine
+
+
+def test_data_module_imports_neither_tensorflow_nor_keras():
+    code = "import sys, tbactviz.data; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"
