@@ -17,6 +17,7 @@ Conventions shared by every function here:
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from dataclasses import dataclass, field
@@ -30,7 +31,12 @@ from tbactviz._colormaps import LUTS
 __all__ = [
     "CHANNEL_ORDERS",
     "COLORMAPS",
+    "DEFAULT_MAX_SIDE",
+    "DEFAULT_MIN_SIDE",
+    "MARKER_COLOR",
+    "MAX_LEVELS",
     "NORMALIZE_MODES",
+    "SEPARATOR_COLOR",
     "ChannelOrder",
     "Normalize",
     "TileResult",
@@ -70,22 +76,27 @@ for _lut in _EXT_LUTS.values():
 _SAFE_LOW, _SAFE_HIGH = 2.0**-32, 2.0**32
 
 
-# Palette of the indexed (PNG mode "P") output: 254 colour levels, then the marker and the separator.
-_PALETTE_LEVELS = 254
-_P_MARKER, _P_SEPARATOR = 254, 255
-_CODE_TO_INDEX = np.concatenate(
-    [
-        (np.arange(256, dtype=np.int64) * (_PALETTE_LEVELS - 1) + 127) // 255,  # level -> nearest of 254
-        [_P_MARKER, _P_SEPARATOR],
-    ]
-).astype(np.uint8)
-_CODE_TO_INDEX.flags.writeable = False
-_PALETTES: dict[str, np.ndarray] = {}
-for _name, _lut in LUTS.items():
-    _levels_at = (np.arange(_PALETTE_LEVELS) * 255 + (_PALETTE_LEVELS - 1) // 2) // (_PALETTE_LEVELS - 1)
-    _pal = np.vstack([_lut[_levels_at], np.array([MARKER_COLOR, SEPARATOR_COLOR], dtype=np.uint8)])
-    _pal.flags.writeable = False
-    _PALETTES[_name] = _pal
+#: Default largest side of a grid in pixels: about a TensorBoard image card, so the dashboard loses nothing
+#: while events stay small (pass a larger ``max_side`` to keep full detail at actual size).
+DEFAULT_MAX_SIDE = 384
+#: Default smallest longer side: small grids are upscaled (nearest neighbour) to about this size.
+DEFAULT_MIN_SIDE = 128
+
+#: Most colour levels an indexed image can have: 256 palette entries less the marker and the separator.
+MAX_LEVELS = 254
+
+
+@functools.lru_cache(maxsize=64)
+def _palette(colormap: str, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(code -> palette index table of 258 entries, palette (levels + 2, 3)) for ``levels`` colour levels."""
+    code_to_index = np.concatenate(
+        [(np.arange(256, dtype=np.int64) * (levels - 1) + 127) // 255, [levels, levels + 1]]
+    ).astype(np.uint8)
+    at = (np.arange(levels, dtype=np.int64) * 255 + (levels - 1) // 2) // (levels - 1)
+    palette = np.vstack([LUTS[colormap][at], np.array([MARKER_COLOR, SEPARATOR_COLOR], dtype=np.uint8)])
+    code_to_index.flags.writeable = False
+    palette.flags.writeable = False
+    return code_to_index, palette
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,24 +141,41 @@ class TileResult:
             images = np.moveaxis(np.rint(blocks).astype(np.uint8), 1, -1)
         return np.ascontiguousarray(images)
 
-    def indexed(self) -> tuple[np.ndarray, np.ndarray] | None:
+    def indexed(self, levels: int = MAX_LEVELS) -> tuple[np.ndarray, np.ndarray] | None:
         """The images as palette indices: ``(indices, palette)``, or None in the over-large-grid fallback.
 
-        ``indices`` is uint8 ``(k, H, W)``; ``palette`` is uint8 ``(256, 3)``: entries 0..253 are the colormap
-        resampled to 254 levels (each level maps to the nearest, so a colour differs from :attr:`images` by at
-        most one colormap step), 254 is the marker and 255 the separator colour. One byte per pixel instead
-        of three makes PNG encoding about three times cheaper. None when the grid was block-averaged as a
-        whole (``tile_shape == (1, 1)`` fallback), whose blended colours are no longer palette entries.
+        Each of the 256 levels maps to the nearest of ``levels`` evenly spaced colormap entries (level 0 and
+        255 exactly to the first and last), so with the default 254 a colour differs from :attr:`images` by
+        at most one colormap step; fewer levels make smaller PNGs (64 are hard to tell from 256 in a
+        feature map). One byte per pixel instead of three makes PNG encoding about three times cheaper.
+
+        Args:
+            levels: Colour levels, 2..254 (:data:`MAX_LEVELS`).
+
+        Returns:
+            ``indices`` uint8 ``(k, H, W)`` and ``palette`` uint8 ``(levels + 2, 3)``: entries ``0..levels-1``
+            the colormap, ``levels`` the marker and ``levels + 1`` the separator colour. None when the grid
+            was block-averaged as a whole (``tile_shape == (1, 1)`` fallback), whose blended colours are not
+            palette entries.
+
+        Raises:
+            ValueError: ``levels`` outside 2..254.
 
         Example:
             >>> r = tile_activations(np.ones((1, 4, 4, 2)), min_side=0, colormap="gray")
             >>> idx, pal = r.indexed()
             >>> idx.shape, pal.shape, int(idx[0, 0, 4]), pal[255].tolist()
             ((1, 4, 9), (256, 3), 255, [255, 255, 255])
+            >>> r.indexed(levels=16)[1].shape
+            (18, 3)
         """
+        levels = _int_arg("levels", levels, 2)
+        if levels > MAX_LEVELS:
+            raise ValueError(f"levels={levels} must be an int in 2..{MAX_LEVELS}")
         if self._final_down > 1:
             return None
-        return _CODE_TO_INDEX[self._codes], _PALETTES[self._colormap]
+        code_to_index, palette = _palette(self._colormap, levels)
+        return code_to_index[self._codes], palette
 
 
 @dataclass(frozen=True)
@@ -362,8 +390,8 @@ def grid_shape(
     max_channels: int = 64,
     columns: int | None = None,
     padding: int = 1,
-    max_side: int = 1024,
-    min_side: int = 128,
+    max_side: int = DEFAULT_MAX_SIDE,
+    min_side: int = DEFAULT_MIN_SIDE,
 ) -> tuple[int, int]:
     """Size of the image :func:`tile_activations` would draw for activations of one sample's ``shape``.
 
@@ -620,8 +648,8 @@ def tile_activations(
     order: str = "index",
     columns: int | None = None,
     padding: int = 1,
-    max_side: int = 1024,
-    min_side: int = 128,
+    max_side: int = DEFAULT_MAX_SIDE,
+    min_side: int = DEFAULT_MIN_SIDE,
 ) -> TileResult:
     """Draw a batch of activations as one uint8 image per sample.
 

@@ -463,7 +463,7 @@ def test_grid_shape_matches_drawing(shape: tuple[int, ...], opts: dict[str, int]
     predicted = grid_shape(shape, **opts)
     drawn = tile_activations(np.zeros((1, *shape), np.float32), **opts).images.shape[1:3]
     assert drawn == predicted
-    assert max(predicted) <= opts.get("max_side", 1024)
+    assert max(predicted) <= opts.get("max_side", tiling.DEFAULT_MAX_SIDE)
 
 
 def test_grid_shape_rejects_unknown_and_empty_dims() -> None:
@@ -748,3 +748,22 @@ def test_indexed_is_none_in_the_whole_grid_fallback() -> None:
     assert result.tile_shape == (1, 1)
     assert result.indexed() is None
     assert result.images.shape[1] <= 30
+
+
+@pytest.mark.parametrize("levels", [2, 16, 64, 254])
+def test_indexed_levels_quantize_to_evenly_spaced_colormap_entries(levels: int) -> None:
+    ramp = np.linspace(0, 1, 256, dtype=np.float32).reshape(1, 16, 16, 1)
+    result = tile_activations(ramp, normalize="fixed", value_range=(0.0, 1.0), colormap="gray", min_side=0)
+    indices, palette = result.indexed(levels)
+    assert palette.shape == (levels + 2, 3)
+    assert set(np.unique(indices).tolist()) == set(range(levels))  # every level used, no marker/separator
+    assert palette[0].tolist() == [0, 0, 0] and palette[levels - 1].tolist() == [255, 255, 255]
+    gray = result.images[0, ..., 0].astype(int)
+    assert np.abs(palette[indices[0], 0].astype(int) - gray).max() <= 255 // (levels - 1) // 2 + 1
+
+
+@pytest.mark.parametrize("levels", [1, 255, 2.5])
+def test_indexed_levels_validated(levels: Any) -> None:
+    result = tile_activations(np.ones((1, 2, 2, 1)))
+    with pytest.raises((ValueError, TypeError), match="levels="):
+        result.indexed(levels)
