@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.compat.proto import types_pb2
 from tensorboard.util import tensor_util
 
 
@@ -52,6 +53,8 @@ def _decode(plugin: str, proto: object) -> object:
     if plugin == "images":
         w, h, *pngs = proto.string_val  # type: ignore[attr-defined]
         return (int(w), int(h)), [Image.open(io.BytesIO(p)) for p in pngs]
+    if proto.dtype == types_pb2.DT_STRING:  # type: ignore[attr-defined]  # text summaries (Keras' model config)
+        return list(proto.string_val)  # type: ignore[attr-defined]
     arr = tensor_util.make_ndarray(proto)
     return float(arr) if arr.ndim == 0 else np.asarray(arr)
 

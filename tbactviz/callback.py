@@ -1,0 +1,504 @@
+"""ActivationCallback: watch what the chosen layers see evolve during ``model.fit``.
+
+The callback decides *when* (:class:`tbactviz.schedule.Schedule`); :class:`tbactviz.ActivationLogger` does
+*what*. Nothing else in tbactviz knows about Keras' training loop.
+"""
+
+from __future__ import annotations
+
+import atexit
+import inspect
+import logging
+import os
+import queue
+import threading
+import warnings
+import weakref
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+
+from tbactviz.errors import ProbeError, TbactvizWarning
+from tbactviz.logger import ActivationLogger
+from tbactviz.schedule import Schedule, StepUnit
+from tbactviz.writer import check_logdir
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+__all__ = ["ActivationCallback"]
+
+_log = logging.getLogger(__name__)
+
+_STOP = object()  # tells the writer thread to finish
+# Options of ActivationLogger that the callback sets itself.
+_OWN_OPTIONS = ("self", "logdir", "model", "layers", "on_error")
+_LOGGER_OPTIONS = tuple(
+    name for name in inspect.signature(ActivationLogger.__init__).parameters if name not in _OWN_OPTIONS
+)
+
+
+def _check_positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} is not valid; expected an int >= 1")
+    return int(value)
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} is not valid; expected True or False")
+    return value
+
+
+def _check_probe(probe: Any) -> Any:
+    """Reject probes that cannot work whatever the model: no arrays, or an array without samples."""
+    import tensorflow as tf
+
+    leaves = tf.nest.flatten(probe)
+    sizes = {int(np.shape(leaf)[0]) if np.ndim(leaf) else -1 for leaf in leaves}
+    if not leaves or sizes & {0, -1} or len(sizes) != 1:
+        shapes = [tuple(np.shape(leaf)) for leaf in leaves]
+        raise ProbeError(
+            f"probe has shapes {shapes}; expected one or more arrays of shape (N, ...) with the same N >= 1 "
+            "(a batch of probe samples), or a tf.data.Dataset"
+        )
+    return probe
+
+
+def _is_dataset(value: Any) -> bool:
+    import tensorflow as tf
+
+    return isinstance(value, tf.data.Dataset)
+
+
+class ActivationCallback(keras.callbacks.Callback):
+    """Logs what the chosen layers of the model "see" to TensorBoard while ``fit`` trains it.
+
+    At every scheduled step the same fixed probe inputs are run through the model being trained, and for each
+    chosen layer ``L`` the feature-map grids ``activations/L``, the histogram ``histograms/L`` and the health
+    scalars (``sparsity/L``, ``dead_channels/L``, ...) are written, as :class:`tbactviz.ActivationLogger`
+    writes them, into an event file of the callback's own in ``logdir``. Point ``keras.callbacks.TensorBoard``
+    at the parent directory and both show up side by side in one ``tensorboard --logdir``: Keras' events stay
+    in its ``train``/``validation`` runs, ours in ``logdir`` (the default summary writer Keras pushes during
+    ``fit`` is never used).
+
+    Schedule and steps: by default one event is logged before training (step 0, the untrained network) and
+    one after every epoch (step = epochs completed: 1, 2, ...). With ``every_n_batches`` the step is the
+    global batch counter instead (batches completed, across epochs and ``fit`` calls), and epoch triggers log
+    at the batch count the epoch ended on. With ``steps_per_execution=k`` Keras calls batch hooks only every
+    ``k`` batches: the counter then advances by ``k`` at a time and a batch trigger fires at the first counter
+    value at or past each multiple of ``every_n_batches`` (e.g. ``k=4, every_n_batches=10`` logs at 12, 20,
+    32, ...). Only batch schedules install a batch hook; epoch schedules leave Keras' asynchronous batch
+    dispatch untouched.
+
+    Reusing one callback across several ``fit`` calls continues the steps where the previous call stopped
+    (also with ``initial_epoch``), so a run's steps only ever grow. Each ``fit`` opens its own event file in
+    ``logdir`` on its first event and closes it in ``on_train_end`` (one writer at a time per run, like Keras'
+    TensorBoard callback); every event is flushed as soon as it is written, so an exception or
+    KeyboardInterrupt that ends ``fit`` early leaves everything logged so far readable.
+
+    Errors: a failure while logging never interrupts training by default. A layer that cannot be drawn is
+    skipped with one :class:`tbactviz.TbactvizWarning` per layer and cause (repeats go to the DEBUG log), the
+    other layers are still written; a failure of a whole step is warned once per cause. ``raise_errors=True``
+    turns all of them into exceptions that end ``fit`` (after closing the event file). Setup errors -- a layer
+    selector that matches nothing, a probe ``Dataset`` that yields no sample -- are raised at the start of
+    ``fit``, before any training step, whatever ``raise_errors`` says.
+
+    Background writing (``async_write=True``): the training thread then only runs the probe's forward pass
+    (which must run where the model is trained) and hands the activations to a bounded queue; tiling, PNG
+    encoding, statistics and writing happen on a writer thread. When the queue is full the training thread
+    waits for room (no step is ever dropped; the bound caps memory). ``on_train_end`` (and :meth:`close`)
+    drains the queue before closing the event file; at interpreter exit a pending queue is drained too.
+
+    Distribution: under ``tf.distribute.MirroredStrategy`` the probe runs on the mirrored model as is; under
+    ``MultiWorkerMirroredStrategy`` only the chief (the worker whose strategy has
+    ``extended.should_save_summary``) runs the probe and writes; the other workers log nothing and create no
+    file.
+
+    Args:
+        logdir: str or path. Run directory of the events, e.g. ``"logs/activations"``; created on the first
+            event. Use a directory of its own, not the ``train``/``validation`` runs of Keras' TensorBoard.
+        probe: The fixed probe inputs, the same at every step so that pictures compare: an array of shape
+            (N, ...) with N >= 1, a list or dict of arrays for multi-input models, or a ``tf.data.Dataset``
+            batched as ``fit`` takes it (elements ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``;
+            unbatched elements are accepted for single-input models whose input shape is known). A Dataset
+            is read once, at the start of the first ``fit``, until ``probe_samples`` samples are taken.
+        layers: Which layers, as :class:`tbactviz.ActivationLogger` takes them: an exact name, a nested path
+            ``"outer/inner"``, a glob (``"conv*"``), a layer class or a list of these; None picks an overview
+            of up to 8 spatial layers over the model's depth.
+        every_n_epochs: int. Log after every N-th epoch. 0 turns epoch logging off.
+        every_n_batches: int. Log after every N-th batch (global counter). 0 (default) turns batch logging
+            off; a value > 0 makes the step unit "batch".
+        steps: Iterable of ints or None. Explicit steps to log at, in the step unit (epochs completed, or
+            batches completed with a batch schedule or ``step_unit="batch"``). None (default) turns it off.
+        log_at_start: bool. Log step 0 at the start of the first ``fit``, before any training. False turns it
+            off.
+        step_unit: ``"epoch"``, ``"batch"`` or None (default: ``"batch"`` when ``every_n_batches > 0``, else
+            ``"epoch"``). Needed only to give ``steps`` in batches without a batch interval.
+        fixed_scale: bool. True normalizes every layer with one value range measured at the first logged
+            step and kept for every later step and ``fit`` call, so growth and death of activations show over
+            time instead of being re-normalized away (``normalize="fixed"`` of the logger). Give the ranges
+            yourself with ``value_range=(low, high)`` or ``{layer_path: (low, high)}``. False (default) turns
+            it off.
+        async_write: bool. Tile, encode and write on a background thread. False (default) does everything on
+            the training thread.
+        max_queue: int >= 1. With ``async_write``: logged steps that may wait for the writer thread before
+            the training thread blocks.
+        probe_samples: int >= 1. With a ``Dataset`` probe: how many samples to take from it. Fewer available
+            gives a warning and the probe uses what there is.
+        raise_errors: bool. Raise logging errors instead of warning about them. False (default) keeps
+            training going whatever happens while logging.
+        **logger_options: Any other option of :class:`tbactviz.ActivationLogger` (``max_images``,
+            ``max_channels``, ``normalize``, ``value_range``, ``colormap``, ``order``, ``columns``,
+            ``images``, ``histograms``, ``stats``, ``batch_size``, ``eps``, ``max_side``, ``min_side``,
+            ``compress_level``); they are checked when the logger is built at the start of ``fit``.
+
+    Raises:
+        ValueError: An argument is invalid (the message names it, the value received and the valid options).
+        TypeError: An unknown keyword argument.
+        tbactviz.ProbeError: ``probe`` holds no array, an array without samples, or arrays of different N.
+        tbactviz.LogdirError: ``logdir`` is a file or not writable.
+
+    Example:
+        >>> import keras, numpy as np, tempfile, tbactviz
+        >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3, name="conv1"),
+        ...                           keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+        >>> model.compile("adam", "mse")
+        >>> x, y = np.random.rand(8, 16, 16, 3), np.random.rand(8, 2)
+        >>> cb = tbactviz.ActivationCallback(tempfile.mkdtemp(), x[:2], layers="conv*", every_n_epochs=1)
+        >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[cb])
+        >>> cb.logged_steps
+        [0, 1, 2]
+    """
+
+    def __init__(
+        self,
+        logdir: str | os.PathLike[str],
+        probe: Any,
+        layers: Any = None,
+        *,
+        every_n_epochs: int = 1,
+        every_n_batches: int = 0,
+        steps: Iterable[int] | None = None,
+        log_at_start: bool = True,
+        step_unit: StepUnit | None = None,
+        fixed_scale: bool = False,
+        async_write: bool = False,
+        max_queue: int = 4,
+        probe_samples: int = 8,
+        raise_errors: bool = False,
+        **logger_options: Any,
+    ) -> None:
+        super().__init__()
+        self._logdir = check_logdir(logdir)
+        self._schedule = Schedule(
+            every_n_epochs=every_n_epochs,
+            every_n_batches=every_n_batches,
+            steps=steps,
+            log_at_start=log_at_start,
+            step_unit=step_unit,
+        )
+        if probe is None:
+            raise ValueError(
+                "probe=None is not valid; expected the probe inputs: an array (N, ...), a list/dict of "
+                "arrays or a tf.data.Dataset"
+            )
+        unknown = sorted(set(logger_options) - set(_LOGGER_OPTIONS))
+        if unknown:
+            hint = " (set by the callback from raise_errors)" if "on_error" in unknown else ""
+            raise TypeError(
+                f"ActivationCallback got unknown keyword argument(s) {unknown}{hint}; the options passed on "
+                f"to ActivationLogger are {list(_LOGGER_OPTIONS)}"
+            )
+        self._fixed_scale = _check_bool("fixed_scale", fixed_scale)
+        if fixed_scale:
+            normalize = logger_options.setdefault("normalize", "fixed")
+            if normalize != "fixed":
+                raise ValueError(
+                    f"fixed_scale=True cannot be combined with normalize={normalize!r}; fixed_scale means "
+                    "normalize='fixed' (drop one of them)"
+                )
+        self._async = _check_bool("async_write", async_write)
+        self._max_queue = _check_positive("max_queue", max_queue)
+        self._probe_samples = _check_positive("probe_samples", probe_samples)
+        self._raise = _check_bool("raise_errors", raise_errors)
+        self._layers = layers
+        self._logger_options = logger_options
+        self._probe_source = probe
+        self._probe: Any = None if _is_dataset(probe) else _check_probe(probe)
+        self._logger: ActivationLogger | None = None
+        self._logger_model: Any = None
+        self._chief = True
+        self._queue: queue.Queue[Any] | None = None
+        self._worker: threading.Thread | None = None
+        self._worker_error: BaseException | None = None
+        self._atexit: Any = None
+        self._warned: set[tuple[str, str]] = set()
+        self._logged: list[int] = []
+        if self._schedule.needs_batches:
+            # Only batch schedules override the batch hook: a callback that overrides it makes Keras call all
+            # batch hooks synchronously, which epoch schedules do not need.
+            self.on_train_batch_end = self._train_batch_end  # type: ignore[method-assign]
+
+    # -- properties ---------------------------------------------------------------------------------------
+
+    @property
+    def logdir(self) -> str:
+        """The run directory the events go to."""
+        return self._logdir
+
+    @property
+    def schedule(self) -> Schedule:
+        """The schedule, with its counters (``epochs``, ``batches``, ``step``, ``last_logged``)."""
+        return self._schedule
+
+    @property
+    def logger(self) -> ActivationLogger | None:
+        """The logger of the current (or last) ``fit``, or None before the first ``fit`` or off the chief."""
+        return self._logger
+
+    @property
+    def logged_steps(self) -> list[int]:
+        """Steps logged so far, across ``fit`` calls.
+
+        A step is listed once its event was written (or, with ``async_write``, once its activations were
+        queued for the writer thread). Steps whose forward pass or writing failed as a whole are left out;
+        steps where only some layers failed are listed.
+        """
+        return list(self._logged)
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this process writes (False on non-chief workers of a multi-worker strategy)."""
+        return self._chief
+
+    # -- Keras hooks --------------------------------------------------------------------------------------
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._chief = self._is_chief()
+        if self._chief and not self._schedule.off:
+            self._start()
+        step = self._schedule.begin_fit()
+        if step is not None:
+            self._log(step)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._schedule.begin_epoch(epoch)
+
+    def _train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        done = batch + 1
+        total = (self.params or {}).get("steps")
+        if total:  # the last execution of an epoch may be partial: Keras reports its nominal end index
+            done = min(done, int(total))
+        step = self._schedule.end_batch(done)
+        if step is not None:
+            self._log(step)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        step = self._schedule.end_epoch(epoch)
+        if step is not None:
+            self._log(step)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self.close()
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Drain the writer queue, flush and close the event file. Idempotent.
+
+        ``on_train_end`` calls it; call it yourself after catching an exception that ended ``fit`` early, to
+        have pending background writes finished. A later ``fit`` opens a new event file and keeps counting.
+
+        Raises:
+            Exception: With ``raise_errors=True``, an error the writer thread hit and that was not raised yet.
+        """
+        worker, self._worker = self._worker, None
+        if worker is not None and self._queue is not None:
+            self._queue.put(_STOP)
+            worker.join()
+        if self._atexit is not None:
+            atexit.unregister(self._atexit)
+            self._atexit = None
+        if self._logger is not None:
+            self._logger.close()
+        error, self._worker_error = self._worker_error, None
+        if error is not None:
+            raise error
+
+    def _start(self) -> None:
+        """Build the logger for this fit (and the writer thread); take a Dataset probe the first time."""
+        model = self.model
+        if self._probe is None:
+            self._probe = self._take_probe(self._probe_source, model)
+        previous, same_model = self._logger, self._logger_model is model
+        if previous is not None and not previous.closed and same_model:
+            return
+        options = dict(self._logger_options)
+        if (
+            previous is not None
+            and same_model
+            and options.get("normalize") == "fixed"
+            and options.get("value_range") is None
+            and previous.value_ranges
+        ):
+            options["value_range"] = previous.value_ranges  # keep the scale measured by an earlier fit
+        self._logger = ActivationLogger(
+            self._logdir, model, self._layers, on_error="raise" if self._raise else "warn", **options
+        )
+        self._logger_model = model
+        if self._async:
+            self._queue = queue.Queue(maxsize=self._max_queue)
+            self._worker = threading.Thread(
+                target=_write_loop,
+                args=(weakref.ref(self), self._queue, self._logger),
+                name=f"tbactviz-writer:{self._logdir}",
+                daemon=True,
+            )
+            self._worker.start()
+            self._atexit = _drain_at_exit(self._queue, self._worker)
+            atexit.register(self._atexit)
+
+    # -- logging ------------------------------------------------------------------------------------------
+
+    def _log(self, step: int) -> None:
+        self._raise_worker_error()
+        logger = self._logger
+        if not self._chief or logger is None:
+            return
+        try:
+            activations = logger.capture(self._probe)  # the forward pass: on the training thread
+            if self._queue is not None and self._worker is not None:
+                self._queue.put((step, activations))  # waits while the queue is full
+            else:
+                logger.write(activations, step)
+        except Exception as exc:
+            if self._raise:
+                self._close_quietly()
+                raise
+            self._warn_once("step", exc, f"step {step}: logging activations failed")
+            return
+        self._logged.append(step)
+
+    def _raise_worker_error(self) -> None:
+        error = self._worker_error
+        if error is not None:
+            self._worker_error = None
+            self._close_quietly()
+            raise error
+
+    def _close_quietly(self) -> None:
+        """Close before raising an error out of ``fit`` (Keras does not call ``on_train_end`` then)."""
+        try:
+            self.close()
+        except Exception as exc:  # the error being raised is the one that matters
+            _log.debug("tbactviz: closing after an error: %s", exc)
+        self._worker_error = None
+
+    def _warn_once(self, where: str, exc: BaseException, what: str) -> None:
+        key = (where, type(exc).__name__)
+        if key in self._warned:
+            _log.debug("tbactviz: %s: %s: %s", what, type(exc).__name__, exc)
+            return
+        self._warned.add(key)
+        warnings.warn(
+            f"tbactviz: ActivationCallback: {what}: {type(exc).__name__}: {exc} (training continues; further "
+            "errors of this kind are logged at DEBUG level only; pass raise_errors=True to raise them)",
+            TbactvizWarning,
+            stacklevel=2,
+        )
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def _is_chief(self) -> bool:
+        strategy = getattr(self.model, "distribute_strategy", None)
+        extended = getattr(strategy, "extended", None)
+        return bool(getattr(extended, "should_save_summary", True))
+
+    def _take_probe(self, dataset: tf.data.Dataset, model: Any) -> Any:
+        import tensorflow as tf
+
+        wanted = self._probe_samples
+        input_rank = _single_input_rank(model)
+        chunks: list[Any] = []
+        taken = 0
+        for element in dataset:
+            x = element[0] if isinstance(element, tuple) else element
+            x = tf.nest.map_structure(lambda t: np.asarray(t), x)
+            leaves = tf.nest.flatten(x)
+            if not leaves or leaves[0].ndim == 0:
+                raise ProbeError(
+                    f"probe: the Dataset yields {type(x).__name__} elements without a batch axis; pass a "
+                    "Dataset of (x, y) or x batches, e.g. dataset.batch(8)"
+                )
+            if input_rank is not None and len(leaves) == 1 and leaves[0].ndim == input_rank - 1:
+                x = tf.nest.map_structure(lambda a: a[None], x)  # unbatched element
+            chunks.append(x)
+            taken += len(tf.nest.flatten(x)[0])
+            if taken >= wanted:
+                break
+        if taken == 0:
+            raise ProbeError(
+                f"probe: the Dataset yielded no sample; probe_samples={wanted} samples are needed (pass a "
+                "non-empty Dataset or arrays)"
+            )
+        if taken < wanted:
+            warnings.warn(
+                f"tbactviz: ActivationCallback: the probe Dataset yielded only {taken} sample(s), fewer than "
+                f"probe_samples={wanted}; logging with {taken}",
+                TbactvizWarning,
+                stacklevel=3,
+            )
+        return tf.nest.map_structure(lambda *parts: np.concatenate(parts)[:wanted], *chunks)
+
+    def __repr__(self) -> str:
+        return f"ActivationCallback(logdir={self._logdir!r}, layers={self._layers!r}, {self._schedule!r})"
+
+
+def _single_input_rank(model: Any) -> int | None:
+    """Rank (with batch axis) of a model's single input, when it is known."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return None
+    if not inputs or len(inputs) != 1:
+        return None
+    return len(inputs[0].shape)
+
+
+def _write_loop(
+    owner: weakref.ref[ActivationCallback], jobs: queue.Queue[Any], logger: ActivationLogger
+) -> None:
+    """The writer thread: write queued activations until told to stop."""
+    while True:
+        job = jobs.get()
+        try:
+            if job is _STOP:
+                return
+            step, activations = job
+            try:
+                logger.write(activations, step)
+            except Exception as exc:
+                callback = owner()
+                if callback is None:
+                    _log.warning("tbactviz: step %s: writing activations failed: %s", step, exc)
+                elif callback._raise:
+                    if callback._worker_error is None:
+                        callback._worker_error = exc
+                else:
+                    callback._warn_once("write", exc, f"step {step}: writing activations failed")
+        finally:
+            jobs.task_done()
+
+
+def _drain_at_exit(jobs: queue.Queue[Any], worker: threading.Thread) -> Any:
+    """An atexit handler that lets the writer thread finish pending steps (``fit`` ended early)."""
+
+    def drain() -> None:
+        if worker.is_alive():
+            jobs.put(_STOP)
+            worker.join(timeout=60)
+
+    return drain
