@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import operator
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,6 +40,8 @@ __all__ = [
     "DEFAULT_BUCKET_COUNT",
     "DEFAULT_MAX_HISTOGRAM_VALUES",
     "STAT_NAMES",
+    "HistogramAccumulator",
+    "StatsAccumulator",
     "finite_mask_or_none",
     "histogram_buckets",
     "layer_stats",
@@ -189,95 +192,179 @@ def layer_stats(activations: np.ndarray, *, eps: float = 0.0) -> dict[str, float
         >>> {name: round(value, 3) for name, value in layer_stats(a).items()}
         {'sparsity': 0.5, 'dead_channels': 0.5, 'mean': -0.4, 'std': 1.96, 'max_abs': 4.0, 'nonfinite': 1.0}
     """
-    eps = float(eps)
-    if not eps >= 0.0:
-        raise ValueError(f"eps must be a number >= 0; got {eps!r}")
-    eps = min(eps, sys.float_info.max)  # eps=inf: every finite value is small, but Inf itself is not
-    a = _as_real_array(activations)
-    if a.ndim == 0:
-        raise ValueError(
-            f"activations must have rank >= 1 (batch first, channels last); got a 0-d array of {a.dtype}"
-        )
-    if a.size == 0:
-        return _zero_stats()
-    if a.dtype.kind == "b":
-        a = a.view(np.uint8)
-    n = a.size
-    channels = a.shape[-1] if a.ndim > 1 else 1
-    by_channel = a.reshape(-1, channels)
-    n_rows = by_channel.shape[0]
-    rows = max(1, _CHUNK // channels)
-    n_chunks = -(-n_rows // rows)
-    threshold = _eps_threshold(a.dtype, eps)
-    eps64 = np.float64(eps)
+    acc = StatsAccumulator(eps=eps)
+    acc.update(activations)
+    return acc.result()
 
-    # One pass over the data, in chunks of whole rows that stay in cache while every figure is taken from
-    # them. Per chunk: per-channel max/min (dead channels; NaN propagates through them and NaN <= eps is
-    # False, so a channel holding NaN/Inf is never dead), count of |a| <= eps, and the chunk's float64 sum
-    # and centred sum of squares, combined exactly at the end (law of total variance): no E[x^2] - E[x]^2
-    # cancellation. A non-finite chunk sum flags NaN/Inf: only then is the chunk masked.
-    buf = np.empty(min(rows, n_rows) * channels, dtype=np.float64)
-    sizes = np.zeros(n_chunks, dtype=np.float64)
-    sums = np.zeros(n_chunks, dtype=np.float64)
-    m2s = np.zeros(n_chunks, dtype=np.float64)
-    ch_max = by_channel[:1].max(axis=0)
-    ch_min = by_channel[:1].min(axis=0)
-    hi, lo = -math.inf, math.inf  # extremes of the finite values
-    small = 0
-    overflow = False
-    with np.errstate(over="ignore", invalid="ignore"):
-        for j in range(n_chunks):
-            block = by_channel[j * rows : (j + 1) * rows]
-            block_max = block.max(axis=0)
-            block_min = block.min(axis=0)
-            np.maximum(ch_max, block_max, out=ch_max)
-            np.minimum(ch_min, block_min, out=ch_min)
-            small += _count_small(block, eps, threshold)
-            work = buf[: block.size]
-            np.copyto(work, block.reshape(-1), casting="unsafe")
-            total = float(work.sum())
-            if math.isfinite(total):
-                hi = max(hi, float(block_max.max()))
-                lo = min(lo, float(block_min.min()))
-            else:  # NaN/Inf in the chunk (or float64 values whose sum overflows): keep the finite ones
-                finite = work[np.isfinite(work)]
-                if finite.size == 0:
-                    continue
-                work = buf[: finite.size]
-                work[:] = finite
+
+@dataclass(frozen=True)
+class _StatsPart:
+    """The figures of one update, in a form that merges exactly with others."""
+
+    n: int  # values (finite or not)
+    small: int  # values with |a| <= eps
+    alive: np.ndarray  # bool per channel: some value is not <= eps (NaN/Inf count as alive)
+    n_finite: int
+    mean: float  # of the finite values (0.0 when none)
+    std: float
+    max_abs: float
+
+
+class StatsAccumulator:
+    """:func:`layer_stats` over data that arrives in chunks (e.g. probe batches), merged exactly.
+
+    ``update`` each chunk (batch first, channels last, the same channel count every time), then ``result``:
+    the same figures as :func:`layer_stats` on the concatenated chunks (sparsity, dead channels, max |a| and
+    the non-finite count exactly; mean and std merged by the law of total variance, equal up to rounding).
+    Memory: one bool per channel and a few numbers per chunk.
+
+    Args:
+        eps: As for :func:`layer_stats` (>= 0).
+
+    Example:
+        >>> acc = StatsAccumulator()
+        >>> acc.update(np.array([[0.0, 1.0]]))
+        >>> acc.update(np.array([[0.0, 3.0]]))
+        >>> acc.result() == layer_stats(np.array([[0.0, 1.0], [0.0, 3.0]]))
+        True
+    """
+
+    def __init__(self, *, eps: float = 0.0) -> None:
+        eps = float(eps)
+        if not eps >= 0.0:
+            raise ValueError(f"eps must be a number >= 0; got {eps!r}")
+        # eps=inf: every finite value is small, but Inf itself is not
+        self._eps = min(eps, sys.float_info.max)
+        self._parts: list[_StatsPart] = []
+
+    def update(self, activations: np.ndarray) -> None:
+        """Add one chunk ``(n, ..., C)`` (rank >= 1; any real dtype). Empty chunks add nothing.
+
+        Raises:
+            ValueError: 0-d input, or a channel count different from earlier chunks.
+            TypeError: complex, string or object dtype.
+        """
+        a = _as_real_array(activations)
+        if a.ndim == 0:
+            raise ValueError(
+                f"activations must have rank >= 1 (batch first, channels last); got a 0-d array of {a.dtype}"
+            )
+        if a.size == 0:
+            return
+        channels = a.shape[-1] if a.ndim > 1 else 1
+        if self._parts and self._parts[0].alive.size != channels:
+            raise ValueError(
+                f"activations has {channels} channels; earlier chunks had {self._parts[0].alive.size}"
+            )
+        self._parts.append(self._part(a, channels))
+
+    def _part(self, a: np.ndarray, channels: int) -> _StatsPart:
+        eps = self._eps
+        if a.dtype.kind == "b":
+            a = a.view(np.uint8)
+        n = a.size
+        by_channel = a.reshape(-1, channels)
+        n_rows = by_channel.shape[0]
+        rows = max(1, _CHUNK // channels)
+        n_chunks = -(-n_rows // rows)
+        threshold = _eps_threshold(a.dtype, eps)
+        eps64 = np.float64(eps)
+
+        # One pass over the data, in chunks of whole rows that stay in cache while every figure is taken from
+        # them. Per chunk: per-channel max/min (dead channels; NaN propagates through them and NaN <= eps is
+        # False, so a channel holding NaN/Inf is never dead), count of |a| <= eps, and the chunk's float64 sum
+        # and centred sum of squares, combined exactly at the end (law of total variance): no E[x^2] - E[x]^2
+        # cancellation. A non-finite chunk sum flags NaN/Inf: only then is the chunk masked.
+        buf = np.empty(min(rows, n_rows) * channels, dtype=np.float64)
+        sizes = np.zeros(n_chunks, dtype=np.float64)
+        sums = np.zeros(n_chunks, dtype=np.float64)
+        m2s = np.zeros(n_chunks, dtype=np.float64)
+        ch_max = by_channel[:1].max(axis=0)
+        ch_min = by_channel[:1].min(axis=0)
+        hi, lo = -math.inf, math.inf  # extremes of the finite values
+        small = 0
+        overflow = False
+        with np.errstate(over="ignore", invalid="ignore"):
+            for j in range(n_chunks):
+                block = by_channel[j * rows : (j + 1) * rows]
+                block_max = block.max(axis=0)
+                block_min = block.min(axis=0)
+                np.maximum(ch_max, block_max, out=ch_max)
+                np.minimum(ch_min, block_min, out=ch_min)
+                small += _count_small(block, eps, threshold)
+                work = buf[: block.size]
+                np.copyto(work, block.reshape(-1), casting="unsafe")
                 total = float(work.sum())
-                overflow = overflow or not math.isfinite(total)
-                hi = max(hi, float(finite.max()))
-                lo = min(lo, float(finite.min()))
-            work -= total / work.size
-            sizes[j] = work.size
-            sums[j] = total
-            # einsum, not np.dot: BLAS would spread this over threads that spin and fight the training
-            # process for cores (measured: 4 ms -> 65 ms median on a busy 2-core machine).
-            m2s[j] = float(np.einsum("i,i->", work, work))
+                if math.isfinite(total):
+                    hi = max(hi, float(block_max.max()))
+                    lo = min(lo, float(block_min.min()))
+                else:  # NaN/Inf in the chunk (or float64 values whose sum overflows): keep the finite ones
+                    finite = work[np.isfinite(work)]
+                    if finite.size == 0:
+                        continue
+                    work = buf[: finite.size]
+                    work[:] = finite
+                    total = float(work.sum())
+                    overflow = overflow or not math.isfinite(total)
+                    hi = max(hi, float(finite.max()))
+                    lo = min(lo, float(finite.min()))
+                work -= total / work.size
+                sizes[j] = work.size
+                sums[j] = total
+                # einsum, not np.dot: BLAS would spread this over threads that spin and fight the training
+                # process for cores (measured: 4 ms -> 65 ms median on a busy 2-core machine).
+                m2s[j] = float(np.einsum("i,i->", work, work))
 
-    dead = float(np.count_nonzero((ch_max <= eps64) & (ch_min >= -eps64))) / channels
-    n_finite = int(sizes.sum())
-    if n_finite == 0:
-        mean = std = max_abs = 0.0
-    else:
-        max_abs = max(hi, -lo, 0.0)
-        if overflow or max_abs > _BIG:
-            flat = a.reshape(-1)
-            mean, std = _moments_scaled(flat[np.isfinite(flat)], max_abs)
+        alive = ~((ch_max <= eps64) & (ch_min >= -eps64))
+        n_finite = int(sizes.sum())
+        if n_finite == 0:
+            mean = std = max_abs = 0.0
         else:
-            mean = math.fsum(sums) / n_finite
-            used = sizes > 0
-            spread = sizes[used] * np.square(sums[used] / sizes[used] - mean)
-            std = math.sqrt(max(math.fsum(m2s) + math.fsum(spread), 0.0) / n_finite)
-    return {
-        "sparsity": small / n,
-        "dead_channels": dead,
-        "mean": mean,
-        "std": std,
-        "max_abs": max_abs,
-        "nonfinite": float(n - n_finite),
-    }
+            max_abs = max(hi, -lo, 0.0)
+            if overflow or max_abs > _BIG:
+                flat = a.reshape(-1)
+                mean, std = _moments_scaled(flat[np.isfinite(flat)], max_abs)
+            else:
+                mean = math.fsum(sums) / n_finite
+                used = sizes > 0
+                spread = sizes[used] * np.square(sums[used] / sizes[used] - mean)
+                std = math.sqrt(max(math.fsum(m2s) + math.fsum(spread), 0.0) / n_finite)
+        return _StatsPart(n, small, alive, n_finite, mean, std, max_abs)
+
+    def result(self) -> dict[str, float]:
+        """The figures of everything added so far, as :func:`layer_stats` returns them (zeros when empty)."""
+        parts = self._parts
+        if not parts:
+            return _zero_stats()
+        n = sum(p.n for p in parts)
+        n_finite = sum(p.n_finite for p in parts)
+        alive = parts[0].alive
+        for p in parts[1:]:
+            alive = alive | p.alive
+        max_abs = max(p.max_abs for p in parts)
+        if len(parts) == 1:
+            mean, std = parts[0].mean, parts[0].std
+        elif n_finite == 0:
+            mean = std = 0.0
+        else:
+            # Law of total variance on values scaled by an exact power of two into (-1, 1) when they are huge,
+            # so that no square overflows: var = sum n_i (std_i^2 + (mean_i - mean)^2) / n.
+            scale = math.ldexp(1.0, -math.frexp(max_abs)[1]) if max_abs > _BIG else 1.0
+            used = [p for p in parts if p.n_finite]
+            mean_s = math.fsum(p.n_finite * (p.mean * scale) for p in used) / n_finite
+            var_s = (
+                math.fsum(p.n_finite * ((p.std * scale) ** 2 + (p.mean * scale - mean_s) ** 2) for p in used)
+                / n_finite
+            )
+            mean, std = mean_s / scale, math.sqrt(max(var_s, 0.0)) / scale
+        return {
+            "sparsity": sum(p.small for p in parts) / n,
+            "dead_channels": float(np.count_nonzero(~alive)) / alive.size,
+            "mean": mean,
+            "std": std,
+            "max_abs": max_abs,
+            "nonfinite": float(n - n_finite),
+        }
 
 
 def _sample_stride(n: int, max_values: int, channels: int) -> int:
@@ -326,12 +413,13 @@ def histogram_buckets(
 
     Non-finite values (NaN, +-Inf) are excluded (:func:`layer_stats` counts them).
 
-    Huge layers: when there are more than ``max_values`` finite values (``n``), only every ``s``-th finite
+    Huge layers: when there are more than ``max_values`` values (``N``, finite or not), only every ``s``-th
     value (flattened C order, starting at the first) is bucketed, where ``s`` is the smallest integer
-    ``>= ceil(n / max_values)`` coprime with the channel count (so that every channel is sampled alike); the
-    sample has ``ceil(n / s) <= max_values`` values. Its counts are scaled by ``n / sample size`` and rounded
+    ``>= ceil(N / max_values)`` coprime with the channel count (so that every channel is sampled alike), and
+    of those the finite ones. The sample's counts are scaled to the number ``n`` of finite values and rounded
     to whole numbers by largest remainder, so they sum to exactly ``n``; a bucket that is empty in the sample
     stays empty. The edges still come from the true min/max of all ``n`` finite values.
+    :class:`HistogramAccumulator` gives the same result for data that arrives in chunks.
 
     Args:
         activations: Array of any shape (batch first, channels last) and any bool, integer or floating dtype.
@@ -360,31 +448,97 @@ def histogram_buckets(
         >>> histogram_buckets(np.full((2, 3), 7.0), bucket_count=2).tolist()
         [[7.0, 7.0, 0.0], [7.0, 7.0, 6.0]]
     """
+    k = _bucket_count_arg(bucket_count)
+    a = _as_real_array(activations)
+    acc = HistogramAccumulator(total=a.size, channels=a.shape[-1] if a.ndim > 1 else 1, max_values=max_values)
+    acc.update(a)
+    return acc.result(bucket_count=k)
+
+
+def _bucket_count_arg(bucket_count: int) -> int:
     k = operator.index(bucket_count)
     if k < 0:
         raise ValueError(f"bucket_count must be >= 0; got {bucket_count!r}")
-    if max_values is not None:
-        max_values = operator.index(max_values)
-        if max_values < 1:
-            raise ValueError(f"max_values must be >= 1 or None; got {max_values!r}")
-    a = _as_real_array(activations)
-    if k == 0:
-        return np.zeros((0, 3), dtype=np.float64)
-    if a.dtype.kind == "b":
-        a = a.view(np.uint8)
-    flat = a.reshape(-1)
-    if flat.size == 0:
-        return np.zeros((k, 3), dtype=np.float64)
-    lo = float(flat.min())
-    hi = float(flat.max())
-    if not (math.isfinite(lo) and math.isfinite(hi)):  # NaN propagates, so this catches any NaN/Inf
-        flat = flat[np.isfinite(flat)]
-        if flat.size == 0:
-            return np.zeros((k, 3), dtype=np.float64)
-        lo = float(flat.min())
-        hi = float(flat.max())
-    n = flat.size
+    return k
 
+
+class HistogramAccumulator:
+    """:func:`histogram_buckets` over data that arrives in chunks, with bounded memory.
+
+    Keeps the exact finite min/max and count, and an evenly strided sample: every ``s``-th value of the
+    concatenated chunks (the phase carries over from chunk to chunk), ``s`` chosen from ``total`` as in
+    :func:`histogram_buckets`, so the result is the same as :func:`histogram_buckets` on the concatenation
+    whenever ``total`` is its size. Memory: about ``max_values`` values.
+
+    Args:
+        total: How many values (finite or not) all updates together will bring, to choose the stride; None
+            keeps every value (unbounded memory).
+        channels: The channel count (last axis), so that the stride visits every channel alike.
+        max_values: Sample size bound (>= 1); None keeps every value.
+
+    Example:
+        >>> a = np.arange(12.0).reshape(4, 3)
+        >>> acc = HistogramAccumulator(total=a.size, channels=3, max_values=5)
+        >>> acc.update(a[:1]); acc.update(a[1:])
+        >>> np.array_equal(acc.result(bucket_count=4), histogram_buckets(a, bucket_count=4, max_values=5))
+        True
+    """
+
+    def __init__(
+        self, *, total: int | None, channels: int = 1, max_values: int | None = DEFAULT_MAX_HISTOGRAM_VALUES
+    ) -> None:
+        if max_values is not None:
+            max_values = operator.index(max_values)
+            if max_values < 1:
+                raise ValueError(f"max_values must be >= 1 or None; got {max_values!r}")
+        channels = max(1, operator.index(channels))
+        self._stride = 1
+        if total is not None and max_values is not None and total > max_values:
+            self._stride = _sample_stride(int(total), max_values, channels)
+        self._seen = 0
+        self._samples: list[np.ndarray] = []
+        self._n_finite = 0
+        self._lo, self._hi = math.inf, -math.inf
+
+    def update(self, activations: np.ndarray) -> None:
+        """Add one chunk (any shape, real dtype; flattened in C order)."""
+        a = _as_real_array(activations)
+        if a.dtype.kind == "b":
+            a = a.view(np.uint8)
+        flat = a.reshape(-1)
+        if flat.size == 0:
+            return
+        offset = (-self._seen) % self._stride
+        self._seen += flat.size
+        sample = flat[offset :: self._stride]
+        lo, hi = float(flat.min()), float(flat.max())
+        n_finite = flat.size
+        if not (math.isfinite(lo) and math.isfinite(hi)):  # NaN propagates, so this catches any NaN/Inf
+            finite = np.isfinite(flat)
+            n_finite = int(np.count_nonzero(finite))
+            if n_finite == 0:
+                return
+            lo, hi = float(flat[finite].min()), float(flat[finite].max())
+            sample = sample[np.isfinite(sample)]
+        self._n_finite += n_finite
+        self._lo, self._hi = min(self._lo, lo), max(self._hi, hi)
+        if sample.size:
+            # a copy, unless it is already one: the caller's buffers are not held on to
+            self._samples.append(sample.copy() if sample.base is not None else sample)
+
+    def result(self, *, bucket_count: int = DEFAULT_BUCKET_COUNT) -> np.ndarray:
+        """The ``(k, 3)`` buckets of everything added so far (see :func:`histogram_buckets`)."""
+        k = _bucket_count_arg(bucket_count)
+        if k == 0:
+            return np.zeros((0, 3), dtype=np.float64)
+        if self._n_finite == 0:
+            return np.zeros((k, 3), dtype=np.float64)
+        sample = self._samples[0] if len(self._samples) == 1 else np.concatenate(self._samples)
+        return _bucket(sample, self._lo, self._hi, k, self._n_finite)
+
+
+def _bucket(sample: np.ndarray, lo: float, hi: float, k: int, n: int) -> np.ndarray:
+    """TensorBoard's bucketing of the finite ``sample`` within [lo, hi], counts scaled to ``n`` values."""
     if hi == lo:
         out = np.zeros((k, 3), dtype=np.float64)
         out[:, :2] = hi
@@ -402,11 +556,6 @@ def histogram_buckets(
         scale = math.ldexp(scale, min(1000, -math.frexp(hi_s - lo_s)[1]))
         lo_s, hi_s = lo * scale, hi * scale
     width = (hi_s - lo_s) / k
-
-    sample = flat
-    if max_values is not None and n > max_values:
-        channels = a.shape[-1] if a.ndim > 1 else 1
-        sample = flat[:: _sample_stride(n, max_values, channels)]
 
     counts = np.zeros(k + 1, dtype=np.int64)
     size = sample.size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -344,7 +345,7 @@ def test_subsampled_counts_sum_to_finite_count_and_edges_are_true_extremes() -> 
     a.flat[2] = 60.0
     a.flat[3] = np.nan
     full = histogram_buckets(a, max_values=None)
-    got = histogram_buckets(a, max_values=1000)
+    got = histogram_buckets(a, max_values=4000)
     assert got.shape == (DEFAULT_BUCKET_COUNT, 3)
     assert got[:, 2].sum() == a.size - 1
     np.testing.assert_array_equal(got[:, 2], np.round(got[:, 2]))  # whole counts
@@ -453,3 +454,75 @@ def test_properties(a: np.ndarray, eps: float, bucket_count: int) -> None:
         span = float(values.max()) - float(values.min())  # Python floats: overflow to inf, silently
         if math.isfinite(span) and span / bucket_count >= np.finfo(np.float64).tiny:
             np.testing.assert_array_equal(hist, tensorboard_buckets(a, bucket_count))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# accumulators: chunked data gives the figures of the concatenation
+
+
+def _chunks(a: np.ndarray, cuts: list[int]) -> list[np.ndarray]:
+    edges = [0, *sorted(c % (len(a) + 1) for c in cuts), len(a)]
+    return [a[i:j] for i, j in itertools.pairwise(edges)]
+
+
+@pytest.mark.parametrize("cuts", [[], [1], [2, 5], [1, 2, 3, 4, 5, 6]])
+def test_stats_accumulator_equals_layer_stats_of_the_concatenation(cuts: list[int]) -> None:
+    rng = np.random.default_rng(11)
+    a = np.maximum(rng.standard_normal((7, 5, 5, 6)), 0).astype(np.float32) * 3 + 100
+    a[..., 2] = 0.0  # dead across every chunk
+    a[0, ..., 3] = 0.0  # zero in the first chunk only: alive
+    a[3, 1, 1, 4] = np.nan
+    a[5, 0, 0, 1] = -np.inf
+    acc = stats.StatsAccumulator(eps=0.0)
+    for chunk in _chunks(a, cuts):
+        acc.update(chunk)
+    got, want = acc.result(), layer_stats(a)
+    assert list(got) == list(STAT_NAMES)
+    for name in ("sparsity", "dead_channels", "max_abs", "nonfinite"):
+        assert got[name] == want[name], name
+    assert got["mean"] == pytest.approx(want["mean"], rel=1e-12)
+    assert got["std"] == pytest.approx(want["std"], rel=1e-9)
+    assert got["dead_channels"] == 1 / 6
+
+
+def test_stats_accumulator_merges_huge_values_without_overflow() -> None:
+    a = np.array([[1e300], [-1e300], [3e300], [0.0]])
+    acc = stats.StatsAccumulator()
+    for chunk in _chunks(a, [1, 2]):
+        acc.update(chunk)
+    got = acc.result()
+    assert got["mean"] == pytest.approx(0.75e300) and got["std"] == pytest.approx(np.std(a / 1e300) * 1e300)
+
+
+def test_stats_accumulator_empty_and_channel_mismatch() -> None:
+    acc = stats.StatsAccumulator()
+    assert acc.result() == dict.fromkeys(STAT_NAMES, 0.0)
+    acc.update(np.zeros((0, 3)))
+    acc.update(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="4 channels; earlier chunks had 3"):
+        acc.update(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="eps"):
+        stats.StatsAccumulator(eps=-1)
+
+
+@pytest.mark.parametrize("max_values", [None, 50, 333, 10_000])
+@pytest.mark.parametrize("cuts", [[], [1], [3, 4], [1, 2, 3, 4, 5]])
+def test_histogram_accumulator_equals_histogram_buckets(max_values: int | None, cuts: list[int]) -> None:
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((6, 4, 4, 5)).astype(np.float32)
+    a[2, 0, 0, 0] = np.nan
+    a[4, 3, 3, 4] = np.inf
+    acc = stats.HistogramAccumulator(total=a.size, channels=5, max_values=max_values)
+    for chunk in _chunks(a, cuts):
+        acc.update(chunk)
+    np.testing.assert_array_equal(
+        acc.result(bucket_count=12), histogram_buckets(a, bucket_count=12, max_values=max_values)
+    )
+
+
+def test_histogram_accumulator_holds_a_bounded_sample() -> None:
+    acc = stats.HistogramAccumulator(total=100 * 1000, channels=7, max_values=1000)
+    for _ in range(100):
+        acc.update(np.random.default_rng(0).random((10, 100)))
+    assert sum(s.size for s in acc._samples) <= 1000
+    assert acc.result()[:, 2].sum() == 100 * 1000
