@@ -56,7 +56,7 @@ import tensorflow as tf
 from tbactviz.errors import NoDrawableLayerError, ProbeError, TbactvizError, TbactvizWarning
 from tbactviz.layers import LayerInfo, LayerSelector, describe_output, list_layers, resolve_layers
 
-__all__ = ["ActivationExtractor", "extract_activations", "infer_outputs"]
+__all__ = ["ActivationExtractor", "extract_activations", "infer_outputs", "num_samples", "slice_samples"]
 
 # --------------------------------------------------------------------------------------------------
 # Capture: temporarily wrap the chosen layers' call.
@@ -130,6 +130,29 @@ def _prepare(inputs: Any) -> Any:
     return convert(inputs)
 
 
+def _dtype_name(leaf: Any) -> tuple[str, bool]:
+    """The dtype name of an array/tensor leaf and whether it holds real numbers (bool, int, float)."""
+    dtype = getattr(leaf, "dtype", None)
+    if isinstance(dtype, tf.dtypes.DType):
+        return dtype.name, dtype.is_floating or dtype.is_integer or dtype.is_bool
+    try:
+        dtype = np.dtype(dtype) if dtype is not None else np.asarray(leaf).dtype
+    except TypeError:  # a framework dtype numpy does not know (e.g. torch): let the conversion decide
+        return str(dtype), True
+    # bfloat16 & co. (ml_dtypes) have kind 'V' and a name tensorflow knows.
+    real = dtype.kind in "biuf" or dtype.name in ("bfloat16", "float8_e4m3fn", "float8_e5m2")
+    return dtype.name, real
+
+
+def _check_leaf_dtype(leaf: Any, argument: str) -> None:
+    name, real = _dtype_name(leaf)
+    if not real:
+        raise ProbeError(
+            f"{argument} has dtype {name}; expected real numbers: a float array, or integer/bool images "
+            "(uint8 images are cast by the model's Input layer, as model.predict does)."
+        )
+
+
 def _num_samples(inputs: Any, argument: str = "inputs") -> int:
     leaves = _leaves(inputs)
     if not leaves:
@@ -151,6 +174,7 @@ def _num_samples(inputs: Any, argument: str = "inputs") -> int:
                 )
         if len(shape) == 0:
             raise ProbeError(f"{argument} contains a scalar; every input needs a leading batch axis.")
+        _check_leaf_dtype(leaf, argument)
         sizes.append(int(shape[0]))
     if len(set(sizes)) != 1:
         raise ProbeError(
@@ -568,3 +592,32 @@ def extract_activations(
         (1, 6, 6, 2)
     """
     return ActivationExtractor(model, layers, batch_size=batch_size)(inputs)
+
+
+def num_samples(inputs: Any) -> int:
+    """Number of samples in a probe (the length of its batch axis), checked as the extractor checks it.
+
+    Args:
+        inputs: An array or tensor ``(n, ...)``, a list of them or a dict keyed by input name.
+
+    Returns:
+        ``n`` (>= 1).
+
+    Raises:
+        ProbeError: The probe is empty, has no batch axis, or its inputs have different sample counts.
+
+    Example:
+        >>> num_samples({"a": np.zeros((3, 2)), "b": np.zeros((3, 5))})
+        3
+    """
+    return _num_samples(inputs)
+
+
+def slice_samples(inputs: Any, start: int, stop: int) -> Any:
+    """Samples ``start:stop`` of a probe, in the probe's own structure (array, list or dict).
+
+    Example:
+        >>> slice_samples([np.arange(4), np.arange(4) * 2], 1, 3)
+        [array([1, 2]), array([2, 4])]
+    """
+    return _slice(inputs, start, stop)

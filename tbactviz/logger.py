@@ -27,12 +27,12 @@ import numpy as np
 from tbactviz import naming, stats, tiling
 from tbactviz._png import DEFAULT_COMPRESS_LEVEL, encode_indexed_png, encode_png
 from tbactviz.errors import TbactvizWarning, WriterClosedError
+from tbactviz.extract import ActivationExtractor, num_samples, slice_samples
 from tbactviz.writer import EventWriter, check_logdir, histogram_value, image_value, scalar_value
 
 if TYPE_CHECKING:
     import keras
 
-    from tbactviz.extract import ActivationExtractor
     from tbactviz.layers import LayerInfo
 
 __all__ = ["ActivationLogger"]
@@ -43,6 +43,11 @@ ValueRange = tuple[float, float]
 
 #: Default colour levels of the written PNG grids (see ``levels``).
 DEFAULT_LEVELS = 64
+#: With ``batch_size=None``, probe chunks hold at most about this many bytes of activations (all layers).
+MAX_CHUNK_BYTES = 256 << 20
+#: Histogram sample values kept per log event, all layers together (each layer keeps at most
+#: :data:`tbactviz.stats.DEFAULT_MAX_HISTOGRAM_VALUES`, at least 1024).
+HISTOGRAM_BUDGET = 1 << 24
 
 
 def _check_int(name: str, value: Any, minimum: int, *, allow_none: bool = False) -> None:
@@ -87,8 +92,8 @@ class ActivationLogger:
             ``"fixed"`` (one range kept across calls, so growth and death show over time; see
             ``value_range``).
         value_range: With ``normalize="fixed"``: a ``(low, high)`` pair for every layer, a mapping from layer
-            path to pair, or ``None`` to measure each layer's range (min/max of finite values) at the first
-            call and keep it. Must be ``None`` with the other modes.
+            path to pair, or ``None`` to measure each layer's range (min/max of the finite values of the drawn
+            samples) at the first call and keep it. Must be ``None`` with the other modes.
         colormap: ``"gray"``, ``"viridis"``, ``"magma"``, ``"inferno"`` or ``"plasma"``.
         order: ``"index"`` draws the first channels; ``"activity"`` the most active first (mean |a|).
         columns: Fixed number of grid columns, or ``None`` for a near-square grid.
@@ -96,7 +101,9 @@ class ActivationLogger:
         histograms: Write the histograms (False turns them off).
         stats: Write the scalars: True for all of :data:`tbactviz.stats.STAT_NAMES`, False for none, or an
             iterable of stat names.
-        batch_size: Probe samples per forward pass (bounded memory for large probes); ``None``: all at once.
+        batch_size: Probe samples per forward pass. ``None`` (auto): chunks of at most about 256 MiB of
+            activations of all chosen layers (but at least ``max_images`` samples), so memory stays bounded
+            for large probes; stats and histograms are merged across chunks.
         eps: Values with ``|a| <= eps`` count as zero for ``sparsity`` and ``dead_channels`` (>= 0).
         max_side: Grids larger than this many pixels on a side are downscaled by an integer factor per tile
             (>= 1; default 384, about a TensorBoard card: raise it to keep full detail at actual size).
@@ -149,7 +156,6 @@ class ActivationLogger:
         on_error: Literal["raise", "warn"] = "raise",
         workers: int | None = None,
     ) -> None:
-        from tbactviz.extract import ActivationExtractor
 
         self._logdir = check_logdir(logdir)
         _check_int("max_images", max_images, 1)
@@ -200,7 +206,7 @@ class ActivationLogger:
             raise ValueError(f"levels={levels!r} is not valid; expected an int in 2..{tiling.MAX_LEVELS}")
         self._levels = levels
         self._on_error = on_error
-        self._extractor: ActivationExtractor = ActivationExtractor(model, layers, batch_size=batch_size)
+        self._extractor: ActivationExtractor = ActivationExtractor(model, layers)
         paths = self._extractor.paths
         self._tag_paths = dict(zip(paths, naming.unique_paths(paths), strict=True))
         if normalize == "fixed" and self._fixed_ranges:
@@ -210,6 +216,8 @@ class ActivationLogger:
                     f"value_range names layers that are not logged: {unknown}; logged layers are "
                     f"{list(self._tag_paths)}"
                 )
+        self._batch_size = batch_size
+        self._bytes_per_sample: int | None = None
         self._workers = min(4, os.cpu_count() or 1) if workers is None else workers
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -284,7 +292,10 @@ class ActivationLogger:
     def log(self, inputs: Any, step: int) -> dict[str, dict[str, float]]:
         """Run ``inputs`` through the model and write one event for every chosen layer at ``step``.
 
-        The same as ``write(capture(inputs), step)``.
+        The same as ``write(capture(inputs), step)``, with bounded memory: the probe runs in chunks of
+        ``batch_size`` samples (auto: at most about 256 MiB of activations of all chosen layers per chunk, and
+        at least ``max_images`` samples), and each chunk is folded into the histograms and stats and released
+        before the next; grids come from the first ``max_images`` samples.
 
         Args:
             inputs: Probe inputs as ``model.predict`` takes them: an array of shape (N, ...) with N >= 1, or a
@@ -303,13 +314,13 @@ class ActivationLogger:
         self._check_open(step)
         _check_int("step", step, 0)
         try:
-            activations = self.capture(inputs)
+            digests = self._digest_probe(inputs)
         except Exception as exc:
             if self._on_error == "raise":
                 raise
             self._warn_once("*", exc, f"step {step}: extracting activations failed")
             return {}
-        return self.write(activations, step)
+        return self._emit(digests, step)
 
     def capture(self, inputs: Any) -> dict[str, np.ndarray]:
         """Run the forward pass only: the chosen layers' activations for ``inputs``.
@@ -343,21 +354,69 @@ class ActivationLogger:
         """
         self._check_open(step)
         _check_int("step", step, 0)
-        jobs = [
-            (path, tag, activations[path]) for path, tag in self._tag_paths.items() if path in activations
+        chunk = {path: np.asarray(activations[path]) for path in self._tag_paths if path in activations}
+        n = max((len(a) for a in chunk.values()), default=0)
+        digests = self._new_digests(chunk, n)
+        self._feed(digests, chunk)
+        return self._emit(digests, step)
+
+    def _chunk_size(self, n: int) -> int:
+        if self._batch_size is not None:
+            return self._batch_size
+        at_least = min(n, self._tile_options["max_images"])
+        if self._bytes_per_sample is None:  # first call: learn the size of a sample's activations
+            return at_least
+        return max(at_least, MAX_CHUNK_BYTES // max(self._bytes_per_sample, 1))
+
+    def _digest_probe(self, inputs: Any) -> list[_LayerDigest]:
+        """Run the probe chunk by chunk, folding each chunk into per-layer digests."""
+        n = num_samples(inputs)
+        digests: list[_LayerDigest] | None = None
+        start = 0
+        while start < n:
+            stop = min(n, start + self._chunk_size(n))
+            chunk = self._extractor(slice_samples(inputs, start, stop))
+            self._bytes_per_sample = sum(a.nbytes for a in chunk.values()) // (stop - start)
+            if digests is None:
+                digests = self._new_digests(chunk, n)
+            self._feed(digests, chunk)
+            del chunk
+            start = stop
+        assert digests is not None
+        return digests
+
+    def _new_digests(self, chunk: Mapping[str, np.ndarray], n: int) -> list[_LayerDigest]:
+        paths = [p for p in self._tag_paths if p in chunk]
+        hist_values = max(
+            1024, min(stats.DEFAULT_MAX_HISTOGRAM_VALUES, HISTOGRAM_BUDGET // max(len(paths), 1))
+        )
+        return [
+            _LayerDigest(self, path, self._tag_paths[path], chunk[path], n, hist_values) for path in paths
         ]
-        pool = self._get_pool() if len(jobs) > 1 else None
-        results = pool.map(self._try_layer, jobs) if pool is not None else map(self._try_layer, jobs)
+
+    def _feed(self, digests: list[_LayerDigest], chunk: Mapping[str, np.ndarray]) -> None:
+        self._map(lambda d: d.update(chunk[d.path]), digests)
+
+    def _map(self, fn: Any, items: list[Any]) -> list[Any]:
+        pool = self._get_pool() if len(items) > 1 else None
+        return list(pool.map(fn, items) if pool is not None else map(fn, items))
+
+    def _emit(self, digests: list[_LayerDigest], step: int) -> dict[str, dict[str, float]]:
+        """Finish every layer (tiles, PNGs, figures) and write them as one event at ``step``."""
         values: list[Any] = []
         figures: dict[str, dict[str, float]] = {}
-        for path, layer_values, layer_figures, exc in results:
-            if exc is not None:
+        for digest, (layer_values, layer_figures) in zip(
+            digests, self._map(_LayerDigest.finish, digests), strict=True
+        ):
+            if digest.error is not None:
                 if self._on_error == "raise":
-                    raise exc
-                self._warn_once(path, exc, f"step {step}: layer {path!r} was not logged")
+                    raise digest.error
+                self._warn_once(
+                    digest.path, digest.error, f"step {step}: layer {digest.path!r} was not logged"
+                )
                 continue
             values.extend(layer_values)
-            figures[path] = layer_figures
+            figures[digest.path] = layer_figures
         writer = self._get_writer()
         writer.write(step, values)
         writer.flush()
@@ -372,16 +431,6 @@ class ActivationLogger:
 
     __call__ = log
 
-    def _try_layer(
-        self, job: tuple[str, str, Any]
-    ) -> tuple[str, list[Any], dict[str, float], Exception | None]:
-        path, tag_path, acts = job
-        try:
-            layer_values, layer_figures = self._layer_summary(path, tag_path, np.asarray(acts))
-        except Exception as exc:
-            return path, [], {}, exc
-        return path, layer_values, layer_figures, None
-
     def _get_pool(self) -> ThreadPoolExecutor | None:
         if self._workers <= 1:
             return None
@@ -389,28 +438,6 @@ class ActivationLogger:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tbactviz")
             return self._pool
-
-    def _layer_summary(
-        self, path: str, tag_path: str, acts: np.ndarray
-    ) -> tuple[list[Any], dict[str, float]]:
-        values: list[Any] = []
-        if self._images:
-            value_range = None
-            if self._tile_options["normalize"] == "fixed":
-                value_range = self._fixed_ranges.get(path) or self._shared_range
-                if value_range is None:
-                    value_range = self._fixed_ranges[path] = tiling.value_range(acts)
-            result = tiling.tile_activations(acts, value_range=value_range, **self._tile_options)
-            pngs, height, width = _encode_grids(result, self._compress_level, self._levels)
-            values.append(image_value(naming.image_tag(tag_path), pngs, width, height))
-        if self._histograms:
-            values.append(histogram_value(naming.histogram_tag(tag_path), stats.histogram_buckets(acts)))
-        figures: dict[str, float] = {}
-        if self._stat_names:
-            all_figures = stats.layer_stats(acts, eps=self._eps)
-            figures = {name: all_figures[name] for name in self._stat_names}
-            values.extend(scalar_value(naming.scalar_tag(n, tag_path), v) for n, v in figures.items())
-        return values, figures
 
     def _warn_once(self, path: str, exc: BaseException, what: str) -> None:
         key = (path, type(exc).__name__)
@@ -475,3 +502,81 @@ def _encode_grids(
     indices, palette = indexed
     pngs = [encode_indexed_png(img, palette, compress_level=compress_level) for img in indices]
     return pngs, indices.shape[1], indices.shape[2]
+
+
+class _LayerDigest:
+    """What one log event needs of one layer, fed chunk by chunk (one thread at a time per digest).
+
+    Grids come from the first ``max_images`` samples (tiled straight from the first chunk when it has them
+    all, else from copies kept until there are enough); stats and histograms accumulate over every sample.
+    An error is kept (``error``) rather than raised, so that the other layers go on.
+    """
+
+    def __init__(
+        self, logger: ActivationLogger, path: str, tag_path: str, first: np.ndarray, n: int, hist_values: int
+    ) -> None:
+        self.logger, self.path, self.tag_path = logger, path, tag_path
+        self.error: Exception | None = None
+        self._need = logger._tile_options["max_images"] if logger._images else 0
+        self._kept: list[np.ndarray] = []
+        self._image_value: Any = None
+        self._stats = stats.StatsAccumulator(eps=logger._eps) if logger._stat_names else None
+        self._hist = None
+        if logger._histograms:
+            per_sample = int(np.prod(first.shape[1:], dtype=np.int64))
+            channels = first.shape[-1] if first.ndim > 1 else 1
+            self._hist = stats.HistogramAccumulator(
+                total=n * per_sample, channels=channels, max_values=hist_values
+            )
+
+    def update(self, acts: np.ndarray) -> None:
+        if self.error is not None:
+            return
+        try:
+            if self._need > 0:
+                if not self._kept and len(acts) >= self._need:  # the usual case: no copy
+                    self._draw(acts[: self._need])
+                    self._need = 0
+                else:  # chunks smaller than max_images: keep copies of the first samples
+                    part = np.array(acts[: self._need])
+                    self._kept.append(part)
+                    self._need -= len(part)
+            if self._stats is not None:
+                self._stats.update(acts)
+            if self._hist is not None:
+                self._hist.update(acts)
+        except Exception as exc:
+            self.error = exc
+
+    def _draw(self, acts: np.ndarray) -> None:
+        logger = self.logger
+        value_range = None
+        if logger._tile_options["normalize"] == "fixed":
+            value_range = logger._fixed_ranges.get(self.path) or logger._shared_range
+            if value_range is None:
+                value_range = logger._fixed_ranges[self.path] = tiling.value_range(acts)
+        result = tiling.tile_activations(acts, value_range=value_range, **logger._tile_options)
+        pngs, height, width = _encode_grids(result, logger._compress_level, logger._levels)
+        self._image_value = image_value(naming.image_tag(self.tag_path), pngs, width, height)
+
+    def finish(self) -> tuple[list[Any], dict[str, float]]:
+        if self.error is not None:
+            return [], {}
+        try:
+            if self._kept:
+                self._draw(np.concatenate(self._kept))
+                self._kept = []
+            values = [] if self._image_value is None else [self._image_value]
+            if self._hist is not None:
+                values.append(histogram_value(naming.histogram_tag(self.tag_path), self._hist.result()))
+            figures: dict[str, float] = {}
+            if self._stats is not None:
+                all_figures = self._stats.result()
+                figures = {name: all_figures[name] for name in self.logger._stat_names}
+                values.extend(
+                    scalar_value(naming.scalar_tag(k, self.tag_path), v) for k, v in figures.items()
+                )
+        except Exception as exc:
+            self.error = exc
+            return [], {}
+        return values, figures

@@ -175,7 +175,7 @@ def test_fixed_scale_is_measured_once_and_kept(tmp_path: Path, model: keras.Mode
     ) as log:
         log(probe, 0)
         first = log.value_ranges["conv1"]
-        acts = reference(model, "conv1", probe)
+        acts = reference(model, "conv1", probe)[:3]  # the drawn samples (max_images=3)
         assert first == pytest.approx((float(acts.min()), float(acts.max())))
         log(probe * 2.0, 1)  # twice the input: brighter grid, same scale
         assert log.value_ranges["conv1"] == first
@@ -274,3 +274,57 @@ def test_capture_then_write_equals_log(tmp_path: Path, model: keras.Model, probe
             ]
         else:
             np.testing.assert_array_equal(ra[key], rb[key])
+
+
+def _records_by_key(logdir: Path) -> dict[tuple[str, int], object]:
+    return {(r.tag, r.step): r.value for r in read_events(logdir)}
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_chunked_probe_gives_the_same_event(
+    tmp_path: Path, model: keras.Model, probe: np.ndarray, batch_size: int
+) -> None:
+    layers = ["conv1", "conv3_dead"]
+    with tbactviz.ActivationLogger(tmp_path / "whole", model, layers=layers, max_images=2) as log:
+        whole_figures = log(probe, 0)
+    with tbactviz.ActivationLogger(
+        tmp_path / "chunks", model, layers=layers, max_images=2, batch_size=batch_size
+    ) as log:
+        chunk_figures = log(probe, 0)
+    whole, chunks = _records_by_key(tmp_path / "whole"), _records_by_key(tmp_path / "chunks")
+    assert whole.keys() == chunks.keys()
+    for key, value in whole.items():
+        if key[0].startswith("activations/"):
+            assert [i.tobytes() for i in value[1]] == [i.tobytes() for i in chunks[key][1]]
+        elif key[0].startswith("histograms/"):
+            np.testing.assert_array_equal(value, chunks[key])
+        else:
+            assert value == pytest.approx(chunks[key], rel=1e-6, abs=1e-7), key
+    for path in layers:
+        assert whole_figures[path] == pytest.approx(chunk_figures[path], rel=1e-9, abs=1e-12)
+
+
+def test_auto_chunks_bound_the_activations_held_at_once(
+    tmp_path: Path, model: keras.Model, probe: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tbactviz import logger as logger_module
+
+    per_sample = 24 * 24 * 6 * 4  # conv1's float32 activations of one sample
+    monkeypatch.setattr(logger_module, "MAX_CHUNK_BYTES", 2 * per_sample)
+    log = tbactviz.ActivationLogger(tmp_path, model, layers="conv1", max_images=1)
+    sizes: list[int] = []
+    real = log.extractor.__call__
+
+    def spy(inputs: np.ndarray) -> dict[str, np.ndarray]:
+        sizes.append(len(inputs))
+        return real(inputs)
+
+    monkeypatch.setattr(type(log.extractor), "__call__", lambda self, inputs: spy(inputs))
+    probe8 = np.concatenate([probe, probe[::-1]])
+    figures = log(probe8, 0)  # first call: one sample to learn the size, then chunks of 2
+    log(probe8, 1)
+    log.close()
+    assert sizes == [1, 2, 2, 2, 1, 2, 2, 2, 2]
+    want = reference(model, "conv1", probe8)
+    assert figures["conv1"]["mean"] == pytest.approx(float(want.astype(np.float64).mean()), rel=1e-6)
+    assert figures["conv1"]["sparsity"] == pytest.approx(float(np.mean(want == 0)))
