@@ -1,4 +1,4 @@
-"""PNG encoding of uint8 grid images (Pillow).
+"""PNG encoding of uint8 grid images: palette PNGs assembled here around ISA-L deflate, RGB via Pillow.
 
 Kept apart from the writer so that encoding can run on worker threads while the writer stays
 single-threaded. Imports numpy and Pillow only.
@@ -7,9 +7,16 @@ single-threaded. Imports numpy and Pillow only.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 from PIL import Image
+
+try:  # ISA-L's deflate: zlib-compatible output, several times faster
+    from isal import isal_zlib
+except ImportError:  # pragma: no cover - isal is a dependency; keep working without it
+    isal_zlib = None
 
 __all__ = ["DEFAULT_COMPRESS_LEVEL", "encode_indexed_png", "encode_png"]
 
@@ -49,25 +56,30 @@ def encode_png(image: np.ndarray, *, compress_level: int = DEFAULT_COMPRESS_LEVE
 def encode_indexed_png(
     indices: np.ndarray, palette: np.ndarray, *, compress_level: int = DEFAULT_COMPRESS_LEVEL
 ) -> bytes:
-    """Encode one palette image as an 8-bit indexed PNG (mode ``P``).
+    """Encode one palette image as an 8-bit indexed PNG (colour type 3).
 
-    One byte per pixel: a third of the data an RGB PNG deflates, for the same picture.
+    One byte per pixel: a third of the data an RGB PNG deflates, for the same picture. The file is assembled
+    here (signature, ``IHDR``, ``PLTE``, ``IDAT``, ``IEND``; PNG spec 1.2) around a deflate stream from ISA-L
+    (the ``isal`` package, zlib-compatible and several times faster than zlib at the same ratio on feature
+    maps) or, where it is missing, the standard library's zlib. Rows are not filtered (filter type 0), as
+    the PNG spec recommends for palette images. Decoders (browsers, Pillow) show ``palette[indices]``.
 
     Args:
         indices: uint8 array of shape (H, W), H and W >= 1: palette entries.
-        palette: uint8 array of shape (n, 3), n <= 256: the RGB colour of each entry.
-        compress_level: zlib level 0 (none, fastest) .. 9 (smallest).
+        palette: uint8 array of shape (n, 3), 1 <= n <= 256: the RGB colour of each entry.
+        compress_level: deflate level 0 (none) .. 9 (smallest); ISA-L has levels 0..3, so 4..9 use its 3.
 
     Returns:
-        The PNG file as bytes; decoders show ``palette[indices]``.
+        The PNG file as bytes.
 
     Raises:
         ValueError: wrong dtypes or shapes.
 
     Example:
         >>> pal = np.array([[0, 0, 0], [255, 0, 255]], np.uint8)
-        >>> encode_indexed_png(np.array([[0, 1]], np.uint8), pal)[:4]
-        b'\\x89PNG'
+        >>> png = encode_indexed_png(np.array([[0, 1]], np.uint8), pal)
+        >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n", png[-8:-4]
+        (True, b'IEND')
     """
     if indices.dtype != np.uint8 or indices.ndim != 2 or 0 in indices.shape:
         raise ValueError(
@@ -82,8 +94,33 @@ def encode_indexed_png(
         raise ValueError(
             f"palette has dtype {palette.dtype} and shape {palette.shape}; expected uint8 (n<=256, 3)"
         )
-    image = Image.fromarray(np.ascontiguousarray(indices))
-    image.putpalette(palette.tobytes(), rawmode="RGB")
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=compress_level)
-    return buf.getvalue()
+    height, width = indices.shape
+    rows = np.empty((height, width + 1), dtype=np.uint8)
+    rows[:, 0] = 0  # filter type None
+    rows[:, 1:] = indices
+    header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
+    return b"".join(
+        (
+            _SIGNATURE,
+            _chunk(b"IHDR", header),
+            _chunk(b"PLTE", np.ascontiguousarray(palette).tobytes()),
+            _chunk(b"IDAT", _deflate(rows.tobytes(), compress_level)),
+            _IEND,
+        )
+    )
+
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+_IEND = _chunk(b"IEND", b"")
+
+
+def _deflate(data: bytes, level: int) -> bytes:
+    if isal_zlib is not None:
+        return isal_zlib.compress(data, min(level, 3))
+    return zlib.compress(data, level)
