@@ -569,7 +569,14 @@ def _block_mean(levels: np.ndarray, f: int, valid: np.ndarray | None) -> tuple[n
         levels = np.where(valid, levels, 0)
     if ph or pw:
         levels = np.pad(levels, [(0, 0)] * len(lead) + [(0, ph), (0, pw)])
-    sums = levels.reshape(*lead, hb, f, wb, f).sum(axis=(-3, -1), dtype=np.float32)
+    # f*f strided adds: each reads 1/f^2 of the data with a contiguous inner loop, several times faster than
+    # a reduction over the two small block axes of a (hb, f, wb, f) view.
+    blocks = levels.reshape(*lead, hb, f, wb, f)
+    sums = blocks[..., 0, :, 0].astype(np.float32, copy=True)
+    for i in range(f):
+        for j in range(f):
+            if i or j:
+                sums += blocks[..., i, :, j]
     if valid is None:
         count_h = np.full(hb, f)
         count_h[-1] = h - (hb - 1) * f
