@@ -541,10 +541,12 @@ class _LayerDigest:
                     part = np.array(acts[: self._need])
                     self._kept.append(part)
                     self._need -= len(part)
+            bounds = None
             if self._stats is not None:
                 self._stats.update(acts)
+                bounds = self._stats.last_bounds
             if self._hist is not None:
-                self._hist.update(acts)
+                self._hist.update(acts, bounds=bounds)
         except Exception as exc:
             self.error = exc
 

@@ -208,6 +208,8 @@ class _StatsPart:
     mean: float  # of the finite values (0.0 when none)
     std: float
     max_abs: float
+    lo: float  # smallest finite value (inf when none)
+    hi: float  # largest finite value (-inf when none)
 
 
 class StatsAccumulator:
@@ -257,6 +259,17 @@ class StatsAccumulator:
                 f"activations has {channels} channels; earlier chunks had {self._parts[0].alive.size}"
             )
         self._parts.append(self._part(a, channels))
+
+    @property
+    def last_bounds(self) -> tuple[float, float, int] | None:
+        """``(min, max, count)`` of the finite values of the last non-empty chunk, or None before any.
+
+        :meth:`HistogramAccumulator.update` takes them as ``bounds`` to skip its own min/max pass.
+        """
+        if not self._parts:
+            return None
+        part = self._parts[-1]
+        return part.lo, part.hi, part.n_finite
 
     def _part(self, a: np.ndarray, channels: int) -> _StatsPart:
         eps = self._eps
@@ -329,7 +342,7 @@ class StatsAccumulator:
                 used = sizes > 0
                 spread = sizes[used] * np.square(sums[used] / sizes[used] - mean)
                 std = math.sqrt(max(math.fsum(m2s) + math.fsum(spread), 0.0) / n_finite)
-        return _StatsPart(n, small, alive, n_finite, mean, std, max_abs)
+        return _StatsPart(n, small, alive, n_finite, mean, std, max_abs, lo, hi)
 
     def result(self) -> dict[str, float]:
         """The figures of everything added so far, as :func:`layer_stats` returns them (zeros when empty)."""
@@ -500,8 +513,14 @@ class HistogramAccumulator:
         self._n_finite = 0
         self._lo, self._hi = math.inf, -math.inf
 
-    def update(self, activations: np.ndarray) -> None:
-        """Add one chunk (any shape, real dtype; flattened in C order)."""
+    def update(self, activations: np.ndarray, *, bounds: tuple[float, float, int] | None = None) -> None:
+        """Add one chunk (any shape, real dtype; flattened in C order).
+
+        Args:
+            activations: The chunk.
+            bounds: Optional ``(min, max, count)`` of the chunk's finite values, already known (e.g.
+                :attr:`StatsAccumulator.last_bounds` of the same chunk): saves a pass over the data.
+        """
         a = _as_real_array(activations)
         if a.dtype.kind == "b":
             a = a.view(np.uint8)
@@ -511,15 +530,22 @@ class HistogramAccumulator:
         offset = (-self._seen) % self._stride
         self._seen += flat.size
         sample = flat[offset :: self._stride]
-        lo, hi = float(flat.min()), float(flat.max())
-        n_finite = flat.size
-        if not (math.isfinite(lo) and math.isfinite(hi)):  # NaN propagates, so this catches any NaN/Inf
-            finite = np.isfinite(flat)
-            n_finite = int(np.count_nonzero(finite))
+        if bounds is not None:
+            lo, hi, n_finite = float(bounds[0]), float(bounds[1]), int(bounds[2])
             if n_finite == 0:
                 return
-            lo, hi = float(flat[finite].min()), float(flat[finite].max())
-            sample = sample[np.isfinite(sample)]
+            if n_finite < flat.size:
+                sample = sample[np.isfinite(sample)]
+        else:
+            lo, hi = float(flat.min()), float(flat.max())
+            n_finite = flat.size
+            if not (math.isfinite(lo) and math.isfinite(hi)):  # NaN propagates: this catches any NaN/Inf
+                finite = np.isfinite(flat)
+                n_finite = int(np.count_nonzero(finite))
+                if n_finite == 0:
+                    return
+                lo, hi = float(flat[finite].min()), float(flat[finite].max())
+                sample = sample[np.isfinite(sample)]
         self._n_finite += n_finite
         self._lo, self._hi = min(self._lo, lo), max(self._hi, hi)
         if sample.size:

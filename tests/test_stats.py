@@ -526,3 +526,22 @@ def test_histogram_accumulator_holds_a_bounded_sample() -> None:
         acc.update(np.random.default_rng(0).random((10, 100)))
     assert sum(s.size for s in acc._samples) <= 1000
     assert acc.result()[:, 2].sum() == 100 * 1000
+
+
+@pytest.mark.parametrize("poison", [None, np.nan, np.inf])
+def test_histogram_bounds_from_stats_give_the_same_buckets(poison: float | None) -> None:
+    rng = np.random.default_rng(13)
+    a = rng.standard_normal((5, 6, 6, 3)).astype(np.float32)
+    if poison is not None:
+        a[1, 2, 3, 0] = poison
+    st_acc = stats.StatsAccumulator()
+    plain = stats.HistogramAccumulator(total=a.size, channels=3, max_values=97)
+    hinted = stats.HistogramAccumulator(total=a.size, channels=3, max_values=97)
+    for chunk in (a[:2], a[2:]):
+        st_acc.update(chunk)
+        plain.update(chunk)
+        hinted.update(chunk, bounds=st_acc.last_bounds)
+    np.testing.assert_array_equal(plain.result(), hinted.result())
+    lo, hi, count = st_acc.last_bounds
+    finite = a[2:][np.isfinite(a[2:])]
+    assert (lo, hi, count) == (float(finite.min()), float(finite.max()), finite.size)
