@@ -47,7 +47,7 @@ DEFAULT_LEVELS = 64
 MAX_CHUNK_BYTES = 256 << 20
 #: Histogram sample values kept per log event, all layers together (each layer keeps at most
 #: :data:`tbactviz.stats.DEFAULT_MAX_HISTOGRAM_VALUES`, at least 1024).
-HISTOGRAM_BUDGET = 1 << 24
+HISTOGRAM_BUDGET = 1 << 22
 
 
 def _check_int(name: str, value: Any, minimum: int, *, allow_none: bool = False) -> None:
