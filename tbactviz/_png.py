@@ -20,9 +20,9 @@ except ImportError:  # pragma: no cover - isal is a dependency; keep working wit
 
 __all__ = ["DEFAULT_COMPRESS_LEVEL", "encode_indexed_png", "encode_png"]
 
-#: zlib level used for grids: 1-3 are several times faster than Pillow's default 6 on feature maps for a
-#: few percent more bytes (see benchmarks/).
-DEFAULT_COMPRESS_LEVEL = 6
+#: Deflate level of the grids: ISA-L's highest (3), as small as zlib's default 6 on feature maps and about
+#: eight times faster (``benchmarks/bench_snapshot.py``).
+DEFAULT_COMPRESS_LEVEL = 3
 
 
 def encode_png(image: np.ndarray, *, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:

@@ -110,7 +110,7 @@ class ActivationLogger:
         min_side: Small grids are upscaled (nearest neighbour, integer factor) up to this side (0 = off).
         levels: Colour levels of the written PNGs, 2..254 (default 64: hard to tell from 254 in a feature
             map, and a quarter fewer bytes on noisy maps).
-        compress_level: PNG zlib level, 0 (fastest) to 9 (smallest).
+        compress_level: PNG deflate level, 0 (none) to 9 (ISA-L has levels 0..3: 4..9 use its 3).
         on_error: ``"raise"`` (default) propagates errors of :meth:`log`; ``"warn"`` turns an error while
             drawing one layer into one warning per layer and keeps the other layers, and an error of the whole
             call into a warning (what training callbacks want: logging never kills a run).
@@ -156,7 +156,6 @@ class ActivationLogger:
         on_error: Literal["raise", "warn"] = "raise",
         workers: int | None = None,
     ) -> None:
-
         self._logdir = check_logdir(logdir)
         _check_int("max_images", max_images, 1)
         _check_int("batch_size", batch_size, 1, allow_none=True)
