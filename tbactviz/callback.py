@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from tbactviz.errors import ProbeError, TbactvizWarning
+from tbactviz import stats as _stats
+from tbactviz import tiling
+from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, TbactvizWarning
+from tbactviz.layers import check_selection
 from tbactviz.logger import ActivationLogger
 from tbactviz.schedule import Schedule, StepUnit
 from tbactviz.writer import check_logdir
@@ -50,6 +53,116 @@ def _check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name}={value!r} is not valid; expected True or False")
     return value
+
+
+def _check_int_option(
+    name: str, value: Any, low: int, high: int | None = None, *, none_ok: bool = False
+) -> None:
+    if value is None and none_ok:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < low
+        or (high is not None and value > high)
+    ):
+        valid = f"an int in {low}..{high}" if high is not None else f"an int >= {low}"
+        raise ValueError(f"{name}={value!r} is not valid; expected {valid}" + (" or None" if none_ok else ""))
+
+
+def _check_pair(name: str, value: Any) -> None:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name}={value!r} is not valid; expected a pair (low, high) of finite numbers"
+        ) from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        raise ValueError(f"{name}={value!r} is not valid; expected finite numbers with high > low")
+
+
+def _check_logger_options(options: dict[str, Any]) -> None:
+    """Check the options handed on to ActivationLogger now, at construction, not at the start of ``fit``.
+
+    The checks and messages are the logger's (argument, value received, valid options); the drawing options go
+    through :func:`tbactviz.tiling.tile_activations` itself, as the logger validates them.
+    """
+    for name, low, high, none_ok in (
+        ("max_images", 1, None, False),
+        ("batch_size", 1, None, True),
+        ("workers", 1, None, True),
+        ("compress_level", 0, 9, False),
+        ("levels", 2, tiling.MAX_LEVELS, False),
+    ):
+        if name in options:
+            _check_int_option(name, options[name], low, high, none_ok=none_ok)
+    for name in ("images", "histograms"):
+        if name in options and not isinstance(options[name], bool):
+            raise ValueError(f"{name}={options[name]!r} is not valid; expected True or False (off)")
+    if "eps" in options:
+        eps = options["eps"]
+        if (
+            isinstance(eps, bool)
+            or not isinstance(eps, (int, float, np.integer, np.floating))
+            or not eps >= 0
+        ):
+            raise ValueError(f"eps={eps!r} is not valid; expected a number >= 0")
+        options["eps"] = float(eps)  # numpy scalars become the float the logger takes
+    if "stats" in options:
+        value = options["stats"]
+        if not isinstance(value, bool) and value is not None:
+            names = [value] if isinstance(value, str) else value
+            if not isinstance(names, (list, tuple, set, frozenset)) or not all(
+                isinstance(n, str) for n in names
+            ):
+                raise ValueError(
+                    f"stats={value!r} is not valid; expected True (all), False (none) or stat names from "
+                    f"{_stats.STAT_NAMES}"
+                )
+            bad = [n for n in names if n not in _stats.STAT_NAMES]
+            if bad:
+                raise ValueError(
+                    f"stats={value!r} has unknown names {bad}; valid names are {_stats.STAT_NAMES}"
+                )
+    normalize = options.get("normalize", "standardize")
+    value_range = options.get("value_range")
+    if value_range is not None:
+        if normalize != "fixed":
+            raise ValueError(
+                f"value_range={value_range!r} is only used with normalize='fixed' "
+                f"(got normalize={normalize!r})"
+            )
+        if isinstance(value_range, dict):
+            for key, pair in value_range.items():
+                _check_pair(f"value_range[{key!r}]", pair)
+        else:
+            _check_pair("value_range", value_range)
+    drawing = {
+        name: options[name]
+        for name in (
+            "max_images",
+            "max_channels",
+            "normalize",
+            "colormap",
+            "order",
+            "columns",
+            "max_side",
+            "min_side",
+        )
+        if name in options
+    }
+    tiling.tile_activations(
+        np.zeros((1, 2, 2, 1), np.float32),
+        value_range=(0.0, 1.0) if normalize == "fixed" else None,
+        **drawing,
+    )
+
+
+def _head(probe: Any, n: int) -> Any:
+    """The first ``n`` samples of a probe (array, list or dict of arrays)."""
+    import tensorflow as tf
+
+    return tf.nest.map_structure(lambda leaf: leaf[:n], probe)
 
 
 def _check_probe(probe: Any) -> Any:
@@ -102,9 +215,12 @@ class ActivationCallback(keras.callbacks.Callback):
     Errors: a failure while logging never interrupts training by default. A layer that cannot be drawn is
     skipped with one :class:`tbactviz.TbactvizWarning` per layer and cause (repeats go to the DEBUG log), the
     other layers are still written; a failure of a whole step is warned once per cause. ``raise_errors=True``
-    turns all of them into exceptions that end ``fit`` (after closing the event file). Setup errors -- a layer
-    selector that matches nothing, a probe ``Dataset`` that yields no sample -- are raised at the start of
-    ``fit``, before any training step, whatever ``raise_errors`` says.
+    turns all of them into exceptions that end ``fit`` (after closing the event file). Setup errors, which
+    would recur at every step -- a layer selector that matches nothing, a probe that does not fit the model
+    (checked by running its first sample once), a probe ``Dataset`` that yields no sample -- are raised at the
+    start of ``fit``, before any training step, whatever ``raise_errors`` says. A log directory that went bad
+    between construction and ``fit`` (a file in its place) is warned about and nothing is logged during that
+    ``fit``; a full disk is warned about once and logging resumes in a new event file when space is free.
 
     Background writing (``async_write=True``): the training thread then only runs the probe's forward pass
     (which must run where the model is trained) and hands the activations to a bounded queue; tiling, PNG
@@ -158,7 +274,8 @@ class ActivationCallback(keras.callbacks.Callback):
     Raises:
         ValueError: An argument is invalid (the message names it, the value received and the valid options).
         TypeError: An unknown keyword argument.
-        tbactviz.ProbeError: ``probe`` holds no array, an array without samples, or arrays of different N.
+        tbactviz.ProbeError: ``probe`` holds no array, an array without samples, or arrays of different N;
+            at the start of ``fit``, a probe that does not fit the model.
         tbactviz.LogdirError: ``logdir`` is a file or not writable.
 
     Example:
@@ -212,6 +329,7 @@ class ActivationCallback(keras.callbacks.Callback):
                 f"ActivationCallback got unknown keyword argument(s) {unknown}{hint}; the options passed on "
                 f"to ActivationLogger are {list(_LOGGER_OPTIONS)}"
             )
+        check_selection(layers)
         self._fixed_scale = _check_bool("fixed_scale", fixed_scale)
         if fixed_scale:
             normalize = logger_options.setdefault("normalize", "fixed")
@@ -224,6 +342,7 @@ class ActivationCallback(keras.callbacks.Callback):
         self._max_queue = _check_positive("max_queue", max_queue)
         self._probe_samples = _check_positive("probe_samples", probe_samples)
         self._raise = _check_bool("raise_errors", raise_errors)
+        _check_logger_options(logger_options)
         self._layers = layers
         self._logger_options = logger_options
         self._probe_source = probe
@@ -345,9 +464,18 @@ class ActivationCallback(keras.callbacks.Callback):
             and previous.value_ranges
         ):
             options["value_range"] = previous.value_ranges  # keep the scale measured by an earlier fit
-        self._logger = ActivationLogger(
-            self._logdir, model, self._layers, on_error="raise" if self._raise else "warn", **options
-        )
+        try:
+            logger = ActivationLogger(
+                self._logdir, model, self._layers, on_error="raise" if self._raise else "warn", **options
+            )
+        except LogdirError as exc:  # the directory went bad since construction: no reason to stop training
+            if self._raise:
+                raise
+            self._warn_once("logdir", exc, "no activations are logged during this fit")
+            self._logger = None
+            return
+        self._check_probe_fits(logger)
+        self._logger = logger
         self._logger_model = model
         if self._async:
             self._queue = queue.Queue(maxsize=self._max_queue)
@@ -360,6 +488,24 @@ class ActivationCallback(keras.callbacks.Callback):
             self._worker.start()
             self._atexit = _drain_at_exit(self._queue, self._worker)
             atexit.register(self._atexit)
+
+    def _check_probe_fits(self, logger: ActivationLogger) -> None:
+        """Run the first probe sample once, so that a probe that does not fit the model, or a selection
+        with nothing drawable, fails at the start of ``fit`` (whatever ``raise_errors`` says) instead of
+        warning at every step."""
+        try:
+            logger.capture(_head(self._probe, 1))
+        except ProbeError as exc:
+            logger.close()
+            raise ProbeError(
+                f"ActivationCallback: the probe ({_describe_probe(self._probe)}) does not fit the model "
+                f"{getattr(self.model, 'name', '')!r}: {exc}"
+            ) from exc
+        except NoDrawableLayerError:
+            logger.close()
+            raise
+        except Exception as exc:  # anything else is a logging error like any other: handled at each step
+            _log.debug("tbactviz: probe check: %s", exc)
 
     # -- logging ------------------------------------------------------------------------------------------
 
@@ -455,6 +601,19 @@ class ActivationCallback(keras.callbacks.Callback):
 
     def __repr__(self) -> str:
         return f"ActivationCallback(logdir={self._logdir!r}, layers={self._layers!r}, {self._schedule!r})"
+
+
+def _describe_probe(probe: Any) -> str:
+    import tensorflow as tf
+
+    def one(leaf: Any) -> str:
+        return f"{getattr(leaf, 'dtype', type(leaf).__name__)}{list(np.shape(leaf))}"
+
+    if isinstance(probe, dict):
+        return "{" + ", ".join(f"{k!r}: {one(v)}" for k, v in probe.items()) + "}"
+    if isinstance(probe, (list, tuple)):
+        return "[" + ", ".join(one(v) for v in tf.nest.flatten(probe)) + "]"
+    return one(probe)
 
 
 def _single_input_rank(model: Any) -> int | None:

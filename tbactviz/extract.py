@@ -36,6 +36,9 @@ wrapped instead. A user's own instance-level ``call`` is put back as it was. Whi
 extractor) the wrapped layers must not be traced by another thread. Outputs are returned as zero-copy,
 read-only numpy views of the output buffers (``Tensor.numpy()`` would copy 119 MiB for the ResNet case above).
 
+Before anything runs, a probe is checked against the inputs of a model that has them (Functional models,
+built Sequential ones): a missing dict key, a list of the wrong length or an array whose shape cannot fit its
+input is a :class:`~tbactviz.errors.ProbeError` naming both shapes, instead of a traced-function traceback.
 Inputs are prepared as ``model.predict`` prepares them: numpy/tensor leaves of any floating dtype other than
 ``keras.config.floatx()`` are cast to it, integer leaves (uint8 images) are passed as they are and the model's
 ``Input`` layers cast them to their dtype.
@@ -44,6 +47,7 @@ Inputs are prepared as ``model.predict`` prepares them: numpy/tensor leaves of a
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -53,7 +57,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tbactviz.errors import NoDrawableLayerError, ProbeError, TbactvizError, TbactvizWarning
+from tbactviz.errors import NoDrawableLayerError, ProbeError, TbactvizError, TbactvizWarning, close_matches
 from tbactviz.layers import LayerInfo, LayerSelector, describe_output, list_layers, resolve_layers
 
 __all__ = ["ActivationExtractor", "extract_activations", "infer_outputs", "num_samples", "slice_samples"]
@@ -141,7 +145,7 @@ def _dtype_name(leaf: Any) -> tuple[str, bool]:
         return str(dtype), True
     # bfloat16 & co. (ml_dtypes) have kind 'V' and a name tensorflow knows.
     real = dtype.kind in "biuf" or dtype.name in ("bfloat16", "float8_e4m3fn", "float8_e5m2")
-    return dtype.name, real
+    return str(dtype), real
 
 
 def _check_leaf_dtype(leaf: Any, argument: str) -> None:
@@ -222,6 +226,139 @@ def _expected(model: keras.Model) -> str:
     return "; the model expects " + ", ".join(f"{t.name} {tuple(t.shape)}" for t in inputs)
 
 
+# What running a probe that does not fit the model raises (wrong shape, dtype or structure).
+_INPUT_ERRORS = (ValueError, TypeError, tf.errors.InvalidArgumentError, tf.errors.UnimplementedError)
+
+
+def _keras_message(exc: BaseException, limit: int = 400) -> str:
+    """The gist of an error raised inside the traced forward pass, without tf.function's traceback."""
+    text = str(exc)
+    if "in user code:" in text:  # tf.function wraps the error with the user-code traceback: keep the last
+        tail = re.split(r"\n\s*\w+(?:Error|Exception): ", text)  # 'XxxError: message' of the chain
+        if len(tail) > 1:
+            text = tail[-1]
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _graph_inputs(model: keras.Model) -> tuple[list[str], list[Any], bool] | None:
+    """``(names, input tensors, keyed_by_dict)`` of a model whose inputs are known, else None.
+
+    ``names`` are the keys a dict probe must have: the keys of the dict a Functional model was built with,
+    or the names of its ``Input`` tensors otherwise (what Keras maps a dict probe by).
+    """
+    try:
+        flat = list(model.inputs or [])
+    except (AttributeError, ValueError):
+        return None
+    if not flat or not all(isinstance(t, keras.KerasTensor) for t in flat):
+        return None
+    struct: Any = None
+    if not isinstance(model, keras.Sequential):
+        try:
+            struct = model.input
+        except (AttributeError, ValueError):
+            struct = None
+    if isinstance(struct, Mapping) and all(isinstance(t, keras.KerasTensor) for t in struct.values()):
+        return [str(k) for k in struct], list(struct.values()), True
+    if isinstance(struct, (list, tuple)) and len(tf.nest.flatten(struct)) != len(struct):
+        return None  # nested input structures: let Keras check them
+    return [t.name for t in flat], flat, False
+
+
+def _shape_of(leaf: Any) -> tuple[int | None, ...]:
+    shape = leaf.shape
+    if isinstance(shape, tf.TensorShape):
+        return tuple(shape.as_list()) if shape.rank is not None else ()
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _compatible(got: Sequence[int | None], want: Sequence[int | None]) -> bool:
+    if len(got) != len(want):
+        return False
+    return all(g is None or w is None or g == w for g, w in zip(got, want, strict=True))
+
+
+def _check_shape(label: str, leaf: Any, tensor: Any) -> None:
+    """Raise a ProbeError when a probe array cannot fit a model input (Keras' own rank +-1 rule allowed)."""
+    shape = _shape_of(leaf)
+    want = tuple(tensor.shape)
+    got, exp = shape[1:], want[1:]
+    fits = (
+        _compatible(got, exp)
+        or (len(got) == len(exp) + 1 and got[-1] == 1 and _compatible(got[:-1], exp))  # Keras squeezes
+        or (len(got) + 1 == len(exp) and exp and exp[-1] == 1 and _compatible(got, exp[:-1]))  # expands
+    )
+    if fits:
+        return
+    hint = ""
+    if len(shape) == len(exp):
+        hint = (
+            " It has one axis fewer than the input: if it is one sample, add the batch axis with x[None] "
+            "(np.expand_dims(x, 0))."
+        )
+    elif len(got) == len(exp):
+        bad = [i + 1 for i, (g, w) in enumerate(zip(got, exp, strict=True)) if w is not None and g != w]
+        hint = f" Axis {bad[0]} differs ({got[bad[0] - 1]} instead of {exp[bad[0] - 1]})."
+    raise ProbeError(
+        f"{label} has shape {shape}, which does not fit the model's input {tensor.name!r} of shape {want} "
+        f"(batch first; None = any size).{hint}"
+    )
+
+
+def _conform(model: keras.Model, inputs: Any, argument: str = "inputs") -> tuple[Any, list[str]]:
+    """Check a probe against the model's inputs before running it; return it (a one-element list for a
+    single-input model unwrapped) and the dict keys the model does not use.
+
+    Models whose inputs are unknown (subclassed, unbuilt) are not checked here; the forward pass checks them.
+
+    Raises:
+        ProbeError: A missing dict key, a list of the wrong length, a single array for a multi-input model,
+            or an array whose shape cannot fit its input. The message names the input, the shape received and
+            the shape expected.
+    """
+    known = _graph_inputs(model)
+    if known is None:
+        return inputs, []
+    names, tensors, _ = known
+    listed = ", ".join(f"{n!r} {tuple(t.shape)}" for n, t in zip(names, tensors, strict=True))
+    unused: list[str] = []
+    if isinstance(inputs, Mapping):
+        keys = [str(k) for k in inputs]
+        missing = [n for n in names if n not in inputs]
+        if missing:
+            spare = [k for k in keys if k not in names]
+            near = {m: close_matches(m, spare, n=1) for m in missing}
+            hints = [f"{near[m][0]!r} for {m!r}" for m in missing if near[m]]
+            raise ProbeError(
+                f"{argument} has no key {', '.join(repr(m) for m in missing)}: the model's inputs are "
+                f"{listed}; received keys {keys}." + (f" Did you mean {', '.join(hints)}?" if hints else "")
+            )
+        unused = [k for k in keys if k not in names]
+        pairs = [(f"{argument}[{n!r}]", inputs[n], t) for n, t in zip(names, tensors, strict=True)]
+    elif isinstance(inputs, (list, tuple)):
+        if len(inputs) != len(tensors):
+            raise ProbeError(
+                f"{argument} is a {type(inputs).__name__} of {len(inputs)} array(s), but the model has "
+                f"{len(tensors)} input(s): {listed}. Pass one array per input, in this order, or a dict "
+                "keyed by these names."
+            )
+        pairs = [(f"{argument}[{i}]", x, t) for i, (x, t) in enumerate(zip(inputs, tensors, strict=True))]
+        if len(tensors) == 1:
+            inputs = inputs[0]  # what Keras would do, without its structure warning
+    else:
+        if len(tensors) != 1:
+            raise ProbeError(
+                f"{argument} is a single array of shape {_shape_of(inputs)}, but the model has "
+                f"{len(tensors)} inputs: {listed}. Pass a list of arrays in this order, or a dict keyed by "
+                "these names."
+            )
+        pairs = [(argument, inputs, tensors[0])]
+    for label, leaf, tensor in pairs:
+        _check_shape(label, leaf, tensor)
+    return inputs, unused
+
+
 def _relaxed_specs(sample: Any) -> Any:
     """TensorSpecs of a prepared sample with an open batch dimension (one trace serves every chunk size)."""
     return tf.nest.map_structure(lambda t: tf.TensorSpec((None, *tuple(t.shape)[1:]), t.dtype), sample)
@@ -235,12 +372,21 @@ def _specs(input_shape: Any) -> Any:
         return isinstance(obj, (list, tuple)) and all(d is None or isinstance(d, int) for d in obj)
 
     def spec(value: Any) -> tf.TensorSpec:
-        return value if isinstance(value, tf.TensorSpec) else tf.TensorSpec(tuple(value), floatx)
+        if isinstance(value, tf.TensorSpec):
+            return value
+        if not is_shape(value) or len(value) < 2:
+            raise ValueError(
+                f"input_shape={input_shape!r} is not valid; expected a shape with the batch dimension first, "
+                "e.g. (None, 32, 32, 3), or a list/dict of such shapes (one per model input)"
+            )
+        return tf.TensorSpec(tuple(value), floatx)
 
     if isinstance(input_shape, Mapping):
         return {key: spec(value) for key, value in input_shape.items()}
     if isinstance(input_shape, tf.TensorSpec) or is_shape(input_shape):
         return spec(input_shape)
+    if not isinstance(input_shape, (list, tuple)):
+        return spec(input_shape)  # raises: neither a shape nor a list of shapes
     return [spec(value) for value in input_shape]
 
 
@@ -393,11 +539,12 @@ class ActivationExtractor:
                 f"{type(model).__name__}."
             )
         if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+            isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
         ):
             raise ValueError(
                 f"batch_size must be None (all at once) or an integer >= 1; received {batch_size!r}."
             )
+        batch_size = None if batch_size is None else int(batch_size)
         self._model = model
         self._selection = layers
         self._batch_size = batch_size
@@ -535,21 +682,31 @@ class ActivationExtractor:
             last one may be smaller).
 
         Raises:
-            ProbeError: ``inputs`` is empty, has no batch axis or inputs with different sample counts.
+            ProbeError: ``inputs`` is empty, has no batch axis, inputs with different sample counts, a dtype
+                that is not real numbers (complex, string, object), a structure that does not match the
+                model's inputs (a missing dict key, a list of the wrong length) or a shape that does not fit
+                them; the message names the input, the shape received and the shape expected.
         """
         n = _num_samples(inputs)
+        inputs, unused = _conform(self._model, inputs)
+        if unused:
+            self._warn_once(
+                "unused-keys",
+                f"inputs has keys the model does not take: {unused}; they are ignored (the model's inputs: "
+                f"{_graph_inputs(self._model)[0]}).",  # type: ignore[index]
+            )
         step = n if self._batch_size is None else self._batch_size
         for start in range(0, n, step):
             chunk = _prepare(_slice(inputs, start, min(n, start + step)))
             try:
                 self._ensure_ready(chunk)
                 result = self._run(chunk)
-            except (ValueError, tf.errors.InvalidArgumentError) as exc:
+            except _INPUT_ERRORS as exc:
                 if isinstance(exc, TbactvizError):
                     raise
                 raise ProbeError(
                     f"inputs do not fit the model {self._model.name!r}: received {_describe(chunk)}"
-                    f"{_expected(self._model)}. Keras said: {exc}"
+                    f"{_expected(self._model)}. Keras said: {_keras_message(exc)}"
                 ) from exc
             yield result
 

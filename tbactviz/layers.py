@@ -57,6 +57,7 @@ __all__ = [
     "DEFAULT_MAX_LAYERS",
     "LayerInfo",
     "LayerSelector",
+    "check_selection",
     "default_layers",
     "list_layers",
     "resolve_layers",
@@ -236,6 +237,8 @@ def list_layers(
             "model must be a keras.Model (Functional, Sequential or subclassed); "
             f"received {type(model).__name__}."
         )
+    if not isinstance(include_nested, bool):
+        raise TypeError(f"include_nested={include_nested!r} is not valid; expected True or False")
     infos: list[LayerInfo] = []
     seen: set[int] = set()
 
@@ -315,6 +318,68 @@ def _match_one(selector: object, infos: Sequence[LayerInfo], argument: str) -> l
     )
 
 
+def _check_max_layers(max_layers: object) -> None:
+    if isinstance(max_layers, bool) or not hasattr(max_layers, "__index__"):
+        raise TypeError(f"max_layers={max_layers!r} is not valid; expected an int >= 1")
+    if int(max_layers) < 1:  # type: ignore[call-overload]
+        raise ValueError(f"max_layers must be >= 1; received {max_layers}.")
+
+
+def check_selection(layers: object, argument: str = "layers") -> None:
+    """Check the form of a layer selection without a model: what can be checked before the model is known.
+
+    :class:`tbactviz.ActivationCallback` calls it at construction, so that a selection that could never work
+    (a number, an empty list, an empty name, a class that is not a layer) fails at once rather than at the
+    start of ``fit``. Whether the names exist is checked later, by :func:`resolve_layers`.
+
+    Args:
+        layers: What :func:`resolve_layers` takes: None, a selector or a list/tuple of selectors.
+        argument: Name of the argument in error messages.
+
+    Raises:
+        TypeError: A selector of an unsupported type, or a class that is not a ``keras.layers.Layer``.
+        ValueError: An empty list/tuple or an empty name.
+
+    Example:
+        >>> check_selection(["conv*", "backbone/conv1_conv"])
+        >>> check_selection(3)
+        Traceback (most recent call last):
+        ...
+        TypeError: layers must be None, a layer name, path or glob (str), ... received int: 3.
+    """
+    if layers is None:
+        return
+    if isinstance(layers, (list, tuple)):
+        if not layers:
+            raise ValueError(
+                f"{argument}={layers!r} selects no layer. Pass None for the default overview, or names, "
+                "paths, globs or layer classes, e.g. layers=['conv*', 'backbone/conv1_conv']."
+            )
+        items: Sequence[object] = layers
+    else:
+        items = [layers]
+    for item in items:
+        if isinstance(item, (LayerInfo, keras.layers.Layer)):
+            continue
+        if isinstance(item, str):
+            if not item:
+                raise ValueError(
+                    f"{argument}='' is an empty layer name; pass a name, path, glob or layer class."
+                )
+            continue
+        if isinstance(item, type):
+            if not issubclass(item, keras.layers.Layer):
+                raise TypeError(
+                    f"{argument} contains the class {item.__name__}, which is not a keras.layers.Layer "
+                    "subclass."
+                )
+            continue
+        raise TypeError(
+            f"{argument} must be None, a layer name, path or glob (str), a layer class, a layer object, or "
+            f"a list/tuple of these; received {type(item).__name__}: {item!r}."
+        )
+
+
 def _evenly_spaced(items: Sequence[LayerInfo], k: int) -> list[LayerInfo]:
     n = len(items)
     if n <= k:
@@ -343,8 +408,7 @@ def default_layers(infos: Sequence[LayerInfo], max_layers: int = DEFAULT_MAX_LAY
     Returns:
         The chosen layers in model order; empty when nothing is drawable.
     """
-    if max_layers < 1:
-        raise ValueError(f"max_layers must be >= 1; received {max_layers}.")
+    _check_max_layers(max_layers)
     usable = [
         info
         for info in infos
@@ -408,6 +472,8 @@ def resolve_layers(
         >>> [i.path for i in resolve_layers(model, ["head", "conv*"])]
         ['conv_a', 'conv_b', 'head']
     """
+    _check_max_layers(max_layers)
+    check_selection(layers, argument)
     all_infos = list(infos) if infos is not None else list_layers(model)
     if layers is None:
         chosen = default_layers(all_infos, max_layers)

@@ -15,6 +15,7 @@ may be called any number of times; writing after close raises :class:`~tbactviz.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import socket
@@ -80,6 +81,18 @@ def check_logdir(logdir: str | os.PathLike[str]) -> str:
     if not os.access(probe, os.W_OK | os.X_OK):
         raise LogdirError(f"logdir={path!r} is not writable: no write permission on {probe!r}")
     return path
+
+
+def _hint(exc: BaseException) -> str:
+    """What to do about a failed write, when the cause is recognizable."""
+    text = str(exc).lower()
+    if getattr(exc, "errno", None) == errno.ENOSPC or "no space left" in text or "resource exhausted" in text:
+        return (
+            " -- the disk is full: free space (or point logdir elsewhere); logging resumes once it can write"
+        )
+    if getattr(exc, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS) or "permission" in text:
+        return " -- no permission to write there: choose a writable logdir"
+    return ""
 
 
 def image_value(tag: str, pngs: Sequence[bytes], width: int, height: int) -> summary_pb2.Summary.Value:
@@ -196,7 +209,7 @@ class EventWriter:
             header = event_pb2.Event(wall_time=time.time(), step=0, file_version="brain.Event:2")
             writer.write(header.SerializeToString())
         except (OSError, tf.errors.OpError) as exc:
-            raise LogdirError(f"cannot write events into logdir={self._logdir!r}: {exc}") from exc
+            raise LogdirError(f"cannot write events into logdir={self._logdir!r}: {exc}{_hint(exc)}") from exc
         self._record_writer, self._path = writer, path
 
     def write(
@@ -235,7 +248,11 @@ class EventWriter:
             try:
                 self._record_writer.write(data)
             except Exception as exc:  # tf.errors.OpError (disk full, ...) surfaces here
-                raise LogdirError(f"writing events to {self._path!r} failed: {exc}") from exc
+                path = self._discard()
+                raise LogdirError(
+                    f"writing events to {path!r} failed: {exc}{_hint(exc)} (the events written before are "
+                    "kept; the next write starts a new event file)"
+                ) from exc
 
     def flush(self) -> None:
         """Push written events to disk (no-op when nothing was written or the writer is closed)."""
@@ -244,7 +261,20 @@ class EventWriter:
                 try:
                     self._record_writer.flush()
                 except Exception as exc:
-                    raise LogdirError(f"flushing events to {self._path!r} failed: {exc}") from exc
+                    path = self._discard()
+                    raise LogdirError(
+                        f"flushing events to {path!r} failed: {exc}{_hint(exc)} (the events flushed before "
+                        "are kept; the next write starts a new event file)"
+                    ) from exc
+
+    def _discard(self) -> str | None:
+        """Drop a record writer that failed (lock held): its file keeps what reached the disk, and the next
+        write opens a new file instead of appending after a possibly torn record."""
+        writer, self._record_writer = self._record_writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        return self._path
 
     def close(self) -> None:
         """Flush and close the file. Idempotent: closing twice is harmless."""
