@@ -104,8 +104,13 @@ def run(mode: str, x: np.ndarray, y: np.ndarray, args: argparse.Namespace, root:
     wall = time.perf_counter() - start
     out = {"wall": wall}
     if timer is not None:
-        out |= {"total": timer.total, "steady": timer.steady, "begin": timer.seconds["on_train_begin"],
-                "epoch_end": timer.seconds["on_epoch_end"], "end": timer.seconds["on_train_end"]}
+        out |= {
+            "total": timer.total,
+            "steady": timer.steady,
+            "begin": timer.seconds["on_train_begin"],
+            "epoch_end": timer.seconds["on_epoch_end"],
+            "end": timer.seconds["on_train_end"],
+        }
     return out
 
 

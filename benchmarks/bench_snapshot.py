@@ -36,10 +36,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def _machine() -> str:
@@ -47,19 +48,20 @@ def _machine() -> str:
     import tensorflow as tf
 
     return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, numpy {np.__version__}"
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+        f"numpy {np.__version__}"
     )
 
 
-def build_model():  # noqa: ANN201
+def build_model() -> Any:
     import keras
 
     keras.utils.set_random_seed(0)
     return keras.applications.ResNet50V2(weights=None, include_top=True, input_shape=(224, 224, 3))
 
 
-def four_d_layers(model) -> list[str]:  # noqa: ANN001
+def four_d_layers(model: Any) -> list[str]:
     import keras
 
     return [
@@ -118,7 +120,7 @@ def chollet_grid(act: np.ndarray, images_per_row: int = 16) -> np.ndarray:
 
 
 class Naive:
-    def __init__(self, model, names: list[str], logdir: str) -> None:  # noqa: ANN001
+    def __init__(self, model: Any, names: list[str], logdir: str) -> None:
         import keras
         import tensorflow as tf
 
@@ -140,7 +142,7 @@ class Naive:
 
 
 class Ours:
-    def __init__(self, model, names: list[str], logdir: str, **options: object) -> None:  # noqa: ANN001
+    def __init__(self, model: Any, names: list[str], logdir: str, **options: object) -> None:
         import tbactviz
 
         self.logger = tbactviz.ActivationLogger(logdir, model, layers=names, **options)
@@ -186,7 +188,9 @@ def memory_figure(which: str, n: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="3 repeats, no scaling table")
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS growth (64 images)")
@@ -217,13 +221,17 @@ def main() -> None:
     print()
     print(f"{'pipeline':<34}{'median s':>10}{'x forward':>11}{'MiB/step':>10}")
     print(f"{'forward pass (predict_on_batch)':<34}{forward:>10.3f}{1:>11.1f}{'':>10}")
-    print(f"{'naive (Chollet loop + tf.summary)':<34}{t_naive:>10.3f}{t_naive / forward:>11.1f}"
-          f"{naive_bytes / 2**20:>10.2f}")
+    print(
+        f"{'naive (Chollet loop + tf.summary)':<34}{t_naive:>10.3f}{t_naive / forward:>11.1f}"
+        f"{naive_bytes / 2**20:>10.2f}"
+    )
     print(f"{'tbactviz (defaults)':<34}{t_ours:>10.3f}{t_ours / forward:>11.1f}{ours_bytes / 2**20:>10.2f}")
     print(f"speed-up tbactviz vs naive: {t_naive / t_ours:.1f}x   (target >= 5x)")
     print(f"tbactviz vs forward pass: {t_ours / forward:.1f}x   (target <= 7x)")
-    print(f"event bytes per step: {ours_bytes / 2**20:.2f} MiB   (target <= 4 MiB; naive "
-          f"{naive_bytes / 2**20:.2f} MiB)")
+    print(
+        f"event bytes per step: {ours_bytes / 2**20:.2f} MiB   (target <= 4 MiB; naive "
+        f"{naive_bytes / 2**20:.2f} MiB)"
+    )
 
     if not args.quick:
         print()
@@ -247,8 +255,10 @@ def main() -> None:
         print()
         for which in ("tbactviz", "naive"):
             mib = memory_figure(which, args.n)
-            print(f"peak RSS growth, {which}, {args.n} images: {mib:.0f} MiB"
-                  + ("   (target <= 1024 MiB)" if which == "tbactviz" else ""))
+            print(
+                f"peak RSS growth, {which}, {args.n} images: {mib:.0f} MiB"
+                + ("   (target <= 1024 MiB)" if which == "tbactviz" else "")
+            )
     shutil.rmtree(root, ignore_errors=True)
 
 

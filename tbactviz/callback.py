@@ -20,11 +20,9 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from tbactviz import stats as _stats
-from tbactviz import tiling
 from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, TbactvizWarning
 from tbactviz.layers import check_selection
-from tbactviz.logger import ActivationLogger
+from tbactviz.logger import ActivationLogger, check_options
 from tbactviz.schedule import Schedule, StepUnit
 from tbactviz.writer import check_logdir
 
@@ -53,109 +51,6 @@ def _check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name}={value!r} is not valid; expected True or False")
     return value
-
-
-def _check_int_option(
-    name: str, value: Any, low: int, high: int | None = None, *, none_ok: bool = False
-) -> None:
-    if value is None and none_ok:
-        return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < low
-        or (high is not None and value > high)
-    ):
-        valid = f"an int in {low}..{high}" if high is not None else f"an int >= {low}"
-        raise ValueError(f"{name}={value!r} is not valid; expected {valid}" + (" or None" if none_ok else ""))
-
-
-def _check_pair(name: str, value: Any) -> None:
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name}={value!r} is not valid; expected a pair (low, high) of finite numbers"
-        ) from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
-        raise ValueError(f"{name}={value!r} is not valid; expected finite numbers with high > low")
-
-
-def _check_logger_options(options: dict[str, Any]) -> None:
-    """Check the options handed on to ActivationLogger now, at construction, not at the start of ``fit``.
-
-    The checks and messages are the logger's (argument, value received, valid options); the drawing options go
-    through :func:`tbactviz.tiling.tile_activations` itself, as the logger validates them.
-    """
-    for name, low, high, none_ok in (
-        ("max_images", 1, None, False),
-        ("batch_size", 1, None, True),
-        ("workers", 1, None, True),
-        ("compress_level", 0, 9, False),
-        ("levels", 2, tiling.MAX_LEVELS, False),
-    ):
-        if name in options:
-            _check_int_option(name, options[name], low, high, none_ok=none_ok)
-    for name in ("images", "histograms"):
-        if name in options and not isinstance(options[name], bool):
-            raise ValueError(f"{name}={options[name]!r} is not valid; expected True or False (off)")
-    if "eps" in options:
-        eps = options["eps"]
-        if (
-            isinstance(eps, bool)
-            or not isinstance(eps, (int, float, np.integer, np.floating))
-            or not eps >= 0
-        ):
-            raise ValueError(f"eps={eps!r} is not valid; expected a number >= 0")
-        options["eps"] = float(eps)  # numpy scalars become the float the logger takes
-    if "stats" in options:
-        value = options["stats"]
-        if not isinstance(value, bool) and value is not None:
-            names = [value] if isinstance(value, str) else value
-            if not isinstance(names, (list, tuple, set, frozenset)) or not all(
-                isinstance(n, str) for n in names
-            ):
-                raise ValueError(
-                    f"stats={value!r} is not valid; expected True (all), False (none) or stat names from "
-                    f"{_stats.STAT_NAMES}"
-                )
-            bad = [n for n in names if n not in _stats.STAT_NAMES]
-            if bad:
-                raise ValueError(
-                    f"stats={value!r} has unknown names {bad}; valid names are {_stats.STAT_NAMES}"
-                )
-    normalize = options.get("normalize", "standardize")
-    value_range = options.get("value_range")
-    if value_range is not None:
-        if normalize != "fixed":
-            raise ValueError(
-                f"value_range={value_range!r} is only used with normalize='fixed' "
-                f"(got normalize={normalize!r})"
-            )
-        if isinstance(value_range, dict):
-            for key, pair in value_range.items():
-                _check_pair(f"value_range[{key!r}]", pair)
-        else:
-            _check_pair("value_range", value_range)
-    drawing = {
-        name: options[name]
-        for name in (
-            "max_images",
-            "max_channels",
-            "normalize",
-            "colormap",
-            "order",
-            "columns",
-            "max_side",
-            "min_side",
-        )
-        if name in options
-    }
-    tiling.tile_activations(
-        np.zeros((1, 2, 2, 1), np.float32),
-        value_range=(0.0, 1.0) if normalize == "fixed" else None,
-        **drawing,
-    )
 
 
 def _head(probe: Any, n: int) -> Any:
@@ -342,7 +237,7 @@ class ActivationCallback(keras.callbacks.Callback):
         self._max_queue = _check_positive("max_queue", max_queue)
         self._probe_samples = _check_positive("probe_samples", probe_samples)
         self._raise = _check_bool("raise_errors", raise_errors)
-        _check_logger_options(logger_options)
+        logger_options = check_options(logger_options)
         self._layers = layers
         self._logger_options = logger_options
         self._probe_source = probe

@@ -123,4 +123,3 @@ class AmbiguousLayerError(LayerNotFoundError):
 
 class NoDrawableLayerError(TbactvizError, ValueError):
     """A layer selection left no layer that can be drawn (a single tensor output of rank >= 2)."""
-

@@ -26,7 +26,7 @@ import numpy as np
 
 from tbactviz import naming, stats, tiling
 from tbactviz._png import DEFAULT_COMPRESS_LEVEL, encode_indexed_png, encode_png
-from tbactviz.errors import TbactvizWarning, WriterClosedError
+from tbactviz.errors import LogdirError, TbactvizWarning, WriterClosedError
 from tbactviz.extract import ActivationExtractor, num_samples, slice_samples
 from tbactviz.writer import EventWriter, check_logdir, histogram_value, image_value, scalar_value
 
@@ -50,12 +50,21 @@ MAX_CHUNK_BYTES = 256 << 20
 HISTOGRAM_BUDGET = 1 << 22
 
 
-def _check_int(name: str, value: Any, minimum: int, *, allow_none: bool = False) -> None:
+def _check_int(
+    name: str, value: Any, minimum: int, maximum: int | None = None, *, allow_none: bool = False
+) -> None:
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        valid = f"an int >= {minimum}" + (" or None" if allow_none else "")
-        raise ValueError(f"{name}={value!r} is not valid; expected {valid}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        valid = f"an int in {minimum}..{maximum}" if maximum is not None else f"an int >= {minimum}"
+        raise ValueError(
+            f"{name}={value!r} is not valid; expected {valid}" + (" or None" if allow_none else "")
+        )
 
 
 def _check_range(name: str, value: Any) -> ValueRange:
@@ -68,6 +77,106 @@ def _check_range(name: str, value: Any) -> ValueRange:
     if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
         raise ValueError(f"{name}={value!r} is not valid; expected finite numbers with high > low")
     return lo, hi
+
+
+_INT_OPTIONS = (  # name, minimum, maximum, None allowed
+    ("max_images", 1, None, False),
+    ("batch_size", 1, None, True),
+    ("workers", 1, None, True),
+    ("compress_level", 0, 9, False),
+    ("levels", 2, tiling.MAX_LEVELS, False),
+)
+_DRAWING_OPTIONS = (
+    "max_images",
+    "max_channels",
+    "normalize",
+    "colormap",
+    "order",
+    "columns",
+    "max_side",
+    "min_side",
+)
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate keyword options of :class:`ActivationLogger` without a model; return them normalized.
+
+    The logger runs this on its own arguments, and :class:`tbactviz.ActivationCallback` on the options it
+    passes on, at construction (long before the model is there). Only the options present are checked.
+
+    Args:
+        options: Keyword options by name, as :class:`ActivationLogger` takes them (``logdir``, ``model`` and
+            ``layers`` excluded).
+
+    Returns:
+        A copy with ``eps`` as a float, ``stats`` as a tuple of stat names and ``value_range`` as a float
+        pair or a dict of float pairs.
+
+    Raises:
+        ValueError: An option is invalid; the message names it, the value received and the valid options.
+
+    Example:
+        >>> check_options({"stats": "sparsity", "eps": 0})
+        {'stats': ('sparsity',), 'eps': 0.0}
+    """
+    out = dict(options)
+    for name, low, high, none_ok in _INT_OPTIONS:
+        if name in out:
+            _check_int(name, out[name], low, high, allow_none=none_ok)
+    for name in ("images", "histograms"):
+        if name in out and not isinstance(out[name], (bool, np.bool_)):
+            raise ValueError(f"{name}={out[name]!r} is not valid; expected True or False (off)")
+    if "eps" in out:
+        eps = out["eps"]
+        if (
+            isinstance(eps, bool)
+            or not isinstance(eps, (int, float, np.integer, np.floating))
+            or not eps >= 0
+        ):
+            raise ValueError(f"eps={eps!r} is not valid; expected a number >= 0")
+        out["eps"] = float(eps)
+    if "stats" in out:
+        out["stats"] = _check_stats(out["stats"])
+    if "on_error" in out and out["on_error"] not in ("raise", "warn"):
+        raise ValueError(f"on_error={out['on_error']!r} is not one of ('raise', 'warn')")
+    normalize = out.get("normalize", "standardize")
+    value_range = out.get("value_range")
+    if value_range is not None:
+        if normalize != "fixed":
+            raise ValueError(
+                f"value_range={value_range!r} is only used with normalize='fixed' "
+                f"(got normalize={normalize!r})"
+            )
+        if isinstance(value_range, Mapping):
+            out["value_range"] = {
+                str(k): _check_range(f"value_range[{k!r}]", v) for k, v in value_range.items()
+            }
+        else:
+            out["value_range"] = _check_range("value_range", value_range)
+    # The drawing options are validated by tiling itself, with its own messages.
+    tiling.tile_activations(
+        np.zeros((1, 2, 2, 1), np.float32),
+        value_range=(0.0, 1.0) if normalize == "fixed" else None,
+        **{name: out[name] for name in _DRAWING_OPTIONS if name in out},
+    )
+    return out
+
+
+def _check_stats(value: Any) -> tuple[str, ...]:
+    if value is True:
+        return stats.STAT_NAMES
+    if value is False or value is None:
+        return ()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in names):
+        raise ValueError(
+            f"stats={value!r} is not valid; expected True (all), False (none) or stat names from "
+            f"{stats.STAT_NAMES}"
+        )
+    bad = [n for n in names if n not in stats.STAT_NAMES]
+    if bad:
+        raise ValueError(f"stats={value!r} has unknown names {bad}; valid names are {stats.STAT_NAMES}")
+    return tuple(dict.fromkeys(names))
 
 
 class ActivationLogger:
@@ -157,53 +266,37 @@ class ActivationLogger:
         workers: int | None = None,
     ) -> None:
         self._logdir = check_logdir(logdir)
-        _check_int("max_images", max_images, 1)
-        _check_int("batch_size", batch_size, 1, allow_none=True)
-        _check_int("compress_level", compress_level, 0)
-        if compress_level > 9:
-            raise ValueError(f"compress_level={compress_level!r} is not valid; expected an int in 0..9")
-        _check_int("workers", workers, 1, allow_none=True)
-        if on_error not in ("raise", "warn"):
-            raise ValueError(f"on_error={on_error!r} is not one of ('raise', 'warn')")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
-            raise ValueError(f"eps={eps!r} is not valid; expected a number >= 0")
-        self._stat_names = self._check_stats(stats)
-        self._fixed_ranges: dict[str, ValueRange] = {}
-        self._shared_range: ValueRange | None = None
-        if normalize == "fixed":
-            if isinstance(value_range, Mapping):
-                self._fixed_ranges = {
-                    str(k): _check_range(f"value_range[{k!r}]", v) for k, v in value_range.items()
-                }
-            elif value_range is not None:
-                self._shared_range = _check_range("value_range", value_range)
-        elif value_range is not None:
-            raise ValueError(
-                f"value_range={value_range!r} is only used with normalize='fixed' "
-                f"(got normalize={normalize!r})"
-            )
-        self._tile_options: dict[str, Any] = {
-            "max_images": max_images,
-            "max_channels": max_channels,
-            "normalize": normalize,
-            "colormap": colormap,
-            "order": order,
-            "columns": columns,
-            "max_side": max_side,
-            "min_side": min_side,
-        }
-        # Validate the drawing options now, with tiling's own messages, rather than at the first log.
-        tiling.tile_activations(
-            np.zeros((1, 2, 2, 1), np.float32),
-            value_range=(0.0, 1.0) if normalize == "fixed" else None,
-            **self._tile_options,
+        opts = check_options(
+            {
+                "max_images": max_images,
+                "max_channels": max_channels,
+                "normalize": normalize,
+                "value_range": value_range,
+                "colormap": colormap,
+                "order": order,
+                "columns": columns,
+                "images": images,
+                "histograms": histograms,
+                "stats": stats,
+                "batch_size": batch_size,
+                "eps": eps,
+                "max_side": max_side,
+                "min_side": min_side,
+                "levels": levels,
+                "compress_level": compress_level,
+                "on_error": on_error,
+                "workers": workers,
+            }
         )
+        self._stat_names: tuple[str, ...] = opts["stats"]
+        value_range = opts["value_range"]
+        self._fixed_ranges: dict[str, ValueRange] = dict(value_range) if isinstance(value_range, dict) else {}
+        self._shared_range: ValueRange | None = value_range if isinstance(value_range, tuple) else None
+        self._tile_options: dict[str, Any] = {name: opts[name] for name in _DRAWING_OPTIONS}
         self._images, self._histograms = bool(images), bool(histograms)
-        self._eps = float(eps)
+        self._eps = opts["eps"]
         self._compress_level = int(compress_level)
-        if isinstance(levels, bool) or not isinstance(levels, int) or not 2 <= levels <= tiling.MAX_LEVELS:
-            raise ValueError(f"levels={levels!r} is not valid; expected an int in 2..{tiling.MAX_LEVELS}")
-        self._levels = levels
+        self._levels = int(levels)
         self._on_error = on_error
         self._extractor: ActivationExtractor = ActivationExtractor(model, layers)
         paths = self._extractor.paths
@@ -223,20 +316,6 @@ class ActivationLogger:
         self._writer: EventWriter | None = None
         self._closed = False
         self._warned: set[tuple[str, str]] = set()
-
-    @staticmethod
-    def _check_stats(value: bool | Iterable[str]) -> tuple[str, ...]:
-        if value is True:
-            return stats.STAT_NAMES
-        if value is False or value is None:
-            return ()
-        if isinstance(value, str):
-            value = [value]
-        names = tuple(dict.fromkeys(value))
-        bad = [n for n in names if n not in stats.STAT_NAMES]
-        if bad:
-            raise ValueError(f"stats={value!r} has unknown names {bad}; valid names are {stats.STAT_NAMES}")
-        return names
 
     # -- properties ---------------------------------------------------------------------------------------
 
@@ -417,8 +496,13 @@ class ActivationLogger:
             values.extend(layer_values)
             figures[digest.path] = layer_figures
         writer = self._get_writer()
-        writer.write(step, values)
-        writer.flush()
+        try:
+            writer.write(step, values)
+            writer.flush()
+        except LogdirError as exc:  # disk full, file system gone: the writer reopens on the next write
+            if self._on_error == "raise":
+                raise
+            self._warn_once("*", exc, f"step {step}: writing the event failed")
         return figures
 
     def _check_open(self, step: int) -> None:
@@ -516,7 +600,8 @@ class _LayerDigest:
     ) -> None:
         self.logger, self.path, self.tag_path = logger, path, tag_path
         self.error: Exception | None = None
-        self._need = logger._tile_options["max_images"] if logger._images else 0
+        # a probe with fewer samples than max_images draws them all from the first chunk, without a copy
+        self._need = min(logger._tile_options["max_images"], n) if logger._images else 0
         self._kept: list[np.ndarray] = []
         self._image_value: Any = None
         self._stats = stats.StatsAccumulator(eps=logger._eps) if logger._stat_names else None

@@ -232,7 +232,10 @@ class StatsAccumulator:
     """
 
     def __init__(self, *, eps: float = 0.0) -> None:
-        eps = float(eps)
+        try:
+            eps = float(eps)
+        except (TypeError, ValueError):
+            raise ValueError(f"eps must be a number >= 0; got {eps!r}") from None
         if not eps >= 0.0:
             raise ValueError(f"eps must be a number >= 0; got {eps!r}")
         # eps=inf: every finite value is small, but Inf itself is not

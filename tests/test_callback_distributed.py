@@ -96,8 +96,16 @@ MULTI_WORKER = COMMON + textwrap.dedent(
 TAGS = {
     f"{kind}/{path}"
     for path in ("conv1", "conv2")
-    for kind in ("activations", "histograms", "sparsity", "dead_channels", "mean", "std", "max_abs",
-                 "nonfinite")
+    for kind in (
+        "activations",
+        "histograms",
+        "sparsity",
+        "dead_channels",
+        "mean",
+        "std",
+        "max_abs",
+        "nonfinite",
+    )
 }
 
 
@@ -123,7 +131,11 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path: Path, mode: str) -> Non
     logdir = tmp_path / "act"
     proc = subprocess.run(
         [sys.executable, str(script), str(logdir), mode],
-        capture_output=True, text=True, timeout=TIMEOUT, env=_env(), check=False,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=_env(),
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -163,7 +175,10 @@ def test_multi_worker_mirrored_strategy_only_the_chief_writes(tmp_path: Path) ->
         procs.append(
             subprocess.Popen(
                 [sys.executable, str(script), str(logdir), str(report)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
             )
         )
     outputs = []

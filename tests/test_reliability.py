@@ -376,11 +376,6 @@ def test_memory_of_a_huge_layer_is_bounded_by_a_small_multiple_of_its_size(
     assert peak < 3.5 * acts.nbytes, f"peak {peak / 2**20:.1f} MiB for {acts.nbytes / 2**20:.1f} MiB"
 
 
-@pytest.mark.xfail(
-    reason="needs logger change: _LayerDigest copies every channel of the probe when it has fewer samples "
-    "than max_images",
-    strict=True,
-)
 def test_memory_of_a_probe_smaller_than_max_images_is_not_copied(tmp_path: Path) -> None:
     inp = keras.Input((2,))
     net = keras.Model(inp, keras.layers.Dense(2, name="big")(inp))
@@ -958,42 +953,22 @@ _LOGGER_GAPS = [
 ]
 
 
-@pytest.mark.xfail(
-    reason="needs logger change: ActivationLogger.__init__ must reject non-bool images/histograms (it uses "
-    "bool()) and a non-iterable stats with a message naming it",
-    strict=True,
-)
 @pytest.mark.parametrize(("kwargs", "message"), _LOGGER_GAPS)
 def test_logger_checks_the_type_of_images_histograms_and_stats(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises((ValueError, TypeError), match=message):
         _logger(**kwargs)
 
 
-@pytest.mark.xfail(
-    reason="needs logger change: ActivationLogger rejects eps=np.float32(...) "
-    "(isinstance(eps, (int, float)))",
-    strict=True,
-)
 def test_logger_accepts_a_numpy_float_eps(tmp_path: Path) -> None:
     ActivationLogger(tmp_path, _ARG_MODEL, "conv1", eps=np.float32(0.5)).close()
 
 
-@pytest.mark.xfail(
-    reason="needs stats change: layer_stats(eps=...) must name eps for a non-number "
-    "(float(eps) raises first)",
-    strict=True,
-)
 @pytest.mark.parametrize("eps", ["x", None], ids=["str", "None"])
 def test_layer_stats_names_a_bad_eps(eps: Any) -> None:
     with pytest.raises((ValueError, TypeError), match=r"eps must be a number >= 0; got"):
         stats.layer_stats(np.zeros(3), eps=eps)
 
 
-@pytest.mark.xfail(
-    reason="needs logger change: on_error='warn' must also turn a failed write/flush of the event file "
-    "(LogdirError: disk full) into a warning, as documented",
-    strict=True,
-)
 def test_logger_on_error_warn_covers_a_full_disk(disk_full: dict[str, bool], tmp_path: Path) -> None:
     logger = ActivationLogger(tmp_path / "acts", _ARG_MODEL, "conv1", on_error="warn")
     with logger, pytest.warns(TbactvizWarning, match="disk is full"):
