@@ -12,7 +12,7 @@ layers, 119 MiB of float32 activations per image).
 
 Printed: median of several runs for each, the ratios (tbactviz vs naive, tbactviz vs forward), event bytes per
 step, and a scaling table (snapshot time vs number of layers and vs probe batch size). The peak-memory figure
-runs each pipeline in a fresh subprocess (``--memory``) since ``ru_maxrss`` only grows.
+runs each pipeline in a fresh subprocess (``--memory``), sampling the RSS on a thread during the run.
 
 Usage::
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -156,8 +155,34 @@ class Ours:
 # -- memory (subprocess) -----------------------------------------------------------------------------
 
 
-def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _current_rss_mib() -> float:
+    """Resident set size now (Linux /proc; ru_maxrss only ever grows, so it cannot see a later peak)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class _PeakRss:
+    """Samples the RSS every few milliseconds on a thread; ``peak`` is the highest seen."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = _current_rss_mib()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, _current_rss_mib())
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _current_rss_mib())
 
 
 def memory_child(which: str, n: int) -> None:
@@ -165,12 +190,12 @@ def memory_child(which: str, n: int) -> None:
     names = four_d_layers(model)
     x = images(n)
     logdir = tempfile.mkdtemp()
-    small = images(1)
-    model.predict_on_batch(small)  # TensorFlow's kernels and the model's forward pass, common to both
-    before = _rss_mib()
-    run = Naive(model, names, logdir) if which == "naive" else Ours(model, names, logdir)
-    run(x)
-    print(f"{_rss_mib() - before:.0f}")
+    model.predict_on_batch(x[:1])  # TensorFlow's kernels and the model's forward pass, common to both
+    before = _current_rss_mib()
+    with _PeakRss() as rss:
+        run = Naive(model, names, logdir) if which == "naive" else Ours(model, names, logdir)
+        run(x)
+    print(f"{rss.peak - before:.0f}")
     shutil.rmtree(logdir, ignore_errors=True)
 
 

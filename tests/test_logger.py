@@ -328,3 +328,17 @@ def test_auto_chunks_bound_the_activations_held_at_once(
     want = reference(model, "conv1", probe8)
     assert figures["conv1"]["mean"] == pytest.approx(float(want.astype(np.float64).mean()), rel=1e-6)
     assert figures["conv1"]["sparsity"] == pytest.approx(float(np.mean(want == 0)))
+
+
+def test_worker_threads_write_the_same_event(tmp_path: Path, model: keras.Model, probe: np.ndarray) -> None:
+    layers = ["conv1", "conv2", "conv3_dead"]
+    for workers in (1, 3):
+        with tbactviz.ActivationLogger(tmp_path / str(workers), model, layers=layers, workers=workers) as log:
+            log(probe, 0)
+    one, three = _records_by_key(tmp_path / "1"), _records_by_key(tmp_path / "3")
+    assert one.keys() == three.keys() and len(one) == 3 * 8
+    for key, value in one.items():
+        if key[0].startswith("activations/"):
+            assert [i.tobytes() for i in value[1]] == [i.tobytes() for i in three[key][1]]
+        else:
+            np.testing.assert_array_equal(value, three[key])

@@ -750,7 +750,7 @@ _COMMON = [  # options of the logger, passed on by the callback: (name, bad valu
     ("min_side", -1, r"min_side=-1 must be an int >= 0"),
     ("levels", 1, r"levels=1 is not valid; expected an int in 2..254"),
     ("compress_level", 10, r"compress_level=10 is not valid; expected an int in 0..9"),
-    ("workers", 0, r"workers=0 is not valid; expected an int >= 1 or None"),
+    ("workers", 0, r"workers=0 is not valid; expected an int >= 1"),
     ("value_range", (0.0, 1.0), r"value_range=\(0.0, 1.0\) is only used with normalize='fixed'"),
 ]
 _CASES: list[tuple[str, Callable[..., Any], dict[str, Any], str]] = [

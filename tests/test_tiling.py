@@ -767,3 +767,13 @@ def test_indexed_levels_validated(levels: Any) -> None:
     result = tile_activations(np.ones((1, 2, 2, 1)))
     with pytest.raises((ValueError, TypeError), match="levels="):
         result.indexed(levels)
+
+
+def test_finite_hint_skips_the_check_and_changes_nothing() -> None:
+    acts = np.random.default_rng(21).standard_normal((2, 5, 6, 7)).astype(np.float32)
+    checked = tile_activations(acts)
+    hinted = tile_activations(acts, finite=True)
+    np.testing.assert_array_equal(checked.images, hinted.images)
+    assert hinted.nonfinite == 0
+    acts[0, 0, 0, 0] = np.nan  # without the hint, a NaN is found and drawn as a marker
+    assert tile_activations(acts, finite=None).nonfinite == 1
