@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, TbactvizWarning
+from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, TbactvizWarning, WarnOnce
 from tbactviz.layers import check_selection
 from tbactviz.logger import ActivationLogger, check_options
 from tbactviz.schedule import Schedule, StepUnit
@@ -249,7 +249,7 @@ class ActivationCallback(keras.callbacks.Callback):
         self._worker: threading.Thread | None = None
         self._worker_error: BaseException | None = None
         self._atexit: Any = None
-        self._warned: set[tuple[str, str]] = set()
+        self._warn = WarnOnce(_log)
         self._logged: list[int] = []
         if self._schedule.needs_batches:
             # Only batch schedules override the batch hook: a callback that overrides it makes Keras call all
@@ -439,15 +439,10 @@ class ActivationCallback(keras.callbacks.Callback):
         self._worker_error = None
 
     def _warn_once(self, where: str, exc: BaseException, what: str) -> None:
-        key = (where, type(exc).__name__)
-        if key in self._warned:
-            _log.debug("tbactviz: %s: %s: %s", what, type(exc).__name__, exc)
-            return
-        self._warned.add(key)
-        warnings.warn(
+        self._warn(
+            (where, type(exc).__name__),
             f"tbactviz: ActivationCallback: {what}: {type(exc).__name__}: {exc} (training continues; further "
             "errors of this kind are logged at DEBUG level only; pass raise_errors=True to raise them)",
-            TbactvizWarning,
             stacklevel=2,
         )
 

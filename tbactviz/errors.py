@@ -10,7 +10,9 @@ This module imports nothing but the standard library.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import logging
+import warnings
+from collections.abc import Hashable, Iterable
 
 __all__ = [
     "AmbiguousLayerError",
@@ -20,6 +22,7 @@ __all__ = [
     "ProbeError",
     "TbactvizError",
     "TbactvizWarning",
+    "WarnOnce",
     "WriterClosedError",
     "close_matches",
 ]
@@ -31,6 +34,38 @@ class TbactvizError(Exception):
 
 class TbactvizWarning(UserWarning):
     """Category of every warning emitted by tbactviz (filter it with ``warnings.filterwarnings``)."""
+
+
+class WarnOnce:
+    """Emits a :class:`TbactvizWarning` once per key; repeats go to the DEBUG log.
+
+    What a long training run wants: the first occurrence of a problem is seen, the thousandth does not flood
+    the console.
+
+    Args:
+        log: Where repeats are logged (DEBUG level).
+
+    Example:
+        >>> warn = WarnOnce(logging.getLogger("demo"))
+        >>> with warnings.catch_warnings(record=True) as seen:
+        ...     warnings.simplefilter("always")
+        ...     warn(("conv1", "ValueError"), "conv1 was not logged")
+        ...     warn(("conv1", "ValueError"), "conv1 was not logged")
+        >>> len(seen)
+        1
+    """
+
+    def __init__(self, log: logging.Logger) -> None:
+        self._log = log
+        self._seen: set[Hashable] = set()
+
+    def __call__(self, key: Hashable, message: str, *, stacklevel: int = 3) -> None:
+        """Warn with ``message`` unless ``key`` was warned about before (then log it at DEBUG level)."""
+        if key in self._seen:
+            self._log.debug("%s", message)
+            return
+        self._seen.add(key)
+        warnings.warn(message, TbactvizWarning, stacklevel=stacklevel + 1)
 
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:

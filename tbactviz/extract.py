@@ -47,8 +47,8 @@ Inputs are prepared as ``model.predict`` prepares them: numpy/tensor leaves of a
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -57,7 +57,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tbactviz.errors import NoDrawableLayerError, ProbeError, TbactvizError, TbactvizWarning, close_matches
+from tbactviz.errors import (
+    NoDrawableLayerError,
+    ProbeError,
+    TbactvizError,
+    WarnOnce,
+    close_matches,
+)
 from tbactviz.layers import LayerInfo, LayerSelector, describe_output, list_layers, resolve_layers
 
 __all__ = ["ActivationExtractor", "extract_activations", "infer_outputs", "num_samples", "slice_samples"]
@@ -550,7 +556,7 @@ class ActivationExtractor:
         self._batch_size = batch_size
         self._infos: tuple[LayerInfo, ...] | None = None
         self._function: Any = None
-        self._warned: set[str] = set()
+        self._warn = WarnOnce(logging.getLogger(__name__))
         self._report = _TraceReport()
         if isinstance(layers, (list, tuple)) and layers and all(isinstance(x, LayerInfo) for x in layers):
             self._infos = tuple(layers)  # type: ignore[arg-type]
@@ -658,9 +664,7 @@ class ActivationExtractor:
         self._infos = tuple(kept)
 
     def _warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            warnings.warn(message, TbactvizWarning, stacklevel=4)
+        self._warn(key, message, stacklevel=4)
 
     def _run(self, chunk: Any) -> dict[str, np.ndarray]:
         traces = self._report.count

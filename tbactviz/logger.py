@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import warnings
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,7 +25,7 @@ import numpy as np
 
 from tbactviz import naming, stats, tiling
 from tbactviz._png import DEFAULT_COMPRESS_LEVEL, encode_indexed_png, encode_png
-from tbactviz.errors import LogdirError, TbactvizWarning, WriterClosedError
+from tbactviz.errors import LogdirError, WarnOnce, WriterClosedError
 from tbactviz.extract import ActivationExtractor, num_samples, slice_samples
 from tbactviz.writer import EventWriter, check_logdir, histogram_value, image_value, scalar_value
 
@@ -316,7 +315,7 @@ class ActivationLogger:
         self._pool_lock = threading.Lock()
         self._writer: EventWriter | None = None
         self._closed = False
-        self._warned: set[tuple[str, str]] = set()
+        self._warn = WarnOnce(_log)
 
     # -- properties ---------------------------------------------------------------------------------------
 
@@ -524,16 +523,10 @@ class ActivationLogger:
             return self._pool
 
     def _warn_once(self, path: str, exc: BaseException, what: str) -> None:
-        key = (path, type(exc).__name__)
-        if key in self._warned:
-            _log.debug("%s: %s: %s", what, type(exc).__name__, exc)
-            return
-        self._warned.add(key)
-        warnings.warn(
+        self._warn(
+            (path, type(exc).__name__),
             f"tbactviz: {what}: {type(exc).__name__}: {exc} (further errors of this kind for this layer are "
             "logged at DEBUG level only)",
-            TbactvizWarning,
-            stacklevel=3,
         )
 
     def _get_writer(self) -> EventWriter:
