@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, TbactvizWarning, WarnOnce
+from tbactviz.extract import describe_inputs
 from tbactviz.layers import check_selection
 from tbactviz.logger import ActivationLogger, check_options
 from tbactviz.schedule import Schedule, StepUnit
@@ -393,7 +394,7 @@ class ActivationCallback(keras.callbacks.Callback):
         except ProbeError as exc:
             logger.close()
             raise ProbeError(
-                f"ActivationCallback: the probe ({_describe_probe(self._probe)}) does not fit the model "
+                f"ActivationCallback: the probe ({describe_inputs(self._probe)}) does not fit the model "
                 f"{getattr(self.model, 'name', '')!r}: {exc}"
             ) from exc
         except NoDrawableLayerError:
@@ -491,19 +492,6 @@ class ActivationCallback(keras.callbacks.Callback):
 
     def __repr__(self) -> str:
         return f"ActivationCallback(logdir={self._logdir!r}, layers={self._layers!r}, {self._schedule!r})"
-
-
-def _describe_probe(probe: Any) -> str:
-    import tensorflow as tf
-
-    def one(leaf: Any) -> str:
-        return f"{getattr(leaf, 'dtype', type(leaf).__name__)}{list(np.shape(leaf))}"
-
-    if isinstance(probe, dict):
-        return "{" + ", ".join(f"{k!r}: {one(v)}" for k, v in probe.items()) + "}"
-    if isinstance(probe, (list, tuple)):
-        return "[" + ", ".join(one(v) for v in tf.nest.flatten(probe)) + "]"
-    return one(probe)
 
 
 def _single_input_rank(model: Any) -> int | None:

@@ -66,7 +66,14 @@ from tbactviz.errors import (
 )
 from tbactviz.layers import LayerInfo, LayerSelector, describe_output, list_layers, resolve_layers
 
-__all__ = ["ActivationExtractor", "extract_activations", "infer_outputs", "num_samples", "slice_samples"]
+__all__ = [
+    "ActivationExtractor",
+    "describe_inputs",
+    "extract_activations",
+    "infer_outputs",
+    "num_samples",
+    "slice_samples",
+]
 
 # --------------------------------------------------------------------------------------------------
 # Capture: temporarily wrap the chosen layers' call.
@@ -211,9 +218,18 @@ def _to_numpy(tensor: tf.Tensor) -> np.ndarray:
         return tensor.numpy()
 
 
-def _describe(inputs: Any) -> str:
-    def one(t: Any) -> str:
-        return f"{t.dtype.name}{list(t.shape)}"
+def describe_inputs(inputs: Any) -> str:
+    """A short description of a probe for error messages: dtypes and shapes, in the probe's structure.
+
+    Example:
+        >>> describe_inputs({"image": np.zeros((2, 8, 8, 3), np.uint8)})
+        "{'image': uint8[2, 8, 8, 3]}"
+    """
+
+    def one(leaf: Any) -> str:
+        dtype = getattr(leaf, "dtype", None)
+        name = getattr(dtype, "name", None) or type(leaf).__name__
+        return f"{name}{list(np.shape(leaf))}"
 
     if isinstance(inputs, Mapping):
         return "{" + ", ".join(f"{k!r}: {one(v)}" for k, v in inputs.items()) + "}"
@@ -709,7 +725,7 @@ class ActivationExtractor:
                 if isinstance(exc, TbactvizError):
                     raise
                 raise ProbeError(
-                    f"inputs do not fit the model {self._model.name!r}: received {_describe(chunk)}"
+                    f"inputs do not fit the model {self._model.name!r}: received {describe_inputs(chunk)}"
                     f"{_expected(self._model)}. Keras said: {_keras_message(exc)}"
                 ) from exc
             yield result

@@ -362,33 +362,29 @@ def test_huge_layers_are_capped_and_downscaled(
 def test_memory_of_a_huge_layer_is_bounded_by_a_small_multiple_of_its_size(
     shape: tuple[int, ...], tmp_path: Path
 ) -> None:
-    inp = keras.Input((2,))
-    net = keras.Model(inp, keras.layers.Dense(2, name="big")(inp))
     acts = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
-    with ActivationLogger(tmp_path, net, "big") as logger:
-        logger.write({"big": acts}, step=0)  # warm-up (imports, palettes)
-        tracemalloc.start()
-        try:
-            logger.write({"big": acts}, step=1)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+    peak = _peak_memory_of_a_write(tmp_path, acts)
     assert peak < 3.5 * acts.nbytes, f"peak {peak / 2**20:.1f} MiB for {acts.nbytes / 2**20:.1f} MiB"
 
 
 def test_memory_of_a_probe_smaller_than_max_images_is_not_copied(tmp_path: Path) -> None:
+    acts = np.random.default_rng(0).standard_normal((2, 32, 32, 4096), dtype=np.float32)  # 2 < max_images
+    peak = _peak_memory_of_a_write(tmp_path, acts, max_images=3)
+    assert peak < 0.5 * acts.nbytes, f"peak {peak / 2**20:.1f} MiB for {acts.nbytes / 2**20:.1f} MiB"
+
+
+def _peak_memory_of_a_write(tmp_path: Path, acts: np.ndarray, **options: Any) -> int:
+    """Peak bytes traced while a logger writes ``acts`` as the layer 'big' (after a warm-up write)."""
     inp = keras.Input((2,))
     net = keras.Model(inp, keras.layers.Dense(2, name="big")(inp))
-    acts = np.random.default_rng(0).standard_normal((2, 32, 32, 4096), dtype=np.float32)  # 2 < max_images
-    with ActivationLogger(tmp_path, net, "big", max_images=3) as logger:
-        logger.write({"big": acts}, step=0)
+    with ActivationLogger(tmp_path, net, "big", **options) as logger:
+        logger.write({"big": acts}, step=0)  # warm-up (imports, palettes)
         tracemalloc.start()
         try:
             logger.write({"big": acts}, step=1)
-            peak = tracemalloc.get_traced_memory()[1]
+            return tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-    assert peak < 0.5 * acts.nbytes, f"peak {peak / 2**20:.1f} MiB for {acts.nbytes / 2**20:.1f} MiB"
 
 
 @pytest.fixture
