@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, TbactvizWarning, WarnOnce
-from tbactviz.extract import describe_inputs
+from tbactviz.extract import describe_inputs, slice_samples
 from tbactviz.layers import check_selection
 from tbactviz.logger import ActivationLogger, check_options
 from tbactviz.schedule import Schedule, StepUnit
@@ -52,13 +52,6 @@ def _check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name}={value!r} is not valid; expected True or False")
     return value
-
-
-def _head(probe: Any, n: int) -> Any:
-    """The first ``n`` samples of a probe (array, list or dict of arrays)."""
-    import tensorflow as tf
-
-    return tf.nest.map_structure(lambda leaf: leaf[:n], probe)
 
 
 def _check_probe(probe: Any) -> Any:
@@ -390,7 +383,7 @@ class ActivationCallback(keras.callbacks.Callback):
         with nothing drawable, fails at the start of ``fit`` (whatever ``raise_errors`` says) instead of
         warning at every step."""
         try:
-            logger.capture(_head(self._probe, 1))
+            logger.capture(slice_samples(self._probe, 0, 1))
         except ProbeError as exc:
             logger.close()
             raise ProbeError(
