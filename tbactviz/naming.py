@@ -10,6 +10,14 @@ histogram            ``histograms/<path>``         Histograms / Distributions
 each stat ``s``      ``<s>/<path>``                Scalars
 ===================  ============================  =========================
 
+and, read only by tbactviz's own Activations tab, tensor summaries under the plugin name
+:data:`PLUGIN_NAME` (``"tbactviz"``), each under a prefix of its own:
+
+===================  ============================  =========================
+grid layout          ``layout/<path>``             Activations (tbactviz)
+per-channel figures  ``channels/<path>``           Activations (tbactviz)
+===================  ============================  =========================
+
 with ``s`` one of :data:`tbactviz.stats.STAT_NAMES` (``sparsity``, ``dead_channels``, ``mean``, ``std``,
 ``max_abs``, ``nonfinite``). One tag never carries two plugins, and TensorBoard groups the cards by the
 prefix before the first ``/``, so each kind of figure gets its own section.
@@ -26,10 +34,16 @@ import re
 from collections.abc import Iterable
 
 __all__ = [
+    "CHANNELS_PREFIX",
     "HISTOGRAM_PREFIX",
     "IMAGE_PREFIX",
+    "LAYOUT_PREFIX",
+    "PLUGIN_NAME",
+    "RESERVED_PREFIXES",
+    "channels_tag",
     "histogram_tag",
     "image_tag",
+    "layout_tag",
     "sanitize",
     "scalar_tag",
     "tags_for_layer",
@@ -38,6 +52,14 @@ __all__ = [
 
 IMAGE_PREFIX = "activations"
 HISTOGRAM_PREFIX = "histograms"
+#: Prefix of the grid-layout tensor summaries (which channel each tile shows, tile geometry).
+LAYOUT_PREFIX = "layout"
+#: Prefix of the per-channel figure tensor summaries (mean, std, zero fraction, max |a| per channel).
+CHANNELS_PREFIX = "channels"
+#: Plugin name of the summaries only tbactviz's own TensorBoard tab reads.
+PLUGIN_NAME = "tbactviz"
+#: Prefixes a scalar stat name may not take: each belongs to one kind of summary.
+RESERVED_PREFIXES = (IMAGE_PREFIX, HISTOGRAM_PREFIX, LAYOUT_PREFIX, CHANNELS_PREFIX)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/]")
 _SLASHES = re.compile(r"/{2,}")
@@ -103,6 +125,16 @@ def histogram_tag(path: str) -> str:
     return f"{HISTOGRAM_PREFIX}/{sanitize(path)}"
 
 
+def layout_tag(path: str) -> str:
+    """Tag of a layer's grid layout (a ``tbactviz`` tensor summary): ``layout/<path>``."""
+    return f"{LAYOUT_PREFIX}/{sanitize(path)}"
+
+
+def channels_tag(path: str) -> str:
+    """Tag of a layer's per-channel figures (a ``tbactviz`` tensor summary): ``channels/<path>``."""
+    return f"{CHANNELS_PREFIX}/{sanitize(path)}"
+
+
 def scalar_tag(stat: str, path: str) -> str:
     """Tag of one scalar figure of a layer: ``<stat>/<path>`` (e.g. ``sparsity/conv1``).
 
@@ -111,12 +143,12 @@ def scalar_tag(stat: str, path: str) -> str:
         path: The layer path.
 
     Raises:
-        ValueError: ``stat`` is empty, contains ``/`` or collides with the image or histogram prefix.
+        ValueError: ``stat`` is empty, contains ``/`` or is one of :data:`RESERVED_PREFIXES`.
     """
-    if not stat or "/" in stat or stat in (IMAGE_PREFIX, HISTOGRAM_PREFIX) or sanitize(stat) != stat:
+    if not stat or "/" in stat or stat in RESERVED_PREFIXES or sanitize(stat) != stat:
         raise ValueError(
             f"stat={stat!r} is not a valid scalar name: use a plain identifier other than "
-            f"{IMAGE_PREFIX!r} and {HISTOGRAM_PREFIX!r}"
+            f"{', '.join(repr(p) for p in RESERVED_PREFIXES)}"
         )
     return f"{stat}/{sanitize(path)}"
 

@@ -32,7 +32,14 @@ from tensorboard.plugins.scalar import metadata as scalar_metadata
 
 from tbactviz.errors import LogdirError, WriterClosedError
 
-__all__ = ["EventWriter", "check_logdir", "histogram_value", "image_value", "scalar_value"]
+__all__ = [
+    "EventWriter",
+    "check_logdir",
+    "histogram_value",
+    "image_value",
+    "scalar_value",
+    "tbactviz_tensor_value",
+]
 
 _FILE_COUNTER = itertools.count()
 _IMAGE_META = image_metadata.create_summary_metadata(display_name="", description="")
@@ -150,6 +157,42 @@ def scalar_value(tag: str, value: float) -> summary_pb2.Summary.Value:
         dtype=types_pb2.DT_FLOAT, tensor_shape=tensor_shape_pb2.TensorShapeProto(), float_val=[float(value)]
     )
     return summary_pb2.Summary.Value(tag=tag, metadata=_SCALAR_META, tensor=tensor)
+
+
+def tbactviz_tensor_value(tag: str, array: np.ndarray, *, kind: str) -> summary_pb2.Summary.Value:
+    """A tensor summary of tbactviz's own plugin (read by the Activations tab, ignored by stock dashboards).
+
+    Args:
+        tag: The tag, built by :mod:`tbactviz.naming` (``layout/<path>``, ``channels/<path>``).
+        array: A numeric array of any shape; float arrays are written as float32, integer arrays as int32.
+        kind: What the tensor holds (``"layout"``, ``"channels"``), stored as the plugin's content together
+            with a format version, so readers can tell the summaries apart and refuse unknown versions.
+
+    Returns:
+        A ``Summary.Value`` whose metadata names the plugin ``"tbactviz"`` and whose content is the JSON
+        ``{"kind": kind, "version": 1}``.
+    """
+    import json
+
+    from tbactviz.naming import PLUGIN_NAME
+
+    arr = np.asarray(array)
+    arr = np.ascontiguousarray(arr, dtype="<i4" if np.issubdtype(arr.dtype, np.integer) else "<f4")
+    dtype = types_pb2.DT_INT32 if arr.dtype.kind == "i" else types_pb2.DT_FLOAT
+    tensor = tensor_pb2.TensorProto(
+        dtype=dtype,
+        tensor_shape=tensor_shape_pb2.TensorShapeProto(
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in arr.shape]
+        ),
+        tensor_content=arr.tobytes(),
+    )
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+            plugin_name=PLUGIN_NAME, content=json.dumps({"kind": kind, "version": 1}).encode()
+        ),
+        data_class=summary_pb2.DATA_CLASS_TENSOR,
+    )
+    return summary_pb2.Summary.Value(tag=tag, metadata=metadata, tensor=tensor)
 
 
 class EventWriter:
