@@ -13,6 +13,8 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from tbactviz.options import DEFAULT_COMPRESS_LEVEL
+
 try:  # ISA-L's deflate: zlib-compatible output, several times faster
     from isal import isal_zlib
 except ImportError:  # pragma: no cover - isal is a dependency; keep working without it
@@ -20,9 +22,8 @@ except ImportError:  # pragma: no cover - isal is a dependency; keep working wit
 
 __all__ = ["DEFAULT_COMPRESS_LEVEL", "encode_indexed_png", "encode_png"]
 
-#: Deflate level of the grids: ISA-L's highest (3), as small as zlib's default 6 on feature maps and about
-#: eight times faster (``benchmarks/bench_snapshot.py``).
-DEFAULT_COMPRESS_LEVEL = 3
+# DEFAULT_COMPRESS_LEVEL (options): ISA-L's highest (3), as small as zlib's default 6 on feature maps and
+# about eight times faster (``benchmarks/bench_snapshot.py``).
 
 
 def encode_png(image: np.ndarray, *, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:

@@ -23,7 +23,8 @@ import numpy as np
 from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, TbactvizWarning, WarnOnce
 from tbactviz.extract import describe_inputs, slice_samples
 from tbactviz.layers import check_selection
-from tbactviz.logger import ActivationLogger, check_options
+from tbactviz.logger import ActivationLogger
+from tbactviz.options import CALLBACK_OPTIONS, ON_ERROR, check_options
 from tbactviz.schedule import Schedule, StepUnit
 from tbactviz.writer import check_logdir
 
@@ -40,18 +41,6 @@ _OWN_OPTIONS = ("self", "logdir", "model", "layers", "on_error")
 _LOGGER_OPTIONS = tuple(
     name for name in inspect.signature(ActivationLogger.__init__).parameters if name not in _OWN_OPTIONS
 )
-
-
-def _check_positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} is not valid; expected an int >= 1")
-    return int(value)
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name}={value!r} is not valid; expected True or False")
-    return value
 
 
 def _check_probe(probe: Any) -> Any:
@@ -103,11 +92,11 @@ class ActivationCallback(keras.callbacks.Callback):
 
     Errors: a failure while logging never interrupts training by default. A layer that cannot be drawn is
     skipped with one :class:`tbactviz.TbactvizWarning` per layer and cause (repeats go to the DEBUG log), the
-    other layers are still written; a failure of a whole step is warned once per cause. ``raise_errors=True``
+    other layers are still written; a failure of a whole step is warned once per cause. ``on_error="raise"``
     turns all of them into exceptions that end ``fit`` (after closing the event file). Setup errors, which
     would recur at every step -- a layer selector that matches nothing, a probe that does not fit the model
     (checked by running its first sample once), a probe ``Dataset`` that yields no sample -- are raised at the
-    start of ``fit``, before any training step, whatever ``raise_errors`` says. A log directory that went bad
+    start of ``fit``, before any training step, whatever ``on_error`` says. A log directory that went bad
     between construction and ``fit`` (a file in its place) is warned about and nothing is logged during that
     ``fit``; a full disk is warned about once and logging resumes in a new event file when space is free.
 
@@ -142,19 +131,14 @@ class ActivationCallback(keras.callbacks.Callback):
             off.
         step_unit: ``"epoch"``, ``"batch"`` or None (default: ``"batch"`` when ``every_n_batches > 0``, else
             ``"epoch"``). Needed only to give ``steps`` in batches without a batch interval.
-        fixed_scale: bool. True normalizes every layer with one value range measured at the first logged
-            step and kept for every later step and ``fit`` call, so growth and death of activations show over
-            time instead of being re-normalized away (``normalize="fixed"`` of the logger). Give the ranges
-            yourself with ``value_range=(low, high)`` or ``{layer_path: (low, high)}``. False (default) turns
-            it off.
         async_write: bool. Tile, encode and write on a background thread. False (default) does everything on
             the training thread.
         max_queue: int >= 1. With ``async_write``: logged steps that may wait for the writer thread before
             the training thread blocks.
         probe_samples: int >= 1. With a ``Dataset`` probe: how many samples to take from it. Fewer available
             gives a warning and the probe uses what there is.
-        raise_errors: bool. Raise logging errors instead of warning about them. False (default) keeps
-            training going whatever happens while logging.
+        on_error: ``"warn"`` (default): a logging error is one warning per layer and cause and training
+            goes on; ``"raise"``: logging errors end ``fit`` (after the event file is closed).
         **logger_options: Any other option of :class:`tbactviz.ActivationLogger` (``max_images``,
             ``max_channels``, ``normalize``, ``value_range``, ``colormap``, ``order``, ``columns``,
             ``images``, ``histograms``, ``stats``, ``batch_size``, ``eps``, ``max_side``, ``min_side``,
@@ -190,11 +174,10 @@ class ActivationCallback(keras.callbacks.Callback):
         steps: Iterable[int] | None = None,
         log_at_start: bool = True,
         step_unit: StepUnit | None = None,
-        fixed_scale: bool = False,
         async_write: bool = False,
         max_queue: int = 4,
         probe_samples: int = 8,
-        raise_errors: bool = False,
+        on_error: str = "warn",
         **logger_options: Any,
     ) -> None:
         super().__init__()
@@ -213,24 +196,16 @@ class ActivationCallback(keras.callbacks.Callback):
             )
         unknown = sorted(set(logger_options) - set(_LOGGER_OPTIONS))
         if unknown:
-            hint = " (set by the callback from raise_errors)" if "on_error" in unknown else ""
             raise TypeError(
-                f"ActivationCallback got unknown keyword argument(s) {unknown}{hint}; the options passed on "
+                f"ActivationCallback got unknown keyword argument(s) {unknown}; the options passed on "
                 f"to ActivationLogger are {list(_LOGGER_OPTIONS)}"
             )
         check_selection(layers)
-        self._fixed_scale = _check_bool("fixed_scale", fixed_scale)
-        if fixed_scale:
-            normalize = logger_options.setdefault("normalize", "fixed")
-            if normalize != "fixed":
-                raise ValueError(
-                    f"fixed_scale=True cannot be combined with normalize={normalize!r}; fixed_scale means "
-                    "normalize='fixed' (drop one of them)"
-                )
-        self._async = _check_bool("async_write", async_write)
-        self._max_queue = _check_positive("max_queue", max_queue)
-        self._probe_samples = _check_positive("probe_samples", probe_samples)
-        self._raise = _check_bool("raise_errors", raise_errors)
+        own = {option.name: option for option in CALLBACK_OPTIONS}
+        self._async = bool(own["async_write"].check(async_write))
+        self._max_queue = int(own["max_queue"].check(max_queue))
+        self._probe_samples = int(own["probe_samples"].check(probe_samples))
+        self._raise = own["on_error"].check(on_error) == "raise"
         logger_options = check_options(logger_options)
         self._layers = layers
         self._logger_options = logger_options
@@ -321,7 +296,7 @@ class ActivationCallback(keras.callbacks.Callback):
         have pending background writes finished. A later ``fit`` opens a new event file and keeps counting.
 
         Raises:
-            Exception: With ``raise_errors=True``, an error the writer thread hit and that was not raised yet.
+            Exception: With ``on_error="raise"``, an error the writer thread hit and that was not raised yet.
         """
         worker, self._worker = self._worker, None
         if worker is not None and self._queue is not None:
@@ -355,7 +330,11 @@ class ActivationCallback(keras.callbacks.Callback):
             options["value_range"] = previous.value_ranges  # keep the scale measured by an earlier fit
         try:
             logger = ActivationLogger(
-                self._logdir, model, self._layers, on_error="raise" if self._raise else "warn", **options
+                self._logdir,
+                model,
+                self._layers,
+                on_error=ON_ERROR[0] if self._raise else ON_ERROR[1],
+                **options,
             )
         except LogdirError as exc:  # the directory went bad since construction: no reason to stop training
             if self._raise:
@@ -380,7 +359,7 @@ class ActivationCallback(keras.callbacks.Callback):
 
     def _check_probe_fits(self, logger: ActivationLogger) -> None:
         """Run the first probe sample once, so that a probe that does not fit the model, or a selection
-        with nothing drawable, fails at the start of ``fit`` (whatever ``raise_errors`` says) instead of
+        with nothing drawable, fails at the start of ``fit`` (whatever ``on_error`` says) instead of
         warning at every step."""
         try:
             logger.capture(slice_samples(self._probe, 0, 1))
@@ -436,7 +415,7 @@ class ActivationCallback(keras.callbacks.Callback):
         self._warn(
             (where, type(exc).__name__),
             f"tbactviz: ActivationCallback: {what}: {type(exc).__name__}: {exc} (training continues; further "
-            "errors of this kind are logged at DEBUG level only; pass raise_errors=True to raise them)",
+            "errors of this kind are logged at DEBUG level only; pass on_error='raise' to raise them)",
             stacklevel=2,
         )
 

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -65,6 +66,7 @@ from tbactviz.errors import (
     close_matches,
 )
 from tbactviz.layers import LayerInfo, LayerSelector, describe_output, list_layers, resolve_layers
+from tbactviz.options import MAX_CHUNK_BYTES, check_int
 
 __all__ = [
     "ActivationExtractor",
@@ -530,8 +532,10 @@ class ActivationExtractor:
             subclassed, with nested models at any depth.
         layers: What :func:`~tbactviz.layers.resolve_layers` takes (``None`` = default overview of at most
             :data:`~tbactviz.layers.DEFAULT_MAX_LAYERS` layers), or a list of :class:`LayerInfo`.
-        batch_size: Samples per forward pass; ``None`` runs all samples at once. Peak memory is about one
-            chunk's activations of all chosen layers when consuming :meth:`iter_batches`.
+        batch_size: Samples per forward pass; ``None`` (automatic): the first pass takes ``min_first``
+            samples (see :meth:`iter_batches`), later ones as many as fit in about
+            :data:`~tbactviz.options.MAX_CHUNK_BYTES` (256 MiB) of activations of all chosen layers. Peak
+            memory is about one chunk's activations of all chosen layers when consuming :meth:`iter_batches`.
         input_shape: Optional input shape with batch dimension, e.g. ``(None, 32, 32, 3)`` (a list/dict of
             shapes for several inputs). Builds an unbuilt model at once and, for a default selection on a
             model without a graph (subclassed), lets the extractor learn the output shapes now (one trace, no
@@ -560,16 +564,11 @@ class ActivationExtractor:
                 f"model must be a keras.Model (Functional, Sequential or subclassed); received "
                 f"{type(model).__name__}."
             )
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
-        ):
-            raise ValueError(
-                f"batch_size must be None (all at once) or an integer >= 1; received {batch_size!r}."
-            )
-        batch_size = None if batch_size is None else int(batch_size)
+        batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
         self._model = model
         self._selection = layers
         self._batch_size = batch_size
+        self._bytes_per_sample: int | None = None
         self._infos: tuple[LayerInfo, ...] | None = None
         self._function: Any = None
         self._warn = WarnOnce(logging.getLogger(__name__))
@@ -645,7 +644,7 @@ class ActivationExtractor:
 
     @property
     def batch_size(self) -> int | None:
-        """Samples per forward pass (``None``: all at once)."""
+        """Samples per forward pass (``None``: automatic chunks of about ``MAX_CHUNK_BYTES``)."""
         return self._batch_size
 
     def _check_report(self) -> None:
@@ -690,16 +689,55 @@ class ActivationExtractor:
         assert self._infos is not None
         return {info.path: _to_numpy(outputs[info.path]) for info in self._infos if info.path in outputs}
 
-    def iter_batches(self, inputs: Any) -> Iterator[dict[str, np.ndarray]]:
+    def _chunk_size(self, n: int, min_first: int) -> int:
+        if self._batch_size is not None:
+            return self._batch_size
+        per_sample = self._bytes_per_sample or self._estimated_bytes_per_sample()
+        if per_sample is None:  # output shapes unknown: learn one sample's size from a first small pass
+            return max(1, min(n, min_first))
+        return max(min_first, MAX_CHUNK_BYTES // max(per_sample, 1))
+
+    def _estimated_bytes_per_sample(self) -> int | None:
+        """float32 bytes of one sample's activations of all chosen layers, from their static shapes."""
+        if self._infos is None:
+            return None
+        total = 0
+        for info in self._infos:
+            shape = info.output_shape
+            if shape is None or any(d is None for d in shape[1:]):
+                return None
+            total += 4 * math.prod(int(d) for d in shape[1:])  # type: ignore[arg-type]
+        return total
+
+    @contextmanager
+    def _input_errors(self, chunk: Any, shown: Any = None) -> Iterator[Any]:
+        """Turn what the backend raises for inputs that do not fit the model into a ProbeError.
+
+        The message describes ``shown`` (default ``chunk``): the probe as the caller gave it.
+        """
+        try:
+            yield chunk
+        except _INPUT_ERRORS as exc:
+            if isinstance(exc, TbactvizError):
+                raise
+            received = describe_inputs(chunk if shown is None else shown)
+            raise ProbeError(
+                f"inputs do not fit the model {self._model.name!r}: received {received}"
+                f"{_expected(self._model)}. Keras said: {_keras_message(exc)}"
+            ) from exc
+
+    def iter_batches(self, inputs: Any, *, min_first: int = 1) -> Iterator[dict[str, np.ndarray]]:
         """Yield the chosen layers' outputs chunk by chunk: one compiled forward pass per chunk.
 
         Args:
             inputs: The probe, as ``model.predict`` takes it: an array or tensor ``(n, ...)``, a list of them
                 (multi-input, in ``model.inputs`` order) or a dict keyed by input name. ``n >= 1``.
+            min_first: With ``batch_size=None``: samples of the first chunk (and the least of every chunk),
+                so a caller that needs the first samples together (e.g. to draw them) gets them in one chunk.
 
         Yields:
             ``{path: ndarray (chunk, ...)}`` in :attr:`paths` order, chunks of ``batch_size`` samples (the
-            last one may be smaller).
+            last one may be smaller; automatic sizes with ``batch_size=None``).
 
         Raises:
             ProbeError: ``inputs`` is empty, has no batch axis, inputs with different sample counts, a dtype
@@ -715,19 +753,17 @@ class ActivationExtractor:
                 f"inputs has keys the model does not take: {unused}; they are ignored (the model's inputs: "
                 f"{_graph_inputs(self._model)[0]}).",  # type: ignore[index]
             )
-        step = n if self._batch_size is None else self._batch_size
-        for start in range(0, n, step):
-            chunk = _prepare(_slice(inputs, start, min(n, start + step)))
-            try:
-                self._ensure_ready(chunk)
+        start = 0
+        while start < n:
+            if self._function is None:  # trace first, for any number of samples: shapes are then known
+                with self._input_errors(_prepare(_slice(inputs, 0, 1)), shown=inputs) as first:
+                    self._ensure_ready(first)
+            stop = min(n, start + self._chunk_size(n, min_first))
+            chunk = _prepare(_slice(inputs, start, stop))
+            with self._input_errors(chunk):
                 result = self._run(chunk)
-            except _INPUT_ERRORS as exc:
-                if isinstance(exc, TbactvizError):
-                    raise
-                raise ProbeError(
-                    f"inputs do not fit the model {self._model.name!r}: received {describe_inputs(chunk)}"
-                    f"{_expected(self._model)}. Keras said: {_keras_message(exc)}"
-                ) from exc
+            self._bytes_per_sample = sum(a.nbytes for a in result.values()) // (stop - start)
+            start = stop
             yield result
 
     def __call__(self, inputs: Any) -> dict[str, np.ndarray]:
@@ -756,7 +792,8 @@ def extract_activations(
         model: Any Keras model (Functional, Sequential, subclassed, nested).
         inputs: The probe, as ``model.predict`` takes it.
         layers: Layer selection (see :func:`~tbactviz.layers.resolve_layers`); ``None`` = default overview.
-        batch_size: Samples per forward pass (``None``: all at once).
+        batch_size: Samples per forward pass (``None``: automatic chunks of at most about 256 MiB of
+            activations; the result is the chunks joined).
 
     Returns:
         ``{layer path: ndarray (n, ...)}`` in model order.

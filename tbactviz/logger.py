@@ -17,16 +17,24 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from tbactviz import naming, stats, tiling
-from tbactviz._png import DEFAULT_COMPRESS_LEVEL, encode_indexed_png, encode_png
+from tbactviz._png import encode_indexed_png, encode_png
 from tbactviz.errors import LogdirError, WarnOnce, WriterClosedError
-from tbactviz.extract import ActivationExtractor, num_samples, slice_samples
+from tbactviz.extract import ActivationExtractor, num_samples
+from tbactviz.options import (
+    DEFAULT_COMPRESS_LEVEL,
+    DEFAULT_LEVELS,
+    DEFAULT_MAX_SIDE,
+    DEFAULT_MIN_SIDE,
+    check_int,
+    check_options,
+)
 from tbactviz.writer import EventWriter, check_logdir, histogram_value, image_value, scalar_value
 
 if TYPE_CHECKING:
@@ -34,57 +42,17 @@ if TYPE_CHECKING:
 
     from tbactviz.layers import LayerInfo
 
-__all__ = ["ActivationLogger"]
+__all__ = ["ActivationLogger", "check_options"]
 
 _log = logging.getLogger(__name__)
 
 ValueRange = tuple[float, float]
 
-#: Default colour levels of the written PNG grids (see ``levels``).
-DEFAULT_LEVELS = 64
-#: With ``batch_size=None``, probe chunks hold at most about this many bytes of activations (all layers).
-MAX_CHUNK_BYTES = 256 << 20
 #: Histogram sample values kept per log event, all layers together (each layer keeps at most
 #: :data:`tbactviz.stats.DEFAULT_MAX_HISTOGRAM_VALUES`, at least 1024).
 HISTOGRAM_BUDGET = 1 << 22
 
 
-def _check_int(
-    name: str, value: Any, minimum: int, maximum: int | None = None, *, allow_none: bool = False
-) -> None:
-    if value is None and allow_none:
-        return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        valid = f"an int in {minimum}..{maximum}" if maximum is not None else f"an int >= {minimum}"
-        raise ValueError(
-            f"{name}={value!r} is not valid; expected {valid}" + (" or None" if allow_none else "")
-        )
-
-
-def _check_range(name: str, value: Any) -> ValueRange:
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name}={value!r} is not valid; expected a pair (low, high) of finite numbers"
-        ) from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
-        raise ValueError(f"{name}={value!r} is not valid; expected finite numbers with high > low")
-    return lo, hi
-
-
-_INT_OPTIONS = (  # name, minimum, maximum, None allowed
-    ("max_images", 1, None, False),
-    ("batch_size", 1, None, True),
-    ("workers", 1, None, False),
-    ("compress_level", 0, 9, False),
-    ("levels", 2, tiling.MAX_LEVELS, False),
-)
 _DRAWING_OPTIONS = (
     "max_images",
     "max_channels",
@@ -95,87 +63,6 @@ _DRAWING_OPTIONS = (
     "max_side",
     "min_side",
 )
-
-
-def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate keyword options of :class:`ActivationLogger` without a model; return them normalized.
-
-    The logger runs this on its own arguments, and :class:`tbactviz.ActivationCallback` on the options it
-    passes on, at construction (long before the model is there). Only the options present are checked.
-
-    Args:
-        options: Keyword options by name, as :class:`ActivationLogger` takes them (``logdir``, ``model`` and
-            ``layers`` excluded).
-
-    Returns:
-        A copy with ``eps`` as a float, ``stats`` as a tuple of stat names and ``value_range`` as a float
-        pair or a dict of float pairs.
-
-    Raises:
-        ValueError: An option is invalid; the message names it, the value received and the valid options.
-
-    Example:
-        >>> check_options({"stats": "sparsity", "eps": 0})
-        {'stats': ('sparsity',), 'eps': 0.0}
-    """
-    out = dict(options)
-    for name, low, high, none_ok in _INT_OPTIONS:
-        if name in out:
-            _check_int(name, out[name], low, high, allow_none=none_ok)
-    for name in ("images", "histograms"):
-        if name in out and not isinstance(out[name], (bool, np.bool_)):
-            raise ValueError(f"{name}={out[name]!r} is not valid; expected True or False (off)")
-    if "eps" in out:
-        eps = out["eps"]
-        if (
-            isinstance(eps, bool)
-            or not isinstance(eps, (int, float, np.integer, np.floating))
-            or not eps >= 0
-        ):
-            raise ValueError(f"eps={eps!r} is not valid; expected a number >= 0")
-        out["eps"] = float(eps)
-    if "stats" in out:
-        out["stats"] = _check_stats(out["stats"])
-    if "on_error" in out and out["on_error"] not in ("raise", "warn"):
-        raise ValueError(f"on_error={out['on_error']!r} is not one of ('raise', 'warn')")
-    normalize = out.get("normalize", "standardize")
-    value_range = out.get("value_range")
-    if value_range is not None:
-        if normalize != "fixed":
-            raise ValueError(
-                f"value_range={value_range!r} is only used with normalize='fixed' "
-                f"(got normalize={normalize!r})"
-            )
-        if isinstance(value_range, Mapping):
-            out["value_range"] = {
-                str(k): _check_range(f"value_range[{k!r}]", v) for k, v in value_range.items()
-            }
-        else:
-            out["value_range"] = _check_range("value_range", value_range)
-    # The drawing options are validated by tiling itself, with its own messages.
-    tiling.tile_activations(
-        np.zeros((1, 2, 2, 1), np.float32),
-        value_range=(0.0, 1.0) if normalize == "fixed" else None,
-        **{name: out[name] for name in _DRAWING_OPTIONS if name in out},
-    )
-    return out
-
-
-def _check_stats(value: Any) -> tuple[str, ...]:
-    if value is True:
-        return stats.STAT_NAMES
-    if value is False or value is None:
-        return ()
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in names):
-        raise ValueError(
-            f"stats={value!r} is not valid; expected True (all), False (none) or stat names from "
-            f"{stats.STAT_NAMES}"
-        )
-    bad = [n for n in names if n not in stats.STAT_NAMES]
-    if bad:
-        raise ValueError(f"stats={value!r} has unknown names {bad}; valid names are {stats.STAT_NAMES}")
-    return tuple(dict.fromkeys(names))
 
 
 class ActivationLogger:
@@ -258,8 +145,8 @@ class ActivationLogger:
         stats: bool | Iterable[str] = True,
         batch_size: int | None = None,
         eps: float = 0.0,
-        max_side: int = tiling.DEFAULT_MAX_SIDE,
-        min_side: int = tiling.DEFAULT_MIN_SIDE,
+        max_side: int = DEFAULT_MAX_SIDE,
+        min_side: int = DEFAULT_MIN_SIDE,
         levels: int = DEFAULT_LEVELS,
         compress_level: int = DEFAULT_COMPRESS_LEVEL,
         on_error: Literal["raise", "warn"] = "raise",
@@ -298,7 +185,7 @@ class ActivationLogger:
         self._compress_level = int(compress_level)
         self._levels = int(levels)
         self._on_error = on_error
-        self._extractor: ActivationExtractor = ActivationExtractor(model, layers)
+        self._extractor: ActivationExtractor = ActivationExtractor(model, layers, batch_size=batch_size)
         paths = self._extractor.paths
         self._tag_paths = dict(zip(paths, naming.unique_paths(paths), strict=True))
         if normalize == "fixed" and self._fixed_ranges:
@@ -308,8 +195,6 @@ class ActivationLogger:
                     f"value_range names layers that are not logged: {unknown}; logged layers are "
                     f"{list(self._tag_paths)}"
                 )
-        self._batch_size = batch_size
-        self._bytes_per_sample: int | None = None
         self._workers = int(workers)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -370,10 +255,11 @@ class ActivationLogger:
     def log(self, inputs: Any, step: int) -> dict[str, dict[str, float]]:
         """Run ``inputs`` through the model and write one event for every chosen layer at ``step``.
 
-        The same as ``write(capture(inputs), step)``, with bounded memory: the probe runs in chunks of
-        ``batch_size`` samples (auto: at most about 256 MiB of activations of all chosen layers per chunk, and
-        at least ``max_images`` samples), and each chunk is folded into the histograms and stats and released
-        before the next; grids come from the first ``max_images`` samples.
+        The same as ``write_chunks(probe_chunks(inputs), num_samples(inputs), step)``: the probe runs in
+        chunks of ``batch_size`` samples (auto: at most about 256 MiB of activations of all chosen layers
+        per chunk, and at least ``max_images`` samples), and each chunk is folded into the histograms and
+        stats and released before the next, so memory stays bounded whatever the probe's size; grids come
+        from the first ``max_images`` samples.
 
         Args:
             inputs: Probe inputs as ``model.predict`` takes them: an array of shape (N, ...) with N >= 1, or a
@@ -390,15 +276,60 @@ class ActivationLogger:
             ValueError: ``step`` is not an int >= 0, or ``inputs`` do not fit the model.
         """
         self._check_open(step)
-        _check_int("step", step, 0)
+        check_int("step", step, 0)
         try:
-            digests = self._digest_probe(inputs)
+            digests = self._digest(self.probe_chunks(inputs), num_samples(inputs))
         except Exception as exc:
             if self._on_error == "raise":
                 raise
             self._warn_once("*", exc, f"step {step}: extracting activations failed")
             return {}
         return self._emit(digests, step)
+
+    def probe_chunks(self, inputs: Any) -> Iterator[dict[str, np.ndarray]]:
+        """Run the probe through the model chunk by chunk: the part that must run where the model lives.
+
+        Chunks hold ``batch_size`` samples (auto: at most about 256 MiB of activations of all chosen layers,
+        and the first at least ``max_images`` samples, so the grids come from one chunk). Consume each chunk
+        before asking for the next (e.g. hand it to :meth:`write_chunks` on another thread through a queue
+        bounded in bytes) to keep memory bounded.
+
+        Args:
+            inputs: Probe inputs, as for :meth:`log`.
+
+        Yields:
+            ``{layer_path: ndarray (chunk, ...)}`` in :attr:`layer_paths` order; read-only views, valid until
+            the next chunk is asked for.
+
+        Raises:
+            tbactviz.ProbeError: ``inputs`` do not fit the model.
+        """
+        n = num_samples(inputs)
+        yield from self._extractor.iter_batches(inputs, min_first=min(n, self._tile_options["max_images"]))
+
+    def write_chunks(
+        self, chunks: Iterable[Mapping[str, np.ndarray]], n: int, step: int
+    ) -> dict[str, dict[str, float]]:
+        """Fold probe chunks into grids, histograms and stats, and write them as one event at ``step``.
+
+        Thread-safe with respect to the event file; it does not touch the model. Each chunk is released once
+        folded, so memory stays at about one chunk.
+
+        Args:
+            chunks: What :meth:`probe_chunks` yields, in order (any iterable: a generator reading a queue).
+            n: Total number of probe samples in ``chunks`` (sizes the histogram sample), >= 1.
+            step: The step shown in TensorBoard, an int >= 0.
+
+        Returns:
+            As :meth:`log`.
+
+        Raises:
+            tbactviz.WriterClosedError: The logger was closed.
+        """
+        self._check_open(step)
+        check_int("step", step, 0)
+        check_int("n", n, 1)
+        return self._emit(self._digest(chunks, n), step)
 
     def capture(self, inputs: Any) -> dict[str, np.ndarray]:
         """Run the forward pass only: the chosen layers' activations for ``inputs``.
@@ -417,6 +348,9 @@ class ActivationLogger:
     def write(self, activations: Mapping[str, np.ndarray], step: int) -> dict[str, dict[str, float]]:
         """Tile, measure and write activations captured by :meth:`capture` as one event at ``step``.
 
+        :meth:`capture` holds every probe sample's activations at once: for large probes prefer :meth:`log`,
+        or :meth:`probe_chunks` with :meth:`write_chunks`.
+
         Thread-safe with respect to the event file; it does not touch the model.
 
         Args:
@@ -431,36 +365,23 @@ class ActivationLogger:
             tbactviz.WriterClosedError: The logger was closed.
         """
         self._check_open(step)
-        _check_int("step", step, 0)
+        check_int("step", step, 0)
         chunk = {path: np.asarray(activations[path]) for path in self._tag_paths if path in activations}
         n = max((len(a) for a in chunk.values()), default=0)
         digests = self._new_digests(chunk, n)
         self._feed(digests, chunk)
         return self._emit(digests, step)
 
-    def _chunk_size(self, n: int) -> int:
-        if self._batch_size is not None:
-            return self._batch_size
-        at_least = min(n, self._tile_options["max_images"])
-        if self._bytes_per_sample is None:  # first call: learn the size of a sample's activations
-            return at_least
-        return max(at_least, MAX_CHUNK_BYTES // max(self._bytes_per_sample, 1))
-
-    def _digest_probe(self, inputs: Any) -> list[_LayerDigest]:
-        """Run the probe chunk by chunk, folding each chunk into per-layer digests."""
-        n = num_samples(inputs)
+    def _digest(self, chunks: Iterable[Mapping[str, np.ndarray]], n: int) -> list[_LayerDigest]:
+        """Fold chunk after chunk into per-layer digests (each chunk released before the next)."""
         digests: list[_LayerDigest] | None = None
-        start = 0
-        while start < n:
-            stop = min(n, start + self._chunk_size(n))
-            chunk = self._extractor(slice_samples(inputs, start, stop))
-            self._bytes_per_sample = sum(a.nbytes for a in chunk.values()) // (stop - start)
+        for chunk in chunks:
             if digests is None:
                 digests = self._new_digests(chunk, n)
             self._feed(digests, chunk)
             del chunk
-            start = stop
-        assert digests is not None
+        if digests is None:
+            raise ValueError("chunks yielded no chunk; expected at least one (n >= 1 samples)")
         return digests
 
     def _new_digests(self, chunk: Mapping[str, np.ndarray], n: int) -> list[_LayerDigest]:

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tbactviz.options import STAT_NAMES
+
 __all__ = [
     "DEFAULT_BUCKET_COUNT",
     "DEFAULT_MAX_HISTOGRAM_VALUES",
@@ -46,9 +48,6 @@ __all__ = [
     "histogram_buckets",
     "layer_stats",
 ]
-
-STAT_NAMES: tuple[str, ...] = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite")
-"""Keys of :func:`layer_stats`' result, in order."""
 
 DEFAULT_BUCKET_COUNT = 30
 """Histogram buckets per layer; TensorBoard's own default."""

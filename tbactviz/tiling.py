@@ -27,6 +27,14 @@ from typing import Literal
 import numpy as np
 
 from tbactviz._colormaps import LUTS
+from tbactviz.options import (
+    CHANNEL_ORDERS,
+    COLORMAPS,
+    DEFAULT_MAX_SIDE,
+    DEFAULT_MIN_SIDE,
+    MAX_LEVELS,
+    NORMALIZE_MODES,
+)
 
 __all__ = [
     "CHANNEL_ORDERS",
@@ -49,12 +57,6 @@ __all__ = [
 Normalize = Literal["standardize", "minmax", "layer", "fixed"]
 ChannelOrder = Literal["index", "activity"]
 
-#: Colormap names accepted by :func:`tile_activations` and :func:`apply_colormap`.
-COLORMAPS: tuple[str, ...] = ("gray", "viridis", "magma", "inferno", "plasma")
-#: Normalization modes accepted by :func:`tile_activations`.
-NORMALIZE_MODES: tuple[str, ...] = ("standardize", "minmax", "layer", "fixed")
-#: Channel orders accepted by :func:`tile_activations`.
-CHANNEL_ORDERS: tuple[str, ...] = ("index", "activity")
 
 #: Colour of non-finite values (RGB).
 MARKER_COLOR: tuple[int, int, int] = (255, 0, 255)
@@ -74,16 +76,6 @@ for _lut in _EXT_LUTS.values():
 # Data whose largest finite magnitude lies outside this window is rescaled (by an exact power of two) before
 # the statistics are taken, so that sums of squares neither overflow nor underflow in float32.
 _SAFE_LOW, _SAFE_HIGH = 2.0**-32, 2.0**32
-
-
-#: Default largest side of a grid in pixels: about a TensorBoard image card, so the dashboard loses nothing
-#: while events stay small (pass a larger ``max_side`` to keep full detail at actual size).
-DEFAULT_MAX_SIDE = 384
-#: Default smallest longer side: small grids are upscaled (nearest neighbour) to about this size.
-DEFAULT_MIN_SIDE = 128
-
-#: Most colour levels an indexed image can have: 256 palette entries less the marker and the separator.
-MAX_LEVELS = 254
 
 
 @functools.lru_cache(maxsize=64)

@@ -139,7 +139,7 @@ def test_default_layers_and_logger_options(tmp_path: Path) -> None:
 
 
 def test_two_fit_calls_keep_a_monotonic_step_and_one_event_file_per_fit(tmp_path: Path) -> None:
-    cb = ActivationCallback(tmp_path, X[:2], "conv*", fixed_scale=True)
+    cb = ActivationCallback(tmp_path, X[:2], "conv*", normalize="fixed")
     model = small_cnn()
     fit(model, cb, epochs=2)
     first_logger = cb.logger
@@ -273,8 +273,8 @@ def test_a_failing_layer_warns_once_and_training_continues(tmp_path: Path, async
 
 @pytest.mark.parametrize("async_write", [False, True])
 @pytest.mark.usefixtures("conv2_drawing_fails")
-def test_raise_errors_ends_fit_and_closes(tmp_path: Path, async_write: bool) -> None:
-    cb = ActivationCallback(tmp_path, X[:2], "conv*", raise_errors=True, async_write=async_write)
+def test_on_error_raise_ends_fit_and_closes(tmp_path: Path, async_write: bool) -> None:
+    cb = ActivationCallback(tmp_path, X[:2], "conv*", on_error="raise", async_write=async_write)
     with pytest.raises(FloatingPointError, match="cannot draw this layer"):
         fit(small_cnn(), cb, epochs=3)
     assert cb.logger is not None and cb.logger.closed
@@ -368,9 +368,10 @@ def test_multi_input_dict_probe(tmp_path: Path) -> None:
         ({"max_queue": 0}, ValueError, ["max_queue=0", "int >= 1"]),
         ({"probe_samples": 0}, ValueError, ["probe_samples=0"]),
         ({"async_write": "yes"}, ValueError, ["async_write='yes'", "True or False"]),
-        ({"fixed_scale": True, "normalize": "layer"}, ValueError, ["fixed_scale=True", "normalize='layer'"]),
+        ({"value_range": (0, 1), "normalize": "layer"}, ValueError, ["value_range=(0, 1)", "'layer'"]),
         ({"colour": "red"}, TypeError, ["['colour']", "colormap"]),
-        ({"on_error": "warn"}, TypeError, ["['on_error']", "raise_errors"]),
+        ({"on_error": "ignore"}, ValueError, ["on_error='ignore'", "('raise', 'warn')"]),
+        ({"fixed_scale": True}, TypeError, ["['fixed_scale']", "normalize"]),
     ],
 )
 def test_invalid_arguments_are_rejected_at_construction(
@@ -393,8 +394,8 @@ def test_probe_is_required_and_logdir_is_checked(tmp_path: Path) -> None:
         ActivationCallback(tmp_path / "file", X[:1])
 
 
-def test_fixed_scale_with_given_range(tmp_path: Path) -> None:
-    cb = ActivationCallback(tmp_path, X[:1], "conv1", fixed_scale=True, value_range=(-1.0, 1.0))
+def test_fixed_normalization_with_given_range(tmp_path: Path) -> None:
+    cb = ActivationCallback(tmp_path, X[:1], "conv1", normalize="fixed", value_range=(-1.0, 1.0))
     fit(small_cnn(), cb, epochs=1)
     assert cb.logger is not None and cb.logger.value_ranges == {}  # shared range given, nothing measured
     assert_logged(tmp_path, [0, 1], ("conv1",))

@@ -54,7 +54,7 @@ MIRRORED = COMMON + textwrap.dedent(
     with strategy.scope():
         model = small_cnn()
     cb = tbactviz.ActivationCallback(
-        logdir, x[:2], "conv*", every_n_batches=2, async_write=async_write, raise_errors=True
+        logdir, x[:2], "conv*", every_n_batches=2, async_write=async_write, on_error="raise"
     )
     model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[cb])  # 2 batches per epoch
     print(json.dumps({"replicas": strategy.num_replicas_in_sync, "logged": cb.logged_steps}))
@@ -85,7 +85,7 @@ MULTI_WORKER = COMMON + textwrap.dedent(
     with strategy.scope():
         model = Workaround(small_cnn().layers + [AddLoss()])
         model.compile("sgd")
-    cb = tbactviz.ActivationCallback(logdir, x[:2], "conv*", raise_errors=True)
+    cb = tbactviz.ActivationCallback(logdir, x[:2], "conv*", on_error="raise")
     model.fit(tf.data.Dataset.from_tensor_slices(x).batch(8), epochs=2, verbose=0, callbacks=[cb])
     with open(report, "w") as f:
         json.dump({"chief": cb.is_chief, "logged": cb.logged_steps, "pid": os.getpid(),

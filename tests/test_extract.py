@@ -497,7 +497,7 @@ def test_probe_errors(functional):
         extractor(np.zeros((2, 10, 10, 3), np.float32))
     with pytest.raises(ProbeError, match="contains an object of type 'object'; pass arrays or tensors"):
         extractor([object()])
-    with pytest.raises(ValueError, match=r"batch_size must be None .* received 0"):
+    with pytest.raises(ValueError, match=r"batch_size=0 is not valid; expected an int >= 1 or None"):
         ActivationExtractor(functional, "conv1", batch_size=0)
     with pytest.raises(TypeError, match=r"keras\.Model"):
         ActivationExtractor(keras.layers.Dense(2))  # type: ignore[arg-type]

@@ -307,24 +307,24 @@ def test_chunked_probe_gives_the_same_event(
 def test_auto_chunks_bound_the_activations_held_at_once(
     tmp_path: Path, model: keras.Model, probe: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tbactviz import logger as logger_module
+    from tbactviz import extract
 
     per_sample = 24 * 24 * 6 * 4  # conv1's float32 activations of one sample
-    monkeypatch.setattr(logger_module, "MAX_CHUNK_BYTES", 2 * per_sample)
+    monkeypatch.setattr(extract, "MAX_CHUNK_BYTES", 2 * per_sample)
     log = tbactviz.ActivationLogger(tmp_path, model, layers="conv1", max_images=1)
     sizes: list[int] = []
-    real = log.extractor.__call__
+    real = extract.ActivationExtractor._run
 
-    def spy(inputs: np.ndarray) -> dict[str, np.ndarray]:
-        sizes.append(len(inputs))
-        return real(inputs)
+    def spy(self: extract.ActivationExtractor, chunk: np.ndarray) -> dict[str, np.ndarray]:
+        sizes.append(len(chunk))
+        return real(self, chunk)
 
-    monkeypatch.setattr(type(log.extractor), "__call__", lambda self, inputs: spy(inputs))
+    monkeypatch.setattr(extract.ActivationExtractor, "_run", spy)
     probe8 = np.concatenate([probe, probe[::-1]])
-    figures = log(probe8, 0)  # first call: one sample to learn the size, then chunks of 2
+    figures = log(probe8, 0)  # the output shapes are known once traced: chunks of 2 from the start
     log(probe8, 1)
     log.close()
-    assert sizes == [1, 2, 2, 2, 1, 2, 2, 2, 2]
+    assert sizes == [2, 2, 2, 2, 2, 2, 2, 2]
     want = reference(model, "conv1", probe8)
     assert figures["conv1"]["mean"] == pytest.approx(float(want.astype(np.float64).mean()), rel=1e-6)
     assert figures["conv1"]["sparsity"] == pytest.approx(float(np.mean(want == 0)))

@@ -1,0 +1,322 @@
+"""Every option of the logger and the callback, described once and validated in one place.
+
+:data:`LOGGER_OPTIONS` is the table of :class:`tbactviz.ActivationLogger`'s keyword options (name, default,
+kind, bounds, choices, help): :func:`check_options` validates against it, :class:`tbactviz.ActivationCallback`
+passes the same options on, and the ``tbactviz`` command generates its flags from it, so the three cannot
+drift apart. :data:`CALLBACK_OPTIONS` describes the callback's own options the same way.
+
+Valid values are stated in every message: ``name=value is not valid; expected ...``. Integers and floats
+accept numpy scalars (they register as :class:`numbers.Integral` / :class:`numbers.Real`); ``bool`` is never
+taken for an int.
+
+This module imports nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from collections.abc import Mapping
+from typing import Any, Literal
+
+__all__ = [
+    "CALLBACK_OPTIONS",
+    "CHANNEL_ORDERS",
+    "COLORMAPS",
+    "DEFAULT_COMPRESS_LEVEL",
+    "DEFAULT_LEVELS",
+    "DEFAULT_MAX_SIDE",
+    "DEFAULT_MIN_SIDE",
+    "LOGGER_OPTIONS",
+    "MAX_CHUNK_BYTES",
+    "MAX_LEVELS",
+    "NORMALIZE_MODES",
+    "ON_ERROR",
+    "STAT_NAMES",
+    "Option",
+    "check_bool",
+    "check_int",
+    "check_options",
+    "check_range",
+]
+
+#: Colormaps of the grids (see :mod:`tbactviz._colormaps`).
+COLORMAPS: tuple[str, ...] = ("gray", "viridis", "magma", "inferno", "plasma")
+#: How activations map to colours.
+NORMALIZE_MODES: tuple[str, ...] = ("standardize", "minmax", "layer", "fixed")
+#: Which channels are drawn first.
+CHANNEL_ORDERS: tuple[str, ...] = ("index", "activity")
+#: What a logging error does: propagate, or one warning per layer and cause.
+ON_ERROR: tuple[str, ...] = ("raise", "warn")
+#: The per-layer scalar figures, in writing order (defined in :mod:`tbactviz.stats`).
+STAT_NAMES: tuple[str, ...] = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite")
+#: Grids larger than this many pixels on a side are downscaled by an integer factor per tile.
+DEFAULT_MAX_SIDE = 384
+#: Grids smaller than this many pixels on a side are upscaled (nearest neighbour, integer factor).
+DEFAULT_MIN_SIDE = 128
+#: Most colour levels a palette PNG grid can use (two palette entries are kept for separators and markers).
+MAX_LEVELS = 254
+#: Default colour levels of the written PNG grids.
+DEFAULT_LEVELS = 64
+#: Default PNG deflate level (ISA-L's highest).
+DEFAULT_COMPRESS_LEVEL = 3
+#: With ``batch_size=None``, probe chunks hold at most about this many bytes of activations (all layers).
+MAX_CHUNK_BYTES = 256 << 20
+
+Kind = Literal["int", "float", "bool", "choice", "stats", "range", "path"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One keyword option: what it is, what it takes, and its flag on the command line.
+
+    Attributes:
+        name: The keyword, e.g. ``"max_images"``.
+        default: The default value.
+        kind: ``"int"``, ``"float"``, ``"bool"``, ``"choice"``, ``"stats"`` (True, False or stat names),
+            ``"range"`` (a ``(low, high)`` pair or a mapping of them) or ``"path"``.
+        help: One sentence for ``--help`` and the docs.
+        minimum: Smallest valid number (ints and floats).
+        maximum: Largest valid number, or None.
+        none_ok: Whether ``None`` is valid (and what it means is in ``help``).
+        choices: The valid strings of a ``"choice"`` option.
+        cli: Whether the command line has a flag for it (``--max-images``; ``--no-images`` for a bool that
+            defaults to True).
+    """
+
+    name: str
+    default: Any
+    kind: Kind
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    none_ok: bool = False
+    choices: tuple[str, ...] = ()
+    cli: bool = True
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag: ``--max-images``, or ``--no-images`` for a bool that defaults to True."""
+        dashed = self.name.replace("_", "-")
+        return f"--no-{dashed}" if self.kind == "bool" and self.default is True else f"--{dashed}"
+
+    def check(self, value: Any) -> Any:
+        """Validate ``value`` for this option; return it normalized (ints as int, floats as float)."""
+        if value is None and self.none_ok:
+            return None
+        if self.kind == "int":
+            return check_int(self.name, value, int(self.minimum or 0), _opt_int(self.maximum), self.none_ok)
+        if self.kind == "float":
+            return _check_float(self.name, value, float(self.minimum or 0.0))
+        if self.kind == "bool":
+            return check_bool(self.name, value)
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise ValueError(f"{self.name}={value!r} is not valid; expected one of {self.choices}")
+            return value
+        if self.kind == "stats":
+            return _check_stats(value)
+        if self.kind == "range":
+            if isinstance(value, Mapping):
+                return {str(k): check_range(f"{self.name}[{k!r}]", v) for k, v in value.items()}
+            return check_range(self.name, value)
+        return value
+
+
+def _opt_int(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+#: The options of :class:`tbactviz.ActivationLogger` (passed on by :class:`tbactviz.ActivationCallback`).
+LOGGER_OPTIONS: tuple[Option, ...] = (
+    Option("max_images", 3, "int", "probe samples drawn as grids per layer (stats use every sample)", 1),
+    Option("max_channels", 64, "int", "channels drawn per grid; the rest are left out (see order)", 1),
+    Option(
+        "normalize",
+        "standardize",
+        "choice",
+        "how activations map to colours: per channel (standardize, minmax), one scale per layer (layer), or "
+        "one range kept across steps (fixed)",
+        choices=NORMALIZE_MODES,
+    ),
+    Option(
+        "value_range",
+        None,
+        "range",
+        "with normalize='fixed': (low, high) for every layer or {path: (low, high)}; None measures each "
+        "layer's range at the first step and keeps it",
+        none_ok=True,
+        cli=False,
+    ),
+    Option("colormap", "viridis", "choice", "colormap of the grids", choices=COLORMAPS),
+    Option("order", "index", "choice", "channels by index, or most active first", choices=CHANNEL_ORDERS),
+    Option("columns", None, "int", "grid columns (None: near-square)", 1, none_ok=True),
+    Option("images", True, "bool", "write the feature-map grids"),
+    Option("histograms", True, "bool", "write the activation histograms"),
+    Option(
+        "stats",
+        True,
+        "stats",
+        f"write the scalar figures: True (all), False (none) or names from {STAT_NAMES}",
+        cli=False,
+    ),
+    Option(
+        "batch_size",
+        None,
+        "int",
+        "probe samples per forward pass (None: automatic chunks of at most about 256 MiB of activations)",
+        1,
+        none_ok=True,
+    ),
+    Option("eps", 0.0, "float", "values with |a| <= eps count as zero for sparsity and dead channels", 0.0),
+    Option("max_side", DEFAULT_MAX_SIDE, "int", "larger grids are downscaled to this side (px)", 1),
+    Option("min_side", DEFAULT_MIN_SIDE, "int", "smaller grids are upscaled to this side (px)", 0),
+    Option("levels", DEFAULT_LEVELS, "int", "colour levels of the PNG grids", 2, MAX_LEVELS),
+    Option("compress_level", DEFAULT_COMPRESS_LEVEL, "int", "PNG deflate level", 0, 9),
+    Option(
+        "on_error",
+        "raise",
+        "choice",
+        "raise logging errors, or warn once per layer and cause and go on",
+        choices=ON_ERROR,
+        cli=False,
+    ),
+    Option("workers", 1, "int", "threads that draw, measure and encode layers", 1),
+)
+
+#: The callback's own options (besides ``logdir``, ``probe``, ``layers`` and the schedule's).
+CALLBACK_OPTIONS: tuple[Option, ...] = (
+    Option("async_write", False, "bool", "tile, encode and write on a background thread", cli=False),
+    Option("max_queue", 4, "int", "logged steps that may wait for the writer thread", 1, cli=False),
+    Option("probe_samples", 8, "int", "samples taken from a Dataset probe", 1, cli=False),
+    Option(
+        "on_error",
+        "warn",
+        "choice",
+        "warn once per layer and cause and keep training (default), or raise",
+        choices=ON_ERROR,
+        cli=False,
+    ),
+)
+
+_BY_NAME = {option.name: option for option in LOGGER_OPTIONS}
+
+
+def check_int(
+    name: str, value: Any, minimum: int, maximum: int | None = None, allow_none: bool = False
+) -> int | None:
+    """Validate an int option (numpy ints accepted, bools refused); return it as an ``int``.
+
+    Example:
+        >>> check_int("max_images", 3, 1)
+        3
+    """
+    if value is None and allow_none:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        valid = f"an int in {minimum}..{maximum}" if maximum is not None else f"an int >= {minimum}"
+        valid += " or None" if allow_none else ""
+        raise ValueError(f"{name}={value!r} is not valid; expected {valid}")
+    return int(value)
+
+
+def _check_float(name: str, value: Any, minimum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
+        raise ValueError(f"{name}={value!r} is not valid; expected a number >= {minimum:g}")
+    return float(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Validate a bool option (numpy bools accepted).
+
+    Example:
+        >>> check_bool("images", False)
+        False
+    """
+    if type(value).__name__ == "bool_" or isinstance(value, bool):
+        return bool(value)
+    raise ValueError(f"{name}={value!r} is not valid; expected True or False")
+
+
+def check_range(name: str, value: Any) -> tuple[float, float]:
+    """Validate a ``(low, high)`` pair of finite numbers with ``high > low``.
+
+    Example:
+        >>> check_range("value_range", [0, 2])
+        (0.0, 2.0)
+    """
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name}={value!r} is not valid; expected a pair (low, high) of finite numbers"
+        ) from None
+    finite = all(v == v and abs(v) != float("inf") for v in (lo, hi))
+    if not (finite and hi > lo):
+        raise ValueError(f"{name}={value!r} is not valid; expected finite numbers with high > low")
+    return lo, hi
+
+
+def _check_stats(value: Any) -> tuple[str, ...]:
+    if value is True:
+        return STAT_NAMES
+    if value is False or value is None:
+        return ()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in names):
+        raise ValueError(
+            f"stats={value!r} is not valid; expected True (all), False (none) or stat names from {STAT_NAMES}"
+        )
+    bad = [n for n in names if n not in STAT_NAMES]
+    if bad:
+        raise ValueError(f"stats={value!r} has unknown names {bad}; valid names are {STAT_NAMES}")
+    return tuple(dict.fromkeys(names))
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate keyword options of :class:`tbactviz.ActivationLogger` without a model; return them normalized.
+
+    The logger runs this on its own arguments, the callback on the options it passes on (at construction,
+    long before the model is there) and the command line on its flags. Only the options present are checked.
+
+    Args:
+        options: Keyword options by name, as :data:`LOGGER_OPTIONS` lists them.
+
+    Returns:
+        A copy with ints as ``int``, ``eps`` as a float, ``stats`` as a tuple of stat names and
+        ``value_range`` as a float pair or a dict of float pairs.
+
+    Raises:
+        ValueError: An option is invalid; the message names it, the value received and the valid values.
+        TypeError: An option that is not one of :data:`LOGGER_OPTIONS`.
+
+    Example:
+        >>> check_options({"stats": "sparsity", "eps": 0})
+        {'stats': ('sparsity',), 'eps': 0.0}
+    """
+    unknown = sorted(set(options) - set(_BY_NAME))
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown}; the options are {list(_BY_NAME)}")
+    out = {name: _BY_NAME[name].check(value) for name, value in options.items()}
+    normalize = out.get("normalize", "standardize")
+    if out.get("value_range") is not None and normalize != "fixed":
+        raise ValueError(
+            f"value_range={options['value_range']!r} is only used with normalize='fixed' "
+            f"(got normalize={normalize!r})"
+        )
+    return out
+
+
+def defaults() -> dict[str, Any]:
+    """The default of every logger option, by name.
+
+    Example:
+        >>> defaults()["max_images"]
+        3
+    """
+    return {option.name: option.default for option in LOGGER_OPTIONS}
