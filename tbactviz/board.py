@@ -4,7 +4,9 @@ TensorBoard keeps, by reservoir sampling, only 10 image steps and 500 histogram 
 told otherwise; the activations of epoch 0 then vanish from the slider. :func:`tensorboard_args` builds a
 TensorBoard command line with ``--samples_per_plugin`` set high enough to keep every step (100000 per tag;
 ``0`` would keep *none* with TensorBoard's fast data server), bound to ``127.0.0.1`` by default.
-:func:`run_tensorboard` runs it in the foreground (what ``tbactviz board`` does); :class:`TensorBoardServer`
+:func:`exec_tensorboard` replaces the current process by it (what ``tbactviz board`` does on POSIX:
+signals reach TensorBoard itself, nothing is left behind); :func:`run_tensorboard` runs it as a child in the
+foreground, forwarding SIGINT, SIGTERM and SIGHUP to it and waiting for it; :class:`TensorBoardServer`
 runs it in the background, waits until it answers and always stops it (what the tests and the screenshot
 script use).
 
@@ -25,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -36,6 +39,7 @@ __all__ = [
     "DEFAULT_SAMPLES",
     "KEEP_ALL",
     "TensorBoardServer",
+    "exec_tensorboard",
     "free_port",
     "run_tensorboard",
     "samples_flag",
@@ -141,7 +145,11 @@ def run_tensorboard(
     samples: Mapping[str, int] | None = None,
     extra: Sequence[str] = (),
 ) -> int:
-    """Run TensorBoard in the foreground until it exits or Ctrl-C is pressed.
+    """Run TensorBoard as a child process in the foreground until it exits.
+
+    SIGINT (Ctrl-C), SIGTERM and SIGHUP received meanwhile are forwarded to TensorBoard, which is then waited
+    for (SIGKILL after 10 s), so it never outlives this call. Signal handlers are only installed from the
+    main thread (elsewhere, Python cannot; Ctrl-C is still forwarded).
 
     Args:
         logdir, host, port, samples, extra: As in :func:`tensorboard_args`.
@@ -155,16 +163,61 @@ def run_tensorboard(
     """
     args = tensorboard_args(logdir, host=host, port=port, samples=samples, extra=extra)
     proc = subprocess.Popen(args, env=_tensorboard_env())
+    forwarded = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None]
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in forwarded:
+            previous[sig] = signal.signal(sig, lambda signum, _frame: proc.send_signal(signum))
     try:
         return proc.wait()
     except KeyboardInterrupt:
         proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc, timeout=10)
         return 0
+    finally:
+        _stop(proc, timeout=10)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop(proc: subprocess.Popen[Any], timeout: float) -> None:
+    """Wait for ``proc`` (after a signal was sent), SIGKILL it after ``timeout`` seconds."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def exec_tensorboard(
+    logdir: str | os.PathLike[str],
+    *,
+    host: str = DEFAULT_HOST,
+    port: int | None = None,
+    samples: Mapping[str, int] | None = None,
+    extra: Sequence[str] = (),
+) -> int:
+    """Replace this process by TensorBoard (POSIX); elsewhere, :func:`run_tensorboard`.
+
+    After ``os.execve`` the process id stays the same and it *is* TensorBoard: Ctrl-C, SIGTERM and SIGHUP
+    reach TensorBoard directly and no parent can be left behind, nor can TensorBoard be orphaned. Nothing
+    after this call runs (stdout and stderr are flushed first).
+
+    Args:
+        logdir, host, port, samples, extra: As in :func:`tensorboard_args`.
+
+    Returns:
+        Only where ``os.execve`` does not exist (Windows): TensorBoard's exit status.
+    """
+    args = tensorboard_args(logdir, host=host, port=port, samples=samples, extra=extra)
+    if os.name != "posix":  # pragma: no cover - exec on Windows starts a new process and returns
+        return run_tensorboard(logdir, host=host, port=port, samples=samples, extra=extra)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(args[0], args, _tensorboard_env())
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class TensorBoardServer:

@@ -126,6 +126,33 @@ def _check_file(path: str | os.PathLike[str]) -> str:
     return path
 
 
+#: Pillow modes of more than 8 bits per pixel (grey): read by :func:`_deep_to_255`, not ``convert``.
+_DEEP_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+
+
+def _deep_to_255(raw: np.ndarray) -> np.ndarray:
+    """A 16/32-bit or float grey image as float32 in 0..255, keeping its dynamic range.
+
+    Integer data within 0..65535 (16-bit files) are divided by 257, so 65535 -> 255 as an 8-bit image of the
+    same picture would read; float data within 0..1 are multiplied by 255 and float data within 0..255 kept;
+    anything else is scaled from its own finite min..max to 0..255. Non-finite pixels become 0.
+    """
+    arr = raw.astype(np.float64)
+    finite = np.isfinite(arr)
+    values = arr[finite]
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    is_float = raw.dtype.kind == "f"
+    if is_float and low >= 0 and high <= 1:
+        out = arr * 255.0
+    elif is_float and low >= 0 and high <= 255:
+        out = arr
+    elif not is_float and low >= 0 and high <= 65535:
+        out = arr / 257.0
+    else:
+        out = (arr - low) * (255.0 / (high - low)) if high > low else np.zeros_like(arr)
+    return np.where(finite, out, 0.0).astype(np.float32)
+
+
 def load_image(
     path: str | os.PathLike[str],
     size: tuple[int, int] | None = None,
@@ -135,9 +162,12 @@ def load_image(
     """Read one image file as a float32 array with values in 0..255.
 
     Any format Pillow reads (JPEG, PNG, BMP, GIF's first frame, TIFF, WebP, ...). Palette, grey and RGBA
-    images are converted (alpha is dropped); the result is resized with bilinear filtering when ``size``
-    differs from the file's own size (the aspect ratio is not kept, as ``keras.utils.load_img`` does). Values
-    stay in 0..255, which is what ``keras.applications`` preprocess functions expect.
+    images are converted (alpha is dropped). Images of more than 8 bits keep their dynamic range: 16-bit grey
+    (PNG, TIFF) is divided by 257 (65535 -> 255), float images (TIFF) within 0..1 are multiplied by 255, other
+    float or 32-bit images are scaled from their own min..max; 16-bit RGB is reduced to 8 bits by Pillow
+    itself (high byte). The result is resized with bilinear filtering when ``size`` differs from the file's
+    own size (the aspect ratio is not kept, as ``keras.utils.load_img`` does). Values are in 0..255, which is
+    what ``keras.applications`` preprocess functions (and ``tbactviz log --preprocess``) expect.
 
     Args:
         path: The image file.
@@ -165,10 +195,15 @@ def load_image(
     try:
         with Image.open(path) as img:
             img.load()
-            img = img.convert("RGB" if channels == 3 else "L")
+            if img.mode in _DEEP_MODES:  # 16-bit, 32-bit int and float grey: scaled, never clipped
+                img = Image.fromarray(_deep_to_255(np.asarray(img)))
+            else:
+                img = img.convert("RGB" if channels == 3 else "L")
             if size is not None and (img.height, img.width) != tuple(size):
                 img = img.resize((int(size[1]), int(size[0])), Image.Resampling.BILINEAR)
             arr = np.asarray(img, dtype=np.float32)
+            if arr.ndim == 2 and channels == 3:
+                arr = np.repeat(arr[..., None], 3, axis=-1)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InputFileError(
             path,

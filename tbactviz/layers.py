@@ -60,6 +60,7 @@ __all__ = [
     "check_selection",
     "default_layers",
     "list_layers",
+    "match_layers",
     "resolve_layers",
 ]
 
@@ -318,6 +319,33 @@ def _match_one(selector: object, infos: Sequence[LayerInfo], argument: str) -> l
     )
 
 
+def match_layers(
+    infos: Sequence[LayerInfo], selectors: Sequence[LayerSelector], *, argument: str = "layers"
+) -> list[LayerInfo]:
+    """Every layer of ``infos`` that one of ``selectors`` selects, drawable or not, in model order.
+
+    The matching of :func:`resolve_layers` (same rules, same errors), without the drawability filter: what
+    ``tbactviz layers --match`` shows is what ``--layers`` with the same selectors would log (plus the layers
+    that cannot be drawn).
+
+    Args:
+        infos: What :func:`list_layers` returned.
+        selectors: Names, paths, globs, class names, layer classes or layer objects (at least one).
+        argument: Name of the argument in error messages.
+
+    Returns:
+        The matched layers in model order, without duplicates.
+
+    Raises:
+        LayerNotFoundError: A selector matched no layer (the message lists the closest paths).
+        AmbiguousLayerError: A bare inner name exists in several nested models.
+    """
+    picked: set[int] = set()
+    for selector in selectors:
+        picked.update(id(info.layer) for info in _match_one(selector, infos, argument))
+    return [info for info in infos if id(info.layer) in picked]
+
+
 def _check_max_layers(max_layers: object) -> None:
     if isinstance(max_layers, bool) or not hasattr(max_layers, "__index__"):
         raise TypeError(f"max_layers={max_layers!r} is not valid; expected an int >= 1")
@@ -494,10 +522,7 @@ def resolve_layers(
     else:
         selectors = [layers]
 
-    picked: set[int] = set()
-    for selector in selectors:
-        picked.update(id(info.layer) for info in _match_one(selector, all_infos, argument))
-    ordered = [info for info in all_infos if id(info.layer) in picked]
+    ordered = match_layers(all_infos, selectors, argument=argument)
     skipped = [info for info in ordered if not info.drawable]
     if skipped:
         details = "; ".join(f"{info.path!r} ({info.class_name}) {info.reason}" for info in skipped)

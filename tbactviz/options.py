@@ -81,7 +81,8 @@ class Option:
         none_ok: Whether ``None`` is valid (and what it means is in ``help``).
         choices: The valid strings of a ``"choice"`` option.
         cli: Whether the command line has a flag for it (``--max-images``; ``--no-images`` for a bool that
-            defaults to True).
+            defaults to True; ``--stats NAME[,NAME]`` and ``--no-stats`` for ``stats``; ``--value-range LOW
+            HIGH`` for a range).
     """
 
     name: str
@@ -143,10 +144,9 @@ LOGGER_OPTIONS: tuple[Option, ...] = (
         "value_range",
         None,
         "range",
-        "with normalize='fixed': (low, high) for every layer or {path: (low, high)}; None measures each "
-        "layer's range at the first step and keeps it",
+        "with normalize='fixed': (low, high) for every layer or {path: (low, high)} (one pair on the command "
+        "line); None measures each layer's range at the first step and keeps it",
         none_ok=True,
-        cli=False,
     ),
     Option("colormap", "viridis", "choice", "colormap of the grids", choices=COLORMAPS),
     Option("order", "index", "choice", "channels by index, or most active first", choices=CHANNEL_ORDERS),
@@ -158,7 +158,6 @@ LOGGER_OPTIONS: tuple[Option, ...] = (
         True,
         "stats",
         f"write the scalar figures: True (all), False (none) or names from {STAT_NAMES}",
-        cli=False,
     ),
     Option(
         "batch_size",

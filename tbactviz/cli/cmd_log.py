@@ -1,0 +1,112 @@
+"""``tbactviz log MODEL INPUTS...``: post-hoc logging of a saved model on image files and ``.npy`` arrays.
+
+Everything that can fail cheaply fails before the model is loaded: the flags (validated by the options
+table), the model path, every input file, ``--size`` and ``--logdir``. The probe then goes through the
+logger's chunked path (:meth:`tbactviz.ActivationLogger.probe_chunks` into
+:meth:`~tbactviz.ActivationLogger.write_chunks`): chunks of ``--batch-size`` samples (automatic: about 256 MiB
+of activations), each folded and released before the next, all layers written as one event at ``--step``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from tbactviz.cli.exits import CliError, ExitCode
+from tbactviz.cli.inputs import (
+    check_preprocess,
+    expand_inputs,
+    fmt_shape,
+    preprocess,
+    read_inputs,
+    show_progress,
+)
+from tbactviz.cli.models import check_model_path, input_spec, load_factory_weights, load_model
+from tbactviz.cli.parser import logger_options, split_selectors
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["board_hint", "run"]
+
+
+def board_hint(logdir: str) -> list[str]:
+    """The lines that tell how to open ``logdir`` in TensorBoard."""
+    from tbactviz.board import samples_flag
+
+    q = shlex.quote(logdir)
+    return [
+        "Open it in TensorBoard with:",
+        f"  tbactviz board --logdir {q}",
+        f"or: tensorboard --logdir {q} --samples_per_plugin {samples_flag()}",
+    ]
+
+
+def _check_logdir(logdir: str) -> None:
+    from tbactviz.errors import LogdirError
+    from tbactviz.writer import check_logdir
+
+    try:
+        check_logdir(logdir)
+    except LogdirError as exc:
+        raise CliError(str(exc).replace("logdir=", "--logdir=", 1), ExitCode.BAD_LOGDIR) from None
+
+
+def _counted(
+    chunks: Iterator[Mapping[str, np.ndarray]], n: int, shapes: dict[str, tuple[int, ...]], progress: bool
+) -> Iterator[Mapping[str, np.ndarray]]:
+    """Pass the probe's chunks on, noting each layer's per-sample shape and showing progress in samples."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=n, desc="probe", unit="sample", disable=not progress, leave=False) as bar:
+        for chunk in chunks:
+            if not shapes:
+                shapes.update({path: tuple(a.shape[1:]) for path, a in chunk.items()})
+            yield chunk
+            bar.update(len(next(iter(chunk.values()))) if chunk else 0)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``tbactviz log``; return the exit status."""
+    from tbactviz import data
+
+    options: dict[str, Any] = logger_options(args)
+    check_preprocess(args.preprocess)  # validated before the slow part, applied after reading
+    if args.step < 0:
+        raise CliError(f"--step={args.step!r} is not valid; expected an int >= 0", ExitCode.USAGE)
+    check_model_path(args.model, args.model_factory)
+    paths = expand_inputs(args.inputs)
+    if args.size is not None:
+        data.parse_size(args.size, argument="--size")
+    _check_logdir(args.logdir)
+    model = load_model(args.model, args.model_factory)
+
+    import tbactviz
+    from tbactviz.extract import num_samples
+
+    progress = show_progress(args.quiet)
+    x = read_inputs(paths, input_spec(model), args.size, progress=progress)
+    if args.model_factory is not None:
+        load_factory_weights(model, args.model, x)
+    x = preprocess(x, args.preprocess)
+    start = time.perf_counter()
+    shapes: dict[str, tuple[int, ...]] = {}
+    with tbactviz.ActivationLogger(args.logdir, model, split_selectors(args.layers), **options) as logger:
+        n = num_samples(x)
+        logger.write_chunks(_counted(logger.probe_chunks(x), n, shapes, progress), n, args.step)
+        layer_paths = list(logger.layer_paths)
+        event_file = logger.event_file
+        n_tags = len(logger.tags)
+    seconds = time.perf_counter() - start
+    print(
+        f"Logged {len(layer_paths)} layers ({n_tags} tags) of {n} input(s) at step {args.step} "
+        f"in {seconds:.1f} s, as one event:"
+    )
+    for path in layer_paths:
+        print(f"  {path}  {fmt_shape((n, *shapes[path])) if path in shapes else '?'}")
+    print(f"Events: {event_file}")
+    print("\n".join(board_hint(args.logdir)))
+    return ExitCode.OK
