@@ -240,3 +240,45 @@ def test_data_module_imports_neither_tensorflow_nor_keras():
     code = "import sys, tbactviz.data; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+# -- images of more than 8 bits keep their dynamic range -----------------------------------------------------
+
+
+def _gradient16(path: Path) -> np.ndarray:
+    """A 16-bit grey PNG (a horizontal gradient over the full 0..65535 range), written by Pillow."""
+    grad = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (16, 1))
+    Image.fromarray(grad).save(path)
+    with Image.open(path) as img:
+        assert img.mode in ("I;16", "I"), img.mode  # really 16-bit on disk
+    return grad
+
+
+def test_16_bit_png_keeps_its_range_scaled_by_257(tmp_path):
+    grad = _gradient16(tmp_path / "g16.png")
+    rgb = load_image(tmp_path / "g16.png")
+    assert rgb.shape == (16, 64, 3) and rgb.dtype == np.float32
+    np.testing.assert_allclose(rgb[..., 0], grad / 257.0, atol=1e-3)  # 65535 -> 255, 0 -> 0
+    assert rgb.std() > 50  # not Pillow's flat white of convert("RGB")
+    grey = load_image(tmp_path / "g16.png", (8, 32), channels=1)
+    assert grey.shape == (8, 32, 1) and grey.min() < 10 and grey.max() > 245
+
+
+def test_float_tiff_in_unit_range_is_multiplied_by_255(tmp_path):
+    values = np.tile(np.linspace(0, 1, 32, dtype=np.float32), (8, 1))
+    Image.fromarray(values).save(tmp_path / "f.tiff")
+    out = load_image(tmp_path / "f.tiff", channels=1)
+    np.testing.assert_allclose(out[..., 0], values * 255, atol=1e-3)
+
+
+def test_float_and_32_bit_images_outside_known_ranges_use_their_own_range(tmp_path):
+    wide = np.tile(np.linspace(-5, 1000, 16, dtype=np.float32), (4, 1))
+    wide[0, 0] = np.nan
+    Image.fromarray(wide).save(tmp_path / "wide.tiff")
+    out = load_image(tmp_path / "wide.tiff", channels=1)[..., 0]
+    assert np.isfinite(out).all() and out[0, 0] == 0.0
+    assert out[1, 0] == pytest.approx(0.0) and out[1, -1] == pytest.approx(255.0)
+    big = np.tile(np.arange(16, dtype=np.int32) * 100_000, (4, 1))
+    Image.fromarray(big).save(tmp_path / "big.tiff")
+    out = load_image(tmp_path / "big.tiff", channels=1)[..., 0]
+    assert out.min() == pytest.approx(0.0) and out.max() == pytest.approx(255.0)

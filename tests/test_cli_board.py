@@ -1,0 +1,93 @@
+"""``tbactviz board`` leaves no orphan: after SIGTERM or SIGHUP none of its processes lives; the port is free.
+
+The real console script runs as a child on a free port; its process tree is read from ``/proc`` (Linux).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tbactviz.board import TensorBoardServer, free_port
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc"),
+]
+
+
+def _children(pid: int) -> set[int]:
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            out.update(int(c) for c in (task / "children").read_text().split())
+    return out
+
+
+def _tree(pid: int) -> set[int]:
+    """``pid`` and all its descendants now."""
+    seen, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        if p not in seen:
+            seen.add(p)
+            todo.extend(_children(p))
+    return seen
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as any server (TensorBoard too) binds
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_board_leaves_no_process_and_frees_the_port(sig, tmp_path):
+    exe = shutil.which("tbactviz", path=os.path.dirname(sys.executable))
+    cmd = [exe] if exe else [sys.executable, "-m", "tbactviz"]
+    port = free_port()
+    proc = subprocess.Popen(
+        [*cmd, "board", "--logdir", str(tmp_path), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a group of its own, so the cleanup below can reach stragglers
+    )
+    try:
+        client = TensorBoardServer(tmp_path, port=port)  # only its HTTP helpers; not started
+        client.wait_for("/data/runs", lambda body: isinstance(body, list), timeout=120)
+        tree = _tree(proc.pid)
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while any(_alive(p) for p in tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in tree if _alive(p)], "processes of tbactviz board outlived the signal"
+        deadline = time.monotonic() + 15
+        while not _port_free(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _port_free(port)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
