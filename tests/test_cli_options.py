@@ -156,3 +156,12 @@ def test_log_runs_the_probe_in_chunks_of_batch_size(model_and_probe, tmp_path, m
     assert sizes == [2, 2, 2, 2]
     out = capsys.readouterr().out
     assert "of 8 input(s)" in out and "(8, 10, 10, 4)" in out and "as one event" in out
+
+
+def test_docs_cli_lists_every_flag_and_exit_status():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    for option in cli_options():
+        assert f"`{option.flag}" in doc, option.flag
+    assert "`--no-stats`" in doc
+    for code in ExitCode:
+        assert f"\n| {code.value} | " in doc, code
