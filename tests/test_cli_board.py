@@ -62,13 +62,27 @@ def _port_free(port: int) -> bool:
         return True
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_board_leaves_no_process_and_frees_the_port(sig, tmp_path):
+def _board_command(tmp_path: Path, port: int) -> list[str]:
     exe = shutil.which("tbactviz", path=os.path.dirname(sys.executable))
     cmd = [exe] if exe else [sys.executable, "-m", "tbactviz"]
+    return [*cmd, "board", "--logdir", str(tmp_path), "--port", str(port)]
+
+
+def _library_command(tmp_path: Path, port: int) -> list[str]:
+    """``run_tensorboard`` keeps a parent: it must forward the signal and wait."""
+    code = f"from tbactviz.board import run_tensorboard; run_tensorboard({str(tmp_path)!r}, port={port})"
+    return [sys.executable, "-c", code]
+
+
+@pytest.mark.parametrize(
+    ("sig", "command"),
+    [(signal.SIGTERM, _board_command), (signal.SIGHUP, _board_command), (signal.SIGTERM, _library_command)],
+    ids=["board-SIGTERM", "board-SIGHUP", "run_tensorboard-SIGTERM"],
+)
+def test_board_leaves_no_process_and_frees_the_port(sig, command, tmp_path):
     port = free_port()
     proc = subprocess.Popen(
-        [*cmd, "board", "--logdir", str(tmp_path), "--port", str(port)],
+        command(tmp_path, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # a group of its own, so the cleanup below can reach stragglers
