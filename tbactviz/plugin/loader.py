@@ -1,14 +1,14 @@
 """Loads the Activations tab into TensorBoard, or declines with one logged warning.
 
 A TensorBoard it cannot serve (too old, no data provider, an API that changed) must never take the other
-dashboards down: :meth:`ActivationsLoader.load` then logs one warning and returns None, and TensorBoard goes on
+dashboards down: :meth:`ActivationsLoader.load` then logs one warning and returns None, and TensorBoard goes
+on
 without the tab.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from tensorboard.plugins import base_plugin
 
@@ -53,13 +53,15 @@ class ActivationsLoader(base_plugin.TBLoader):
                 )
                 return None
             if context.data_provider is None:
-                _log.warning("tbactviz: TensorBoard started without a data provider; the Activations tab is off")
+                _log.warning(
+                    "tbactviz: TensorBoard started without a data provider; the Activations tab is off"
+                )
                 return None
             from tbactviz.plugin.routes import ActivationsPlugin
 
             return ActivationsPlugin(context)
         except Exception as exc:  # never break TensorBoard: any failure here only turns the tab off
-            _log.warning("tbactviz: the Activations tab could not load (%s: %s); it is off", type(exc).__name__, exc)
+            _log.warning(
+                "tbactviz: the Activations tab could not load (%s: %s); it is off", type(exc).__name__, exc
+            )
             return None
-
-

@@ -2,7 +2,8 @@
 
 Every function takes the request context, the experiment id and a ``tensorboard.data.provider.DataProvider``,
 so the tab works with TensorBoard's Python reader, its fast Rust data server and remote log directories alike.
-Only the summaries tbactviz writes are read: ``layout/<path>`` and ``channels/<path>`` (tensor summaries of the
+Only the summaries tbactviz writes are read: ``layout/<path>`` and ``channels/<path>`` (tensor summaries of
+the
 ``tbactviz`` plugin), ``activations/<path>`` (images) and ``<figure>/<path>`` (scalars) of the same layers.
 """
 

@@ -3,9 +3,9 @@
 =====================================  =======================================================================
 route                                  returns
 =====================================  =======================================================================
-``/static/<file>``                     the tab's ES modules (entry ``index.js``) and CSS, a fixed list read once
-``/runs``                              ``{"runs": [...], "sampling": {...}, "logdir": ...}``: runs with tbactviz
-                                       data, steps kept per tag as ``--samples_per_plugin`` says (None:
+``/static/<file>``                     the ES modules (entry ``index.js``) and CSS of the tab, read once
+``/runs``                              ``{"runs", "sampling", "logdir"}``: runs with tbactviz data,
+                                       steps kept per tag as ``--samples_per_plugin`` says (None:
                                        TensorBoard's default), and the log directory
 ``/run?run=R``                         the health map of run R (:func:`tbactviz.plugin.reading.run`)
 ``/layer?run=R&layer=L``               every kept step of layer L's grids (:func:`~.reading.layer`)
