@@ -63,6 +63,11 @@ function gridImage(runName, path, step, sample, label, onTile) {
     const k = Math.min(sample, entry.blobs.length - 1);
     const img = el('img', {src: api.blobUrl(entry.blobs[k]), loading: 'lazy', alt: `${path} step ${entry.step}`,
       class: 'gridimg', draggable: 'false'});
+    img.addEventListener('load', () => {
+      // small grids shown larger (whole pixels, crisp), large ones as they are up to the card's width
+      const zoom = Math.max(1, Math.round(300 / Math.max(img.naturalWidth, 1)));
+      img.style.width = `${img.naturalWidth * zoom}px`;
+    });
     img.addEventListener('click', (event) => {
       const sx = img.naturalWidth / img.clientWidth;
       const sy = img.naturalHeight / img.clientHeight;

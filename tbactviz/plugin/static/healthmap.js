@@ -78,8 +78,8 @@ export function healthMap(data, figure, [low, high], {width, chosen, onPick}) {
     const value = c.j >= 0 ? (matrix[c.i] || [])[c.j] : undefined;
     tip.textContent =
       c.j >= 0 ? `${layer.path} @ step ${steps[c.j]}: ${figure} = ${fmt(value)}` : `${layer.path} (click: show its grids)`;
-    tip.style.left = `${event.offsetX + 14}px`;
-    tip.style.top = `${event.offsetY + 10}px`;
+    tip.style.left = `${event.clientX + 14}px`;
+    tip.style.top = `${event.clientY + 10}px`;
     tip.hidden = false;
   });
   canvas.addEventListener('mouseleave', () => (tip.hidden = true));

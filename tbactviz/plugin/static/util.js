@@ -32,12 +32,11 @@ export function colour(t) {
   return `rgb(${c[0]},${c[1]},${c[2]})`;
 }
 
-/** Figures whose values are fractions (fixed 0..1 colour scale). */
+/** Figures whose values are fractions (colour scale from 0). */
 export const FRACTIONS = new Set(['sparsity', 'dead_channels', 'dormant_fraction', 'zero_fraction']);
 
-/** [low, high] of the finite values of a figure's matrices (fractions: [0, 1]). */
+/** [low, high] of the finite values of a figure's matrices (fractions: [0, highest]). */
 export function rangeOf(figure, matrices) {
-  if (FRACTIONS.has(figure)) return [0, 1];
   let low = Infinity;
   let high = -Infinity;
   for (const matrix of matrices) {
@@ -50,6 +49,7 @@ export function rangeOf(figure, matrices) {
     }
   }
   if (!Number.isFinite(low)) return [0, 1];
+  if (FRACTIONS.has(figure)) return [0, high > 0 ? high : 1]; // from 0, up to the largest fraction seen
   if (high === low) return [low, low + 1];
   return [low, high];
 }
