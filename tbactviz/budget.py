@@ -5,15 +5,17 @@ the PNG grids of all chosen layers, plus what else a step writes, fit ``budget``
 layers gets its maps at full size, one that logs 189 gets card-size maps. Grids smaller than the chosen side
 are not touched (a layer's maps are never drawn larger than they are, except for ``min_side`` upscaling).
 
-The size of a palette PNG is estimated from its pixel count: about :data:`BYTES_PER_PIXEL` bytes per pixel at
-64 colour levels (measured on ResNet50V2's 189 layers with random weights: 0.43 to 0.50 byte per pixel; noisy
-maps compress worst, so this is on the safe side), scaled by ``log2(levels) / 6`` for other level counts.
+The size of a palette PNG is estimated from its pixel count *before* ``min_side`` upscaling (repeated pixels
+deflate to almost nothing): about :data:`BYTES_PER_PIXEL` bytes per pixel at 64 colour levels (measured on
+ResNet50V2's 189 layers, random weights, a photograph: 0.65 to 0.71 with any side from 128 to 4096; noisy maps
+compress worst), scaled by ``log2(levels) / 6`` for other level counts; the rest of a layer's summaries by
+:data:`OTHER_BYTES_PER_LAYER` (measured there: 1.6 KB). ``benchmarks/bench_budget.py`` measures the result.
 
 Example:
     >>> plan_max_side([(8, 8, 16)], budget=1 << 20, images=1)  # small grids: no limit needed
     4096
     >>> plan_max_side([(112, 112, 64)] * 60, budget=4 << 20, images=1)
-    358
+    310
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ __all__ = [
 #: Default budget of one logged step, every layer and summary together: 4 MiB.
 DEFAULT_STEP_BYTES = 4 << 20
 #: Estimated PNG bytes per grid pixel at 64 colour levels (see the module docstring).
-BYTES_PER_PIXEL = 0.5
+BYTES_PER_PIXEL = 0.72
 #: Estimated bytes a layer adds to a step besides its PNGs (histogram, scalars, layout, tags).
 OTHER_BYTES_PER_LAYER = 2048
 #: The largest side the budget ever picks (browsers draw images up to 32767 px; 4096 is a screen or two).
@@ -45,9 +47,10 @@ MAX_SIDE_CEILING = 4096
 MIN_SIDE_FLOOR = 128
 
 
-def _pixels(shape: tuple[int, ...], side: int, max_channels: int, columns: int | None, min_side: int) -> int:
+def _pixels(shape: tuple[int, ...], side: int, max_channels: int, columns: int | None) -> int:
+    """Pixels of a grid before ``min_side`` upscaling (upscaled pixels cost next to nothing once deflated)."""
     height, width = tiling.grid_shape(
-        shape, max_channels=max_channels, columns=columns, max_side=side, min_side=min(min_side, side)
+        shape, max_channels=max_channels, columns=columns, max_side=side, min_side=0
     )
     return height * width
 
@@ -59,7 +62,6 @@ def estimate_step_bytes(
     images: int = 1,
     max_channels: int = 64,
     columns: int | None = None,
-    min_side: int = tiling.DEFAULT_MIN_SIDE,
     levels: int = 64,
     per_channel_bytes: int = 0,
 ) -> int:
@@ -69,7 +71,8 @@ def estimate_step_bytes(
         shapes: Per-sample output shape of each logged layer (batch axis excluded).
         max_side: The grids' largest side in pixels.
         images: Grids per layer (probe samples drawn).
-        max_channels, columns, min_side: As in :func:`tbactviz.tiling.tile_activations`.
+        max_channels, columns: As in :func:`tbactviz.tiling.tile_activations` (``min_side`` upscaling
+            adds next to no bytes, so it is not an argument).
         levels: Colour levels of the PNGs (2..254).
         per_channel_bytes: Bytes written per channel of each layer besides the grids (e.g. 16 for a float32
             (C, 4) per-channel figure tensor); 0 when nothing is.
@@ -80,7 +83,7 @@ def estimate_step_bytes(
     bpp = BYTES_PER_PIXEL * math.log2(max(levels, 2)) / 6.0
     total = 0.0
     for shape in shapes:
-        total += images * bpp * _pixels(tuple(shape), max_side, max_channels, columns, min_side)
+        total += images * bpp * _pixels(tuple(shape), max_side, max_channels, columns)
         total += OTHER_BYTES_PER_LAYER + per_channel_bytes * (int(shape[-1]) if shape else 1)
     return int(total)
 
@@ -92,7 +95,6 @@ def plan_max_side(
     images: int = 1,
     max_channels: int = 64,
     columns: int | None = None,
-    min_side: int = tiling.DEFAULT_MIN_SIDE,
     levels: int = 64,
     per_channel_bytes: int = 0,
 ) -> int:
@@ -101,7 +103,7 @@ def plan_max_side(
     Args:
         shapes: Per-sample output shape of each logged layer (batch axis excluded), e.g. ``(112, 112, 64)``.
         budget: Bytes one step may take, >= 1 (:data:`DEFAULT_STEP_BYTES`).
-        images, max_channels, columns, min_side, levels, per_channel_bytes: As in
+        images, max_channels, columns, levels, per_channel_bytes: As in
             :func:`estimate_step_bytes`.
 
     Returns:
@@ -123,7 +125,6 @@ def plan_max_side(
             images=images,
             max_channels=max_channels,
             columns=columns,
-            min_side=min_side,
             levels=levels,
             per_channel_bytes=per_channel_bytes,
         )

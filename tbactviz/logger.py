@@ -502,7 +502,6 @@ class ActivationLogger:
             images=max(images, 1) if self._images else 1,
             max_channels=opts["max_channels"],
             columns=opts["columns"],
-            min_side=opts["min_side"],
             levels=self._levels,
             per_channel_bytes=0,  # 16 once the (C, 4) float32 channels/<path> summary is written
         )
