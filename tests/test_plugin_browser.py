@@ -32,16 +32,19 @@ ARGS = [
     "--no-first-run",
 ]
 OPEN_BUDGET_MS = 2000  # the tab over 189 layers x 50 steps (and two small runs) must open faster
+LAST_OPEN: dict[str, float] = {}  # seconds from navigation to the tab ready (TensorBoard's own page included)
 
 
 def open_tab(page: Any, url: str, timeout: float = 60.0) -> Any:
     """Go to the Activations tab; return its iframe once the tab says it is ready."""
+    start = time.monotonic()
     page.goto(url + "/#tbactviz")
-    deadline = time.monotonic() + timeout
+    deadline = start + timeout
     while time.monotonic() < deadline:
         frame = next((f for f in page.frames if "plugin_entry.html?name=tbactviz" in f.url), None)
         if frame is not None:
             frame.wait_for_selector("body[data-ready]", timeout=timeout * 1000)
+            LAST_OPEN["seconds"] = time.monotonic() - start
             return frame
         page.wait_for_timeout(100)
     raise AssertionError(f"the Activations tab did not open within {timeout} s")
@@ -105,10 +108,27 @@ def test_health_map_has_one_cell_per_layer_and_step(tab: Any, server: TensorBoar
     assert int(tab.locator("svg.profile").get_attribute("data-series")) == 1
 
 
-def test_large_run_opens_fast(tab: Any) -> None:
+def test_large_run_opens_fast(tab: Any, server: TensorBoardServer, browser: Any) -> None:
     open_ms = int(tab.evaluate("document.body.dataset.openMs"))
-    print(f"Activations tab open: {open_ms} ms (189 x 50 + 3 x 4 + 3 x 1 cells)")
-    assert open_ms < OPEN_BUDGET_MS
+    # as a user does it: TensorBoard already open on another dashboard, then a click on the tab
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.goto(server.url + "/#scalars")
+    page.wait_for_selector("text=Activations", timeout=60_000)
+    start = time.monotonic()
+    page.get_by_text("Activations", exact=True).first.click()
+    frame = None
+    while frame is None and time.monotonic() - start < 30:
+        frame = next((f for f in page.frames if "plugin_entry.html?name=tbactviz" in f.url), None)
+        page.wait_for_timeout(20)
+    assert frame is not None
+    frame.wait_for_selector("body[data-ready]", timeout=30_000)
+    click_ms = (time.monotonic() - start) * 1000
+    page.close()
+    print(
+        f"Activations tab open: {open_ms} ms in the tab (189 x 50 + 3 x 4 + 3 x 1 cells), {click_ms:.0f} ms "
+        f"from the click on the tab, {LAST_OPEN['seconds'] * 1000:.0f} ms from a cold page load"
+    )
+    assert open_ms < OPEN_BUDGET_MS and click_ms < OPEN_BUDGET_MS
 
 
 def click_cell(frame: Any, run: str, row: int, col: int) -> None:
