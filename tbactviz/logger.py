@@ -91,7 +91,6 @@ _INT_OPTIONS = (  # name, minimum, maximum, None allowed
     ("workers", 1, None, False),
     ("compress_level", 0, 9, False),
     ("levels", 2, tiling.MAX_LEVELS, False),
-    ("max_side", 1, None, True),
     ("max_bytes_per_step", 1, None, False),
 )
 _DRAWING_OPTIONS = (
