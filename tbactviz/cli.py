@@ -812,10 +812,13 @@ def _cmd_board(args: argparse.Namespace) -> int:
         _log.warning(
             "--logdir=%r does not exist yet; TensorBoard will show it once runs are written", args.logdir
         )
-    samples = {"images": args.samples, "histograms": args.samples, "scalars": args.samples}
+    samples = {name: args.samples for name in ("images", "histograms", "scalars", "tbactviz")}
     if args.dry_run:
         print(shlex.join(tensorboard_args(args.logdir, host=args.host, port=args.port, samples=samples)))
         return ExitCode.OK
+    where = f"http://{args.host}:{args.port or 6006}/#tbactviz"
+    note = "" if args.port else " (or the port TensorBoard prints below)"
+    print(f"The Activations tab: {where}{note}", flush=True)
     return run_tensorboard(args.logdir, host=args.host, port=args.port, samples=samples)
 
 

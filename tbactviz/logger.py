@@ -357,7 +357,11 @@ class ActivationLogger:
 
     @property
     def tags(self) -> list[str]:
-        """Every tag one :meth:`log` call writes, in writing order."""
+        """Every tag of the stock dashboards one :meth:`log` call writes, in writing order.
+
+        Beside each grid the logger also writes ``layout/<path>``, a tensor summary only the Activations tab
+        reads (where each channel's tile lies; see :mod:`tbactviz.gridlayout`).
+        """
         return [
             tag
             for path in self._tag_paths.values()
