@@ -53,7 +53,12 @@ DEFAULT_HOST = "127.0.0.1"
 KEEP_ALL = 100_000
 
 #: Samples kept per tag and plugin by :func:`tensorboard_args`.
-DEFAULT_SAMPLES: Mapping[str, int] = {"images": KEEP_ALL, "histograms": KEEP_ALL, "scalars": KEEP_ALL}
+DEFAULT_SAMPLES: Mapping[str, int] = {
+    "images": KEEP_ALL,
+    "histograms": KEEP_ALL,
+    "scalars": KEEP_ALL,
+    "tbactviz": KEEP_ALL,  # the Activations tab's own summaries (grid layouts, per-channel figures)
+}
 
 
 def samples_flag(samples: Mapping[str, int] | None = None) -> str:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from tbactviz import naming, stats, tiling
+from tbactviz import budget, gridlayout, naming, stats, tiling
 from tbactviz._png import encode_indexed_png, encode_png
 from tbactviz.errors import LogdirError, WarnOnce, WriterClosedError
 from tbactviz.extract import ActivationExtractor, num_samples
@@ -32,10 +32,18 @@ from tbactviz.options import (
     DEFAULT_LEVELS,
     DEFAULT_MAX_SIDE,
     DEFAULT_MIN_SIDE,
+    DEFAULT_STEP_BYTES,
     check_int,
     check_options,
 )
-from tbactviz.writer import EventWriter, check_logdir, histogram_value, image_value, scalar_value
+from tbactviz.writer import (
+    EventWriter,
+    check_logdir,
+    histogram_value,
+    image_value,
+    scalar_value,
+    tbactviz_tensor_value,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -101,7 +109,10 @@ class ActivationLogger:
             for large probes; stats and histograms are merged across chunks.
         eps: Values with ``|a| <= eps`` count as zero for ``sparsity`` and ``dead_channels`` (>= 0).
         max_side: Grids larger than this many pixels on a side are downscaled by an integer factor per tile
-            (>= 1; default 384, about a TensorBoard card: raise it to keep full detail at actual size).
+            (>= 1). ``None`` (default): the largest side that keeps a step within ``max_bytes_per_step``,
+            the same for every layer (:func:`tbactviz.budget.plan_max_side`), chosen at the first call.
+        max_bytes_per_step: With ``max_side=None``, the bytes one logged step may take, every layer
+            together (default 4 MiB): a few layers get full-size maps, many layers card-size ones.
         min_side: Small grids are upscaled (nearest neighbour, integer factor) up to this side (0 = off).
         levels: Colour levels of the written PNGs, 2..254 (default 64: hard to tell from 254 in a feature
             map, and a quarter fewer bytes on noisy maps).
@@ -145,7 +156,8 @@ class ActivationLogger:
         stats: bool | Iterable[str] = True,
         batch_size: int | None = None,
         eps: float = 0.0,
-        max_side: int = DEFAULT_MAX_SIDE,
+        max_side: int | None = None,
+        max_bytes_per_step: int = DEFAULT_STEP_BYTES,
         min_side: int = DEFAULT_MIN_SIDE,
         levels: int = DEFAULT_LEVELS,
         compress_level: int = DEFAULT_COMPRESS_LEVEL,
@@ -168,6 +180,7 @@ class ActivationLogger:
                 "batch_size": batch_size,
                 "eps": eps,
                 "max_side": max_side,
+                "max_bytes_per_step": max_bytes_per_step,
                 "min_side": min_side,
                 "levels": levels,
                 "compress_level": compress_level,
@@ -188,6 +201,9 @@ class ActivationLogger:
         self._extractor: ActivationExtractor = ActivationExtractor(model, layers, batch_size=batch_size)
         paths = self._extractor.paths
         self._tag_paths = dict(zip(paths, naming.unique_paths(paths), strict=True))
+        self._order = {path: i for i, path in enumerate(paths)}  # layer index in the layout summary
+        self._step_bytes = int(max_bytes_per_step)
+        self._sides: dict[int, int] = {}  # drawn samples -> max_side from the byte budget
         if normalize == "fixed" and self._fixed_ranges:
             unknown = sorted(set(self._fixed_ranges) - set(self._tag_paths))
             if unknown:
@@ -226,7 +242,11 @@ class ActivationLogger:
 
     @property
     def tags(self) -> list[str]:
-        """Every tag one :meth:`log` call writes, in writing order."""
+        """Every tag of the stock dashboards one :meth:`log` call writes, in writing order.
+
+        Beside each grid the logger also writes ``layout/<path>``, a tensor summary only the Activations tab
+        reads (where each channel's tile lies; see :mod:`tbactviz.gridlayout`).
+        """
         return [
             tag
             for path in self._tag_paths.values()
@@ -386,12 +406,29 @@ class ActivationLogger:
 
     def _new_digests(self, chunk: Mapping[str, np.ndarray], n: int) -> list[_LayerDigest]:
         paths = [p for p in self._tag_paths if p in chunk]
+        self._plan_side(chunk, n)
         hist_values = max(
             1024, min(stats.DEFAULT_MAX_HISTOGRAM_VALUES, HISTOGRAM_BUDGET // max(len(paths), 1))
         )
         return [
             _LayerDigest(self, path, self._tag_paths[path], chunk[path], n, hist_values) for path in paths
         ]
+
+    def _plan_side(self, chunk: Mapping[str, np.ndarray], n: int) -> None:
+        """With ``max_side=None``: the side that keeps a step of ``n`` probe samples within the budget."""
+        images = min(n, self._tile_options["max_images"])
+        if self._tile_options["max_side"] is not None or images in self._sides:
+            return
+        opts = self._tile_options
+        self._sides[images] = budget.plan_max_side(
+            [a.shape[1:] for a in chunk.values()],
+            budget=self._step_bytes,
+            images=max(images, 1) if self._images else 1,
+            max_channels=opts["max_channels"],
+            columns=opts["columns"],
+            levels=self._levels,
+            per_channel_bytes=0,  # 16 once the (C, 4) float32 channels/<path> summary is written
+        )
 
     def _feed(self, digests: list[_LayerDigest], chunk: Mapping[str, np.ndarray]) -> None:
         self._map(lambda d: d.update(chunk[d.path]), digests)
@@ -519,6 +556,7 @@ class _LayerDigest:
         self._need = min(logger._tile_options["max_images"], n) if logger._images else 0
         self._kept: list[np.ndarray] = []
         self._image_value: Any = None
+        self._layout_value: Any = None
         self._stats = stats.StatsAccumulator(eps=logger._eps) if logger._stat_names else None
         self._hist = None
         if logger._histograms:
@@ -558,9 +596,21 @@ class _LayerDigest:
             value_range = logger._fixed_ranges.get(self.path) or logger._shared_range
             if value_range is None:
                 value_range = logger._fixed_ranges[self.path] = tiling.value_range(acts)
-        result = tiling.tile_activations(acts, value_range=value_range, finite=finite, **logger._tile_options)
+        options = dict(logger._tile_options)
+        if options["max_side"] is None:
+            options["max_side"] = logger._sides.get(len(acts), DEFAULT_MAX_SIDE)
+        result = tiling.tile_activations(acts, value_range=value_range, finite=finite, **options)
         pngs, height, width = _encode_grids(result, logger._compress_level, logger._levels)
         self._image_value = image_value(naming.image_tag(self.tag_path), pngs, width, height)
+        layout = gridlayout.encode(
+            result.geometry,
+            result.channels,
+            index=logger._order[self.path],
+            count=len(logger._order),
+            images=len(pngs),
+            channels=int(acts.shape[-1]) if acts.ndim > 1 else 1,
+        )
+        self._layout_value = tbactviz_tensor_value(naming.layout_tag(self.tag_path), layout, kind="layout")
 
     def finish(self) -> tuple[list[Any], dict[str, float]]:
         if self.error is not None:
@@ -569,7 +619,7 @@ class _LayerDigest:
             if self._kept:
                 self._draw(np.concatenate(self._kept))
                 self._kept = []
-            values = [] if self._image_value is None else [self._image_value]
+            values = [] if self._image_value is None else [self._image_value, self._layout_value]
             if self._hist is not None:
                 values.append(histogram_value(naming.histogram_tag(self.tag_path), self._hist.result()))
             figures: dict[str, float] = {}

@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_LEVELS",
     "DEFAULT_MAX_SIDE",
     "DEFAULT_MIN_SIDE",
+    "DEFAULT_STEP_BYTES",
     "LOGGER_OPTIONS",
     "MAX_CHUNK_BYTES",
     "MAX_LEVELS",
@@ -60,6 +61,8 @@ MAX_LEVELS = 254
 DEFAULT_LEVELS = 64
 #: Default PNG deflate level (ISA-L's highest).
 DEFAULT_COMPRESS_LEVEL = 3
+#: With ``max_side=None``: the bytes one logged step may take, every layer together.
+DEFAULT_STEP_BYTES = 4 << 20
 #: With ``batch_size=None``, probe chunks hold at most about this many bytes of activations (all layers).
 MAX_CHUNK_BYTES = 256 << 20
 
@@ -168,7 +171,21 @@ LOGGER_OPTIONS: tuple[Option, ...] = (
         none_ok=True,
     ),
     Option("eps", 0.0, "float", "values with |a| <= eps count as zero for sparsity and dead channels", 0.0),
-    Option("max_side", DEFAULT_MAX_SIDE, "int", "larger grids are downscaled to this side (px)", 1),
+    Option(
+        "max_side",
+        None,
+        "int",
+        "larger grids are downscaled to this side (px); None: the largest side within max_bytes_per_step",
+        1,
+        none_ok=True,
+    ),
+    Option(
+        "max_bytes_per_step",
+        DEFAULT_STEP_BYTES,
+        "int",
+        "with max_side=None: bytes one logged step may take, every layer together",
+        1,
+    ),
     Option("min_side", DEFAULT_MIN_SIDE, "int", "smaller grids are upscaled to this side (px)", 0),
     Option("levels", DEFAULT_LEVELS, "int", "colour levels of the PNG grids", 2, MAX_LEVELS),
     Option("compress_level", DEFAULT_COMPRESS_LEVEL, "int", "PNG deflate level", 0, 9),

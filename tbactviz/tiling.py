@@ -46,6 +46,7 @@ __all__ = [
     "NORMALIZE_MODES",
     "SEPARATOR_COLOR",
     "ChannelOrder",
+    "GridGeometry",
     "Normalize",
     "TileResult",
     "apply_colormap",
@@ -91,6 +92,46 @@ def _palette(colormap: str, levels: int) -> tuple[np.ndarray, np.ndarray]:
     return code_to_index, palette
 
 
+@dataclass(frozen=True)
+class GridGeometry:
+    """Where the tiles lie in a drawn image (what :attr:`TileResult.geometry` returns).
+
+    Tile ``i`` (row-major, showing channel ``TileResult.channels[i]``) covers, in the image's pixels, rows
+    ``r * (tile_h + pad) // final_down`` onwards for ``tile_h // final_down`` pixels (and likewise columns
+    with ``c``, ``tile_w``), with ``r, c = divmod(i, cols)``; there is no outer border (offset 0).
+
+    Attributes:
+        kind: ``"grid"`` (one tile per channel), ``"heatmap"`` (rank 3: one image, a column per channel) or
+            ``"dense"`` (rank 1/2: a cell per unit).
+        rows: Tile rows (heatmap: 1; dense: cell rows).
+        cols: Tile columns (heatmap: 1; dense: cells per row).
+        tile_h: Height of one tile in pixels before ``final_down`` (scaling included).
+        tile_w: Width of one tile in pixels before ``final_down``.
+        pad: Separator width in pixels between tiles, before ``final_down``.
+        source_h: Height of one channel's map before scaling (heatmap: T; dense: cell rows).
+        source_w: Width of one channel's map before scaling (heatmap: channels drawn; dense: cells per row).
+        down: Block-mean factor applied to each tile (1 = none).
+        up: Nearest-neighbour factor applied to each tile (1 = none).
+        final_down: Block-mean factor applied to the assembled image (1 except in the over-large fallback).
+        height: Image height in pixels.
+        width: Image width in pixels.
+    """
+
+    kind: str
+    rows: int
+    cols: int
+    tile_h: int
+    tile_w: int
+    pad: int
+    source_h: int
+    source_w: int
+    down: int
+    up: int
+    final_down: int
+    height: int
+    width: int
+
+
 @dataclass(frozen=True, eq=False)
 class TileResult:
     """What :func:`tile_activations` drew.
@@ -120,6 +161,20 @@ class TileResult:
     _codes: np.ndarray = field(repr=False)  # uint16 (k, H, W): 0..255 levels, 256 marker, 257 separator
     _colormap: str = field(repr=False)
     _final_down: int = field(default=1, repr=False)
+    _layout: _Layout | None = field(default=None, repr=False)
+
+    @property
+    def geometry(self) -> GridGeometry:
+        """Where each tile lies in :attr:`images` (see :class:`GridGeometry`)."""
+        lay = self._layout
+        if lay is None:
+            raise ValueError("this TileResult was not made by tile_activations: no geometry")
+        (rows, cols), (height, width) = lay.grid_dims, lay.out_shape
+        tile_h, tile_w = lay.reported_tile if lay.kind == "dense" else lay.tile
+        return GridGeometry(
+            lay.kind, rows, cols, tile_h, tile_w, lay.pad, lay.h, lay.w, lay.down, lay.up,
+            lay.final_down, height, width,
+        )  # fmt: skip
 
     @cached_property
     def images(self) -> np.ndarray:
@@ -765,6 +820,7 @@ def tile_activations(
         _codes=grid,
         _colormap=colormap,
         _final_down=lay.final_down,
+        _layout=lay,
     )
 
 

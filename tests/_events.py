@@ -32,8 +32,12 @@ def event_files(logdir: str | os.PathLike[str]) -> list[str]:
     return sorted(out)
 
 
-def read_events(logdir: str | os.PathLike[str]) -> list[Record]:
-    """Every summary value below ``logdir`` as (run, tag, step, plugin, decoded value)."""
+def read_events(logdir: str | os.PathLike[str], *, own: bool = False) -> list[Record]:
+    """Every summary value below ``logdir`` as (run, tag, step, plugin, decoded value).
+
+    The tensor summaries only tbactviz's own tab reads (plugin ``"tbactviz"``: ``layout/``, ``channels/``) are
+    left out unless ``own=True``, so that tests of the stock summaries see what the stock dashboards see.
+    """
     runs = sorted({os.path.relpath(os.path.dirname(f), logdir) for f in event_files(logdir)})
     records = []
     for run in runs:
@@ -44,6 +48,8 @@ def read_events(logdir: str | os.PathLike[str]) -> list[Record]:
         acc.Reload()
         for tag in acc.Tags()["tensors"]:
             plugin = acc.SummaryMetadata(tag).plugin_data.plugin_name
+            if plugin == "tbactviz" and not own:
+                continue
             for ev in acc.Tensors(tag):
                 records.append(Record(run, tag, ev.step, plugin, _decode(plugin, ev.tensor_proto)))
     return records

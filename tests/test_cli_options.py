@@ -67,7 +67,7 @@ def test_layers_command_has_the_layout_flags():
     flags = _flags("layers")
     for option in cli_options(LAYOUT_OPTIONS):
         assert option.flag in flags
-    assert set(LAYOUT_OPTIONS) == {"max_channels", "columns", "max_side", "min_side"}
+    assert set(LAYOUT_OPTIONS) == {"max_channels", "columns", "max_side", "min_side", "max_bytes_per_step"}
 
 
 @pytest.mark.parametrize(

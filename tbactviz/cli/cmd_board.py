@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         _log.warning(
             "--logdir=%r does not exist yet; TensorBoard will show it once runs are written", args.logdir
         )
-    samples = {"images": args.samples, "histograms": args.samples, "scalars": args.samples}
+    samples = {name: args.samples for name in ("images", "histograms", "scalars", "tbactviz")}
     if args.dry_run:
         print(shlex.join(tensorboard_args(args.logdir, host=args.host, port=args.port, samples=samples)))
         return ExitCode.OK

@@ -104,9 +104,31 @@ def _print_table(rows: list[list[str]], header: list[str]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _planned_side(logged: list[LayerInfo], step_bytes: int, layout: dict[str, Any]) -> int:
+    """``max_side`` as the logger picks it from ``--max-bytes-per-step`` for these layers."""
+    from tbactviz.budget import plan_max_side
+    from tbactviz.options import DEFAULT_MAX_SIDE, defaults
+
+    shapes = [
+        tuple(int(d) for d in i.output_shape[1:])
+        for i in logged
+        if i.output_shape is not None and all(d is not None for d in i.output_shape[1:])
+    ]
+    if not shapes:
+        return DEFAULT_MAX_SIDE
+    return plan_max_side(
+        shapes,
+        budget=step_bytes,
+        images=defaults()["max_images"],
+        max_channels=layout["max_channels"],
+        columns=layout["columns"],
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``tbactviz layers``; return the exit status."""
     layout = logger_options(args, LAYOUT_OPTIONS)
+    step_bytes = layout.pop("max_bytes_per_step")
     input_shape = None
     if args.input_shape is not None:
         input_shape = parse_shape(args.input_shape, "--input-shape")
@@ -130,6 +152,16 @@ def run(args: argparse.Namespace) -> int:
         ) from exc
     default = {info.path for info in default_layers(infos)}
     shown = infos if selectors is None else match_layers(infos, selectors, argument="--match")
+    if layout["max_side"] is None:  # the side the logger would pick for the layers it would log
+        layout["max_side"] = _planned_side(
+            [
+                i
+                for i in (shown if selectors is not None else infos)
+                if i.drawable and (selectors is not None or i.path in default)
+            ],
+            step_bytes,
+            layout,
+        )
     if args.json:
         out = [
             {

@@ -29,7 +29,7 @@ __all__ = ["COMMANDS", "LAYOUT_OPTIONS", "build_parser", "cli_options", "logger_
 COMMANDS: tuple[str, ...] = ("layers", "log", "demo", "board")
 
 #: Options that decide the size of a grid: flags of ``tbactviz layers`` too.
-LAYOUT_OPTIONS: tuple[str, ...] = ("max_channels", "columns", "max_side", "min_side")
+LAYOUT_OPTIONS: tuple[str, ...] = ("max_channels", "columns", "max_side", "min_side", "max_bytes_per_step")
 
 _FMT = argparse.RawDescriptionHelpFormatter
 

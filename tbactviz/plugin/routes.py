@@ -1,0 +1,146 @@
+"""The HTTP routes of the Activations tab (served under ``/data/plugin/tbactviz/``).
+
+=====================================  =======================================================================
+route                                  returns
+=====================================  =======================================================================
+``/static/<file>``                     the ES modules (entry ``index.js``) and CSS of the tab, read once
+``/runs``                              ``{"runs", "sampling", "logdir"}``: runs with tbactviz data,
+                                       steps kept per tag as ``--samples_per_plugin`` says (None:
+                                       TensorBoard's default), and the log directory
+``/run?run=R``                         the health map of run R (:func:`tbactviz.plugin.reading.run`)
+``/layer?run=R&layer=L``               every kept step of layer L's grids (:func:`~.reading.layer`)
+``/channel?run=R&layer=L&channel=C``   per-channel figures of channel C over steps (:func:`~.reading.channel`)
+``/blob?key=K``                        one PNG grid (a blob key from ``/layer``)
+=====================================  =======================================================================
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from typing import Any
+
+from tensorboard import errors, plugin_util
+from tensorboard.backend import http_util
+from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
+
+from tbactviz.naming import PLUGIN_NAME
+from tbactviz.plugin import reading
+
+__all__ = ["STATIC_DIR", "ActivationsPlugin"]
+
+#: Directory of the tab's ES modules and CSS.
+STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
+_CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".json": "application/json"}
+
+
+def _static_files() -> dict[str, tuple[bytes, str]]:
+    files = {}
+    for name in sorted(os.listdir(STATIC_DIR)):
+        full = os.path.join(STATIC_DIR, name)
+        ext = os.path.splitext(name)[1]
+        if os.path.isfile(full) and ext in _CONTENT_TYPES:
+            with open(full, "rb") as f:
+                files[name] = (f.read(), _CONTENT_TYPES[ext] or mimetypes.guess_type(name)[0])
+    return files
+
+
+def _arg(request: Any, name: str) -> str:
+    value = request.args.get(name)
+    if value is None or value == "":
+        raise errors.InvalidArgumentError(f"missing query parameter {name!r}")
+    return str(value)
+
+
+class ActivationsPlugin(base_plugin.TBPlugin):
+    """The Activations tab: health map, grids by step, channel drill-down.
+
+    Active when a run holds tbactviz's own summaries (TensorBoard checks ``data_plugin_names`` against the
+    data provider's plugin list); :meth:`is_active` itself answers False, as TensorBoard's own plugins do.
+
+    Args:
+        context: TensorBoard's ``TBContext``; its ``data_provider`` is the only way data is read.
+    """
+
+    plugin_name = PLUGIN_NAME
+
+    def __init__(self, context: base_plugin.TBContext) -> None:
+        self._data = context.data_provider
+        self._hints = dict(context.sampling_hints or {})
+        self._logdir = str(context.logdir or "")
+        self._static = _static_files()
+
+    def get_plugin_apps(self) -> dict[str, Any]:
+        return {
+            "/static/*": self._serve_static,
+            "/runs": self._serve_runs,
+            "/run": self._serve_run,
+            "/layer": self._serve_layer,
+            "/channel": self._serve_channel,
+            "/blob": self._serve_blob,
+        }
+
+    def is_active(self) -> bool:
+        return False  # TensorBoard's plugin listing asks the data provider (data_plugin_names)
+
+    def data_plugin_names(self) -> tuple[str, ...]:
+        return (PLUGIN_NAME,)
+
+    def frontend_metadata(self) -> base_plugin.FrontendMetadata:
+        return base_plugin.FrontendMetadata(es_module_path="/static/index.js", tab_name="Activations")
+
+    # -- static files ---------------------------------------------------------------------------------------
+
+    def _file(self, request: Any, name: str) -> Any:
+        if name not in self._static:
+            return http_util.Respond(request, f"no such file: {name}", "text/plain", code=404)
+        body, content_type = self._static[name]
+        return http_util.Respond(request, body, content_type)
+
+    @wrappers.Request.application
+    def _serve_static(self, request: Any) -> Any:
+        return self._file(request, request.path.rsplit("/static/", 1)[-1])
+
+    # -- data -----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _where(request: Any) -> tuple[Any, str]:
+        return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
+
+    @wrappers.Request.application
+    def _serve_runs(self, request: Any) -> Any:
+        ctx, eid = self._where(request)
+        body = {
+            "runs": reading.runs(ctx, eid, self._data),
+            "sampling": reading.sampling(self._hints),
+            "logdir": self._logdir,
+        }
+        return http_util.Respond(request, body, "application/json")
+
+    @wrappers.Request.application
+    def _serve_run(self, request: Any) -> Any:
+        ctx, eid = self._where(request)
+        body = reading.run(ctx, eid, self._data, _arg(request, "run"))
+        return http_util.Respond(request, body, "application/json")
+
+    @wrappers.Request.application
+    def _serve_layer(self, request: Any) -> Any:
+        ctx, eid = self._where(request)
+        body = reading.layer(ctx, eid, self._data, _arg(request, "run"), _arg(request, "layer"))
+        return http_util.Respond(request, body, "application/json")
+
+    @wrappers.Request.application
+    def _serve_channel(self, request: Any) -> Any:
+        ctx, eid = self._where(request)
+        text = _arg(request, "channel")
+        if not text.isdigit():
+            raise errors.InvalidArgumentError(f"channel={text!r} is not valid; expected an int >= 0")
+        body = reading.channel(ctx, eid, self._data, _arg(request, "run"), _arg(request, "layer"), int(text))
+        return http_util.Respond(request, body, "application/json")
+
+    @wrappers.Request.application
+    def _serve_blob(self, request: Any) -> Any:
+        ctx, _ = self._where(request)
+        data = self._data.read_blob(ctx, blob_key=_arg(request, "key"))
+        return http_util.Respond(request, data, "image/png", expires=3600)

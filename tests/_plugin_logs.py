@@ -1,0 +1,108 @@
+"""Real tbactviz logs for the Activations tab's tests (built once per test session, small and fast).
+
+* ``nested``: a functional CNN with a nested ``block`` model, 3 layers logged (``conv1``,
+  ``block/inner_conv``,
+  ``conv2``) at steps 0..3 (weights shrunk between steps, so the figures move), 2 probe samples drawn, plus
+  ``channels/conv1`` per-channel figures written beside them (as the probe will write them).
+* ``posthoc``: the same model, one step (a post-hoc run: the tab shows a layer profile).
+* ``demo/activations``: ``tbactviz demo`` for 2 epochs on 64 samples (beside Keras' own runs).
+* :func:`synthetic_run`: a large run written directly with the event writer (no model), e.g. 189 layers x 50
+  steps, for the tab's speed.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+
+CHANNEL_FIGURES = {  # step -> (C=4, 4) [mean, std, zero_fraction, max_abs] written for conv1
+    step: np.arange(16, dtype=np.float32).reshape(4, 4) / 16 + step for step in range(4)
+}
+LAYERS = ["conv1", "block/inner_conv", "conv2"]
+
+
+def _model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential(
+        [
+            keras.Input((8, 8, 4)),
+            keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="inner_conv"),
+        ],
+        name="block",
+    )
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool1")(keras.layers.ZeroPadding2D(1)(x))
+    x = keras.layers.Conv2D(5, 3, name="conv2")(inner(x))
+    return keras.Model(inputs, x)
+
+
+@functools.cache
+def build(root: str, demo: bool = True) -> str:
+    """Write the ``nested``, ``posthoc`` (and ``demo``) runs under ``root`` once; return ``root``."""
+    import tbactviz
+    from tbactviz.writer import EventWriter, tbactviz_tensor_value
+
+    model = _model()
+    probe = np.random.default_rng(0).random((2, 16, 16, 3)).astype("float32")
+    with tbactviz.ActivationLogger(os.path.join(root, "nested"), model, LAYERS, max_images=2) as log:
+        for step in range(4):
+            log(probe, step)
+            for w in model.trainable_weights:
+                w.assign(w * 0.8)
+    with EventWriter(os.path.join(root, "nested")) as writer:
+        for step, figures in CHANNEL_FIGURES.items():
+            writer.write(step, [tbactviz_tensor_value("channels/conv1", figures, kind="channels")])
+    with tbactviz.ActivationLogger(os.path.join(root, "posthoc"), model, LAYERS) as log:
+        log(probe, 0)
+    if demo:
+        from tbactviz.demo import run_demo
+
+        run_demo(root, epochs=2, samples=64, verbose=0)
+    return root
+
+
+def synthetic_run(root: str | Path, layers: int = 189, steps: int = 50, side: int = 14) -> str:
+    """A run of ``layers`` x ``steps`` written straight with the event writer: grids, layouts, scalars.
+
+    Every third layer is nested (``stage_k/conv_i``). Grids are real palette PNGs (4 x 4 tiles of ``side`` px
+    maps), one per layer, reused at every step. Returns the run directory.
+    """
+    from tbactviz import gridlayout, naming, tiling
+    from tbactviz._png import encode_indexed_png
+    from tbactviz.writer import EventWriter, image_value, scalar_value, tbactviz_tensor_value
+
+    run_dir = os.path.join(root, "resnet_like")
+    rng = np.random.default_rng(0)
+    paths = [f"stage{i // 3}/conv{i}" if i % 3 == 0 else f"conv{i}" for i in range(layers)]
+    drawn = []
+    for i in range(layers):
+        acts = rng.normal(size=(1, side, side, 16)).astype(np.float32)
+        result = tiling.tile_activations(acts, max_images=1)
+        indices, palette = result.indexed(64)
+        png = encode_indexed_png(indices[0], palette)
+        layout = gridlayout.encode(
+            result.geometry, result.channels, index=i, count=layers, images=1, channels=16
+        )
+        drawn.append((png, indices.shape[1], indices.shape[2], layout))
+    with EventWriter(run_dir) as writer:
+        for step in range(steps):
+            values = []
+            for i, path in enumerate(paths):
+                png, height, width, layout = drawn[i]
+                values.append(image_value(naming.image_tag(path), [png], width, height))
+                values.append(tbactviz_tensor_value(naming.layout_tag(path), layout, kind="layout"))
+                dead = (i / layers) * (step / steps)
+                for stat, value in (
+                    ("dead_channels", dead),
+                    ("sparsity", 0.3 + 0.5 * dead),
+                    ("std", 1 - dead),
+                ):
+                    values.append(scalar_value(naming.scalar_tag(stat, path), value))
+            writer.write(step, values)
+    return run_dir

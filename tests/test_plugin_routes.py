@@ -1,0 +1,298 @@
+"""The Activations tab's HTTP routes on real event files, through TensorBoard's own WSGI application.
+
+TensorBoard's application (``tensorboard.backend.application.TensorBoardWSGI``) serves the plugin exactly as
+the ``tensorboard`` command does, with its Python data provider over the log directory; payloads are compared
+exactly with what the event files hold (read back independently with ``EventAccumulator``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from _events import read_events
+from _plugin_logs import CHANNEL_FIGURES, LAYERS, build
+from tensorboard.backend import application
+from tensorboard.backend.event_processing import data_provider
+from tensorboard.backend.event_processing import plugin_event_multiplexer as multiplexer
+from tensorboard.plugins import base_plugin
+from werkzeug import test, wrappers
+
+from tbactviz import gridlayout
+from tbactviz.plugin import loader
+from tbactviz.plugin.routes import STATIC_DIR, ActivationsPlugin
+
+PREFIX = "/data/plugin/tbactviz"
+
+
+def client(logdir: str | Path, images_kept: int | None = None) -> test.Client:
+    """TensorBoard's application with only the Activations plugin, over ``logdir``."""
+    guidance = {"images": images_kept} if images_kept else None
+    mux = multiplexer.EventMultiplexer(tensor_size_guidance=guidance)
+    mux.AddRunsFromDirectory(str(logdir))
+    mux.Reload()
+    provider = data_provider.MultiplexerDataProvider(mux, str(logdir))
+    hints = {"images": images_kept} if images_kept else {}
+    context = base_plugin.TBContext(logdir=str(logdir), data_provider=provider, sampling_hints=hints)
+    plugin = loader.ActivationsLoader().load(context)
+    assert isinstance(plugin, ActivationsPlugin)
+    return test.Client(application.TensorBoardWSGI([plugin], data_provider=provider), wrappers.Response)
+
+
+def get(c: test.Client, path: str, **params: Any) -> Any:
+    response = c.get(PREFIX + path, query_string=params)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return json.loads(response.get_data())
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return Path(build(str(tmp_path_factory.getbasetemp() / "plugin_logs")))
+
+
+@pytest.fixture(scope="module")
+def app(root: Path) -> test.Client:
+    return client(root)
+
+
+def test_plugin_listed_active_with_its_es_module(app: test.Client) -> None:
+    listing = json.loads(app.get("/data/plugins_listing").get_data())
+    assert listing["tbactviz"] == {
+        "disable_reload": False,
+        "enabled": True,
+        "remove_dom": False,
+        "tab_name": "Activations",
+        "loading_mechanism": {"type": "IFRAME", "module_path": f"{PREFIX}/static/index.js"},
+    }
+
+
+def test_inactive_without_tbactviz_data(root: Path) -> None:
+    keras_only = client(root / "demo" / "train")  # Keras' own run: no tbactviz summaries
+    assert json.loads(keras_only.get("/data/plugins_listing").get_data())["tbactviz"]["enabled"] is False
+    assert get(keras_only, "/runs")["runs"] == []
+
+
+def test_runs_lists_only_runs_with_tbactviz_data(app: test.Client, root: Path) -> None:
+    assert get(app, "/runs") == {
+        "runs": ["demo/activations", "nested", "posthoc"],
+        "sampling": {"images": None, "scalars": None, "tbactviz": None},
+        "logdir": str(root),
+    }
+
+
+def _figures(root: Path, run: str, paths: list[str], steps: list[int]) -> dict[str, list[list[float]]]:
+    """The health-map matrices as the event files hold them (independent reader)."""
+    values: dict[str, dict[tuple[str, int], float]] = {}
+    for r in read_events(root):
+        if r.run == run and r.plugin == "scalars":
+            figure, _, path = r.tag.partition("/")
+            values.setdefault(figure, {})[(path, r.step)] = r.value
+    return {f: [[v[(p, s)] for s in steps] for p in paths] for f, v in sorted(values.items())}
+
+
+def test_run_is_the_health_map_in_model_order(app: test.Client, root: Path) -> None:
+    body = get(app, "/run", run="nested")
+    assert body == {
+        "run": "nested",
+        "layers": [
+            {
+                "path": "conv1",
+                "index": 0,
+                "depth": 0,
+                "kind": "grid",
+                "channels": 4,
+                "source": [14, 14],
+                "drawn": 4,
+                "images": 2,
+            },
+            {
+                "path": "block/inner_conv",
+                "index": 1,
+                "depth": 1,
+                "kind": "grid",
+                "channels": 6,
+                "source": [8, 8],
+                "drawn": 6,
+                "images": 2,
+            },
+            {
+                "path": "conv2",
+                "index": 2,
+                "depth": 0,
+                "kind": "grid",
+                "channels": 5,
+                "source": [6, 6],
+                "drawn": 5,
+                "images": 2,
+            },
+        ],
+        "steps": [0, 1, 2, 3],
+        "figures": _figures(root, "nested", LAYERS, [0, 1, 2, 3]),
+        "image_steps": [0, 1, 2, 3],
+        "dropped": {"images": 0},
+    }
+    assert sorted(body["figures"]) == ["dead_channels", "max_abs", "mean", "nonfinite", "sparsity", "std"]
+
+
+def test_posthoc_run_has_one_step(app: test.Client, root: Path) -> None:
+    body = get(app, "/run", run="posthoc")
+    assert body["steps"] == [0] and [layer["path"] for layer in body["layers"]] == LAYERS
+    assert body["figures"] == _figures(root, "posthoc", LAYERS, [0])
+
+
+def test_demo_run_layers_and_steps(app: test.Client, root: Path) -> None:
+    body = get(app, "/run", run="demo/activations")
+    assert [layer["path"] for layer in body["layers"]] == ["conv1", "conv2", "conv3", "scores"]
+    assert [layer["kind"] for layer in body["layers"]] == ["grid", "grid", "grid", "dense"]
+    assert body["steps"] == body["image_steps"] == [0, 1, 2]
+    assert body["figures"] == _figures(
+        root, "demo/activations", ["conv1", "conv2", "conv3", "scores"], [0, 1, 2]
+    )
+
+
+def test_layer_gives_every_step_with_its_layout_and_pngs(app: test.Client, root: Path) -> None:
+    body = get(app, "/layer", run="nested", layer="block/inner_conv")
+    assert [s["step"] for s in body["steps"]] == [0, 1, 2, 3]
+    assert [s["layout_step"] for s in body["steps"]] == [0, 1, 2, 3]
+    assert body["steps"][0]["layout"] == {
+        "format": 1,
+        "index": 1,
+        "count": 3,
+        "kind": "grid",
+        "images": 2,
+        "height": 97,
+        "width": 146,
+        "rows": 2,
+        "cols": 3,
+        "tile_h": 48,
+        "tile_w": 48,
+        "pad": 1,
+        "offset_y": 0,
+        "offset_x": 0,
+        "source_h": 8,
+        "source_w": 8,
+        "down": 1,
+        "up": 6,
+        "final_down": 1,
+        "channels": 6,
+        "drawn": 6,
+        "channel_ids": [0, 1, 2, 3, 4, 5],
+    }
+    pngs = {
+        r.step: r.value
+        for r in read_events(root)
+        if r.run == "nested" and r.tag == "activations/block/inner_conv"
+    }
+    for entry in body["steps"]:
+        (width, height), pictures = pngs[entry["step"]]
+        assert (entry["layout"]["width"], entry["layout"]["height"]) == (width, height)
+        assert len(entry["blobs"]) == len(pictures) == 2
+        for key, picture in zip(entry["blobs"], pictures, strict=True):
+            response = app.get(f"{PREFIX}/blob", query_string={"key": key})
+            assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"
+            import io
+
+            from PIL import Image
+
+            got = Image.open(io.BytesIO(response.get_data()))
+            assert got.size == (width, height)
+            assert np.array_equal(np.asarray(got.convert("RGB")), np.asarray(picture.convert("RGB")))
+
+
+def test_layout_summaries_are_tbactviz_tensors(root: Path) -> None:
+    own = [r for r in read_events(root, own=True) if r.run == "nested" and r.plugin == "tbactviz"]
+    assert {r.tag for r in own} == {
+        "layout/conv1",
+        "layout/block/inner_conv",
+        "layout/conv2",
+        "channels/conv1",
+    }
+    layouts = [gridlayout.decode(r.value) for r in own if r.tag.startswith("layout/")]
+    assert len(layouts) == 12 and {lay["count"] for lay in layouts} == {3}
+
+
+def test_channel_figures_over_steps(app: test.Client) -> None:
+    assert get(app, "/channel", run="nested", layer="conv1", channel=2) == {
+        "run": "nested",
+        "layer": "conv1",
+        "channel": 2,
+        "steps": [0, 1, 2, 3],
+        "figures": {
+            name: [float(CHANNEL_FIGURES[s][2, j]) for s in range(4)]
+            for j, name in enumerate(["mean", "std", "zero_fraction", "max_abs"])
+        },
+    }
+    # a layer without per-channel figures, and a channel out of range
+    empty = {"steps": [], "figures": {}}
+    assert get(app, "/channel", run="nested", layer="conv2", channel=0) | empty == {
+        "run": "nested",
+        "layer": "conv2",
+        "channel": 0,
+        **empty,
+    }
+    assert get(app, "/channel", run="nested", layer="conv1", channel=99)["steps"] == []
+
+
+def test_sampling_that_dropped_steps_is_reported(root: Path) -> None:
+    sampled = client(root, images_kept=2)
+    body = get(sampled, "/run", run="nested")
+    assert body["steps"] == [0, 1, 2, 3] and len(body["image_steps"]) == 2 and 3 in body["image_steps"]
+    assert body["dropped"] == {"images": 2}
+    assert get(sampled, "/runs")["sampling"] == {"images": 2, "scalars": None, "tbactviz": None}
+
+
+def test_static_files_and_bad_requests(app: test.Client) -> None:
+    index = app.get(f"{PREFIX}/static/index.js")
+    assert index.status_code == 200 and index.headers["Content-Type"].startswith("text/javascript")
+    assert b"export async function render()" in index.get_data()
+    with open(f"{STATIC_DIR}/style.css", "rb") as f:
+        assert app.get(f"{PREFIX}/static/style.css").get_data() == f.read()
+    for bad in ("static/../routes.py", "static/%2e%2e/routes.py", "static/nothing.js", "static/"):
+        assert app.get(f"{PREFIX}/{bad}").status_code == 404
+    assert app.get(f"{PREFIX}/run").status_code == 400  # missing run
+    assert (
+        app.get(
+            f"{PREFIX}/channel", query_string={"run": "nested", "layer": "conv1", "channel": "x"}
+        ).status_code
+        == 400
+    )
+
+
+def test_unsupported_tensorboard_gives_one_warning_and_no_tab(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tensorboard import version
+
+    monkeypatch.setattr(version, "VERSION", "2.4.1")
+    with caplog.at_level(logging.WARNING, logger="tbactviz.plugin"):
+        assert loader.ActivationsLoader().load(base_plugin.TBContext(data_provider=object())) is None
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "needs TensorBoard >= 2.12, this is 2.4.1" in caplog.records[0].getMessage()
+
+
+def test_no_data_provider_or_a_broken_plugin_gives_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="tbactviz.plugin"):
+        assert loader.ActivationsLoader().load(base_plugin.TBContext()) is None
+        monkeypatch.setattr(ActivationsPlugin, "__init__", lambda self, ctx: 1 / 0)
+        assert loader.ActivationsLoader().load(base_plugin.TBContext(data_provider=object())) is None
+    assert len(caplog.records) == 2 and "ZeroDivisionError" in caplog.records[1].getMessage()
+
+
+def test_version_parsing() -> None:
+    assert loader.supported("2.21.0") and loader.supported("2.12.0rc1") and loader.supported("3.0.0")
+    assert not loader.supported("2.11.1") and not loader.supported("") and not loader.supported("dev")
+
+
+def test_import_tbactviz_does_not_import_the_plugin() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, tbactviz; print(any(m.startswith('tbactviz.plugin') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
