@@ -1,9 +1,9 @@
 """Peak memory of ActivationCallback during ``fit``, sync and async, vs the same ``fit`` without it.
 
-Reference case: ``keras.applications.ResNet50V2(weights=None)`` at 224x224, a 64-image probe, every layer with a
-4-D output (189 layers, about 119 MiB of float32 activations per image, 7.4 GiB for the whole probe at once),
-default drawing options (automatic probe chunks of at most about 256 MiB of activations). Each contender runs
-in a fresh process:
+Reference case: ``keras.applications.ResNet50V2(weights=None)`` at 224x224, a 64-image probe, every layer
+with a 4-D output (189 layers, about 119 MiB of float32 activations per image, 7.4 GiB for the whole probe
+at once), default drawing options (automatic probe chunks of at most about 256 MiB of activations). Each
+contender runs in a fresh process:
 
 * ``baseline``: the model is built and compiled, one warm-up ``fit`` epoch traces the train step, then the
   measured ``fit`` (2 epochs of one batch of 2 images) runs without the callback;

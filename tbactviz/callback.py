@@ -35,82 +35,69 @@ _OWN_OPTIONS = {option.name: option for option in CALLBACK_OPTIONS}
 class ActivationCallback(keras.callbacks.Callback):
     """Logs what the chosen layers of the model "see" to TensorBoard while ``fit`` trains it.
 
-    At every scheduled step the same fixed probe inputs are run through the model being trained, and for each
-    chosen layer ``L`` the feature-map grids ``activations/L``, the histogram ``histograms/L`` and the health
-    scalars (``sparsity/L``, ``dead_channels/L``, ...) are written, as :class:`tbactviz.ActivationLogger`
-    writes them, into an event file of the callback's own in ``logdir``. Point ``keras.callbacks.TensorBoard``
-    at the parent directory and both show up side by side in one ``tensorboard --logdir``: Keras' events stay
-    in its ``train``/``validation`` runs, ours in ``logdir`` (the default summary writer Keras pushes during
-    ``fit`` is never used).
+    At every scheduled step the same fixed probe inputs are run through the model being trained, and
+    :class:`tbactviz.ActivationLogger` writes, for each chosen layer ``L``, the grids ``activations/L``, the
+    histogram ``histograms/L`` and the health scalars (``sparsity/L``, ...) into an event file of the
+    callback's own in ``logdir``: the callback decides *when*, the logger *what*. Point Keras' TensorBoard
+    callback at the parent directory: its events stay in its ``train``/``validation`` runs, ours in
+    ``logdir`` (the default summary writer Keras pushes during ``fit`` is never used).
 
-    Schedule and steps: by default one event is logged before training (step 0, the untrained network) and
-    one after every epoch (step = epochs completed: 1, 2, ...). With ``every_n_batches`` the step is the
-    global batch counter instead (the model's optimizer steps: batches completed, across epochs and ``fit``
-    calls), and epoch triggers log at the batch count the epoch ended on. With ``steps_per_execution=k``
-    Keras calls batch hooks only every ``k`` batches: the counter then advances by ``k`` at a time and a
-    batch trigger fires at the first counter value at or past each multiple of ``every_n_batches`` (e.g.
-    ``k=4, every_n_batches=10`` logs at 12, 20, 32, ...). Only batch schedules override the batch hook
-    (Keras calls batch hooks synchronously on the TensorFlow backend anyway; on backends where it dispatches
-    them asynchronously, an epoch schedule does not turn that off).
+    Schedule and steps (:class:`tbactviz.schedule.Schedule`): by default step 0 (the untrained network) and
+    one step after every epoch (step = epochs completed). With ``every_n_batches`` the step is the global
+    batch counter (the model's optimizer steps), also for epoch triggers. With ``steps_per_execution=k`` the
+    counter advances by ``k`` and a batch trigger fires at the first count at or past each multiple of
+    ``every_n_batches``. Only batch schedules override the batch hook (on the TensorFlow backend Keras calls
+    batch hooks synchronously anyway; on backends that dispatch them asynchronously, epoch schedules keep it).
 
     Steps only ever grow, and resuming never writes a step twice: each epoch starts from what the model knows
     -- the epoch Keras starts at (``initial_epoch``, or the one ``keras.callbacks.BackupAndRestore``
-    restores) and the optimizer steps it made (``model.optimizer.iterations``) -- so one callback reused
-    across ``fit`` calls, or a new callback in a new process resuming a run, continues where the run
-    stopped. Step 0 is logged only when training starts from scratch (epoch 0, no optimizer step).
+    restores) and ``model.optimizer.iterations`` -- so a callback reused across ``fit`` calls, or a new one in
+    a new process resuming a run, continues where the run stopped. Step 0 is logged only when training starts
+    from scratch (epoch 0, no optimizer step).
 
     Each ``fit`` opens its own event file in ``logdir`` on its first event and closes it in ``on_train_end``
     (one writer at a time per run, like Keras' TensorBoard callback); every event is flushed as soon as it is
     written, so an exception or KeyboardInterrupt that ends ``fit`` early leaves everything logged so far
     readable.
 
-    Errors: a failure while logging never interrupts training by default. A layer that cannot be drawn is
-    skipped with one :class:`tbactviz.TbactvizWarning` per layer and cause (repeats go to the DEBUG log), the
-    other layers are still written; a failure of a whole step is warned once per cause. ``on_error="raise"``
-    turns all of them into exceptions that end ``fit`` (after closing the event file). Setup errors, which
-    would recur at every step -- a layer selector that matches nothing, a probe that does not fit the model
-    (checked by running its first sample once), a probe ``Dataset`` that yields no sample -- are raised at the
-    start of ``fit``, before any training step, whatever ``on_error`` says. A log directory that went bad
-    between construction and ``fit`` (a file in its place) is warned about and nothing is logged during that
-    ``fit``; a full disk is warned about once and logging resumes in a new event file when space is free.
+    Errors: a failure while logging never interrupts training by default: a layer that cannot be drawn is
+    skipped with one :class:`tbactviz.TbactvizWarning` per layer and cause, the other layers are written; a
+    failed step is warned once per cause. ``on_error="raise"`` raises instead (after closing the event file).
+    Setup errors that would recur at every step (a selector that matches nothing, a probe that does not fit
+    the model, a probe ``Dataset`` without samples) are raised at the start of ``fit``, before any training
+    step, whatever ``on_error`` says. A log directory gone bad since construction is warned about and nothing
+    is logged during that ``fit``; a full disk is warned about once and logging resumes when space is free.
 
-    Memory: the probe runs in chunks (``batch_size``; by default at most about 256 MiB of activations of all
-    chosen layers), each folded into the grids, histograms and statistics and released before the next, as
-    :meth:`tbactviz.ActivationLogger.log` does. Background writing (``async_write=True``): the training
-    thread then only runs the forward passes (which must run where the model is trained) and hands each chunk
-    to a queue bounded in bytes (:class:`tbactviz.background.ByteBoundedQueue`, 512 MiB, one chunk always
-    fits) and in steps (``max_queue``); folding, tiling, PNG encoding and writing happen on a writer thread.
-    When the queue is full the training thread waits for room (no step is ever dropped). ``on_train_end``
-    (and :meth:`close`) drains the queue before closing the event file; at interpreter exit a pending queue
-    is drained too.
+    Memory: the probe runs in chunks (``batch_size``; by default at most about 256 MiB of activations), each
+    folded into the grids, histograms and statistics and released before the next. With ``async_write=True``
+    the training thread only runs the forward passes and hands each chunk to a writer thread through a queue
+    bounded in bytes (512 MiB, one chunk always fits; :mod:`tbactviz.background`) and in steps
+    (``max_queue``); when it is full, training waits (no step is ever dropped). ``on_train_end`` and
+    :meth:`close` drain it before closing the event file, and so does interpreter exit.
 
-    Distribution: under ``tf.distribute.MirroredStrategy`` the probe runs on the mirrored model as is; under
-    ``MultiWorkerMirroredStrategy`` only the chief (the worker whose strategy has
-    ``extended.should_save_summary``) runs the probe and writes; the other workers log nothing and create no
-    file.
+    Distribution: under ``MirroredStrategy`` the probe runs on the mirrored model as is; under
+    ``MultiWorkerMirroredStrategy`` only the chief (``strategy.extended.should_save_summary``) writes.
 
     Args:
         logdir: str or path. Run directory of the events, e.g. ``"logs/activations"``; created on the first
             event. Use a directory of its own, not the ``train``/``validation`` runs of Keras' TensorBoard.
-        probe: The fixed probe inputs, the same at every step so that pictures compare: an array of shape
-            (N, ...) with N >= 1, a list or dict of arrays for multi-input models, or a ``tf.data.Dataset``
-            batched as ``fit`` takes it (elements ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``;
-            unbatched elements are accepted for single-input models whose input shape is known). A Dataset
-            is read once, at the start of the first ``fit``, until ``probe_samples`` samples are taken.
+        probe: The fixed probe inputs, the same at every step so that pictures compare: an array (N, ...)
+            with N >= 1, a list or dict of arrays for multi-input models, or a ``tf.data.Dataset`` as ``fit``
+            takes it, read once at the start of the first ``fit`` (:func:`tbactviz.probe_data.take_samples`).
         layers: Which layers, as :class:`tbactviz.ActivationLogger` takes them: an exact name, a nested path
             ``"outer/inner"``, a glob (``"conv*"``), a layer class or a list of these; None picks an overview
             of up to 8 spatial layers over the model's depth.
         every_n_epochs: int. Log after every N-th epoch. 0 turns epoch logging off.
-        every_n_batches: int. Log after every N-th batch (global counter). 0 (default) turns batch logging
-            off; a value > 0 makes the step unit "batch".
+        every_n_batches: int. Log after every N-th batch (global counter; makes the step unit "batch"). 0
+            (default) turns batch logging off.
         steps: Iterable of ints or None. Explicit steps to log at, in the step unit (epochs completed, or
             batches completed with a batch schedule or ``step_unit="batch"``). None (default) turns it off.
-        log_at_start: bool. Log step 0 at the start of the first ``fit``, before any training. False turns it
-            off.
+        log_at_start: bool. Log step 0 (the untrained network) when training starts from scratch. False
+            turns it off.
         step_unit: ``"epoch"``, ``"batch"`` or None (default: ``"batch"`` when ``every_n_batches > 0``, else
             ``"epoch"``). Needed only to give ``steps`` in batches without a batch interval.
-        async_write: bool. Tile, encode and write on a background thread. False (default) does everything on
-            the training thread.
+        async_write: bool. Fold, tile, encode and write on a writer thread. False (default): all on the
+            training thread.
         max_queue: int >= 1. With ``async_write``: logged steps that may be queued or being written before
             the training thread waits for the writer thread.
         probe_samples: int >= 1. With a ``Dataset`` probe: how many samples to take from it. Fewer available
@@ -118,9 +105,7 @@ class ActivationCallback(keras.callbacks.Callback):
         on_error: ``"warn"`` (default): a logging error is one warning per layer and cause and training
             goes on; ``"raise"``: logging errors end ``fit`` (after the event file is closed).
         **logger_options: Any other option of :class:`tbactviz.ActivationLogger` (``max_images``,
-            ``max_channels``, ``normalize``, ``value_range``, ``colormap``, ``order``, ``columns``,
-            ``images``, ``histograms``, ``stats``, ``batch_size``, ``eps``, ``max_side``, ``min_side``,
-            ``compress_level``); they are checked when the logger is built at the start of ``fit``.
+            ``normalize``, ``batch_size``, ...: :data:`tbactviz.options.LOGGER_OPTIONS`), checked at once.
 
     Raises:
         ValueError: An argument is invalid (the message names it, the value received and the valid options).
@@ -218,12 +203,8 @@ class ActivationCallback(keras.callbacks.Callback):
 
     @property
     def logged_steps(self) -> list[int]:
-        """Steps logged so far, across ``fit`` calls.
-
-        A step is listed once its event was written (or, with ``async_write``, once its forward passes ran
-        and their chunks were queued for the writer thread). Steps whose forward pass or writing failed as a
-        whole are left out; steps where only some layers failed are listed.
-        """
+        """Steps logged so far, across ``fit`` calls: written (``async_write``: queued for the writer); steps
+        that failed as a whole are left out, steps where only some layers failed are listed."""
         return list(self._logged)
 
     @property
@@ -325,9 +306,7 @@ class ActivationCallback(keras.callbacks.Callback):
             )
 
     def _check_probe_fits(self, logger: ActivationLogger) -> None:
-        """Run the first probe sample once, so that a probe that does not fit the model, or a selection
-        with nothing drawable, fails at the start of ``fit`` (whatever ``on_error`` says) instead of
-        warning at every step."""
+        """Run the first probe sample once: a probe that does not fit, or nothing drawable, fails now."""
         try:
             for _ in logger.probe_chunks(slice_samples(self._probe, 0, 1)):
                 pass

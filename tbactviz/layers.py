@@ -46,12 +46,14 @@ from typing import Any, Union
 
 import keras
 
+from tbactviz.capture import infer_outputs
 from tbactviz.errors import (
     AmbiguousLayerError,
     LayerNotFoundError,
     NoDrawableLayerError,
     TbactvizWarning,
 )
+from tbactviz.overview import DEFAULT_MAX_LAYERS, check_max_layers, default_layers, mro_names
 
 __all__ = [
     "DEFAULT_MAX_LAYERS",
@@ -63,63 +65,10 @@ __all__ = [
     "resolve_layers",
 ]
 
-#: Number of layers the default selection (``layers=None``) picks at most.
-DEFAULT_MAX_LAYERS = 8
-
 #: What :func:`resolve_layers` accepts for ``layers``.
 LayerSelector = Union[str, type, keras.layers.Layer, "LayerInfo"]
 
 _GLOB_CHARS = frozenset("*?[")
-
-# Class names (anywhere in the MRO) the default overview skips: identity-like, shape-only or noise layers.
-_DEFAULT_SKIP = frozenset(
-    {
-        "InputLayer",
-        "Dropout",
-        "SpatialDropout1D",
-        "SpatialDropout2D",
-        "SpatialDropout3D",
-        "GaussianDropout",
-        "GaussianNoise",
-        "AlphaDropout",
-        "ActivityRegularization",
-        "Reshape",
-        "Flatten",
-        "Permute",
-        "RepeatVector",
-        "Identity",
-        "Masking",
-        "ZeroPadding1D",
-        "ZeroPadding2D",
-        "ZeroPadding3D",
-        "Cropping1D",
-        "Cropping2D",
-        "Cropping3D",
-        "Rescaling",
-        "Normalization",
-        "Resizing",
-        "CenterCrop",
-    }
-)
-# Class names (anywhere in the MRO) the default overview prefers: what a CNN "sees".
-_DEFAULT_PREFER = frozenset(
-    {
-        "BaseConv",
-        "BaseConvTranspose",
-        "BaseDepthwiseConv",
-        "BaseSeparableConv",
-        "Activation",
-        "ReLU",
-        "LeakyReLU",
-        "PReLU",
-        "ELU",
-        "Softmax",
-        "BasePooling",
-        "BaseGlobalPooling",
-        "Merge",
-    }
-)
-_DENSE_LIKE = frozenset({"Dense", "EinsumDense"})
 
 
 @dataclass(frozen=True)
@@ -199,10 +148,6 @@ def _describe_layer(layer: keras.layers.Layer) -> tuple[tuple[int | None, ...] |
     return describe_output(output)
 
 
-def _mro_names(layer: object) -> set[str]:
-    return {cls.__name__ for cls in type(layer).__mro__}
-
-
 def list_layers(
     model: keras.Model,
     *,
@@ -255,8 +200,6 @@ def list_layers(
 
     walk(model, "", 0)
     if input_shape is not None and any(info.output_shape is None and info.drawable for info in infos):
-        from tbactviz.extract import infer_outputs  # local import: extract imports this module
-
         infos = infer_outputs(model, infos, input_shape)
     return infos
 
@@ -282,7 +225,7 @@ def _match_string(selector: str, infos: Sequence[LayerInfo], argument: str) -> l
         return bare
     if len(bare) > 1:
         raise AmbiguousLayerError(selector, [info.path for info in bare], argument=argument)
-    by_class = [info for info in infos if selector in _mro_names(info.layer)]
+    by_class = [info for info in infos if selector in mro_names(info.layer)]
     if by_class:
         return by_class
     raise LayerNotFoundError(selector, paths, argument=argument)
@@ -316,13 +259,6 @@ def _match_one(selector: object, infos: Sequence[LayerInfo], argument: str) -> l
         f"{argument} must be None, a layer name, path or glob (str), a layer class, a layer object, or a "
         f"list/tuple of these; received {type(selector).__name__}: {selector!r}."
     )
-
-
-def _check_max_layers(max_layers: object) -> None:
-    if isinstance(max_layers, bool) or not hasattr(max_layers, "__index__"):
-        raise TypeError(f"max_layers={max_layers!r} is not valid; expected an int >= 1")
-    if int(max_layers) < 1:  # type: ignore[call-overload]
-        raise ValueError(f"max_layers must be >= 1; received {max_layers}.")
 
 
 def check_selection(layers: object, argument: str = "layers") -> None:
@@ -380,56 +316,6 @@ def check_selection(layers: object, argument: str = "layers") -> None:
         )
 
 
-def _evenly_spaced(items: Sequence[LayerInfo], k: int) -> list[LayerInfo]:
-    n = len(items)
-    if n <= k:
-        return list(items)
-    if k == 1:
-        return [items[-1]]
-    picks = sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
-    return [items[i] for i in picks]
-
-
-def default_layers(infos: Sequence[LayerInfo], max_layers: int = DEFAULT_MAX_LAYERS) -> list[LayerInfo]:
-    """The default overview: up to ``max_layers`` layers spread evenly over the model's depth.
-
-    Candidates are drawable layers with a spatial output (rank >= 3, batch included) that are not containers
-    (nested models), inputs, dropout/noise or shape-only layers (Reshape, Flatten, padding, cropping, ...).
-    Among them, convolutions, activations, pooling and merge layers (block outputs such as ResNet's ``Add``)
-    are preferred when there are at least ``max_layers`` of them. The picks are evenly spaced in model order
-    and always include the first and the last candidate. Layers whose shape is unknown count as spatial when
-    they are preferred layers. When no layer has a spatial output, the Dense-type layers are used instead,
-    then any drawable non-container layer.
-
-    Args:
-        infos: What :func:`list_layers` returned.
-        max_layers: The budget (>= 1).
-
-    Returns:
-        The chosen layers in model order; empty when nothing is drawable.
-    """
-    _check_max_layers(max_layers)
-    usable = [
-        info
-        for info in infos
-        if info.drawable
-        and not isinstance(info.layer, keras.Model)
-        and not (_mro_names(info.layer) & _DEFAULT_SKIP)
-    ]
-    preferred_names = [bool(_mro_names(info.layer) & _DEFAULT_PREFER) for info in usable]
-    spatial = [
-        info
-        for info, pref in zip(usable, preferred_names, strict=True)
-        if (info.rank is not None and info.rank >= 3) or (info.rank is None and pref)
-    ]
-    if spatial:
-        preferred = [info for info in spatial if _mro_names(info.layer) & _DEFAULT_PREFER]
-        pool = preferred if len(preferred) >= max_layers else spatial
-        return _evenly_spaced(pool, max_layers)
-    dense = [info for info in usable if _mro_names(info.layer) & _DENSE_LIKE]
-    return _evenly_spaced(dense or usable, max_layers)
-
-
 def resolve_layers(
     model: keras.Model,
     layers: LayerSelector | Sequence[LayerSelector] | None = None,
@@ -472,7 +358,7 @@ def resolve_layers(
         >>> [i.path for i in resolve_layers(model, ["head", "conv*"])]
         ['conv_a', 'conv_b', 'head']
     """
-    _check_max_layers(max_layers)
+    check_max_layers(max_layers)
     check_selection(layers, argument)
     all_infos = list(infos) if infos is not None else list_layers(model)
     if layers is None:
