@@ -22,7 +22,7 @@ import atexit
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = ["DEFAULT_MAX_BYTES", "BackgroundWriter", "ByteBoundedQueue", "chunk_nbytes"]
@@ -151,7 +151,7 @@ class _StepChunks:
     def __iter__(self) -> Iterator[Any]:
         return self._iterator
 
-    def _read(self) -> Iterator[Any]:
+    def _read(self) -> Generator[Any, None, None]:
         while not self._done:
             (kind, payload), nbytes = self._jobs.get()
             if kind != _CHUNK:

@@ -18,7 +18,7 @@ from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, WarnO
 from tbactviz.extract import describe_inputs, num_samples, slice_samples
 from tbactviz.layers import check_selection
 from tbactviz.logger import ActivationLogger
-from tbactviz.options import CALLBACK_OPTIONS, LOGGER_OPTIONS, ON_ERROR, check_options
+from tbactviz.options import CALLBACK_OPTIONS, LOGGER_OPTIONS, check_options
 from tbactviz.probe_data import check_probe, is_dataset, take_samples
 from tbactviz.schedule import Schedule, StepUnit
 from tbactviz.writer import check_logdir
@@ -182,7 +182,7 @@ class ActivationCallback(keras.callbacks.Callback):
         if self._schedule.needs_batches:
             # Only batch schedules override the batch hook: a callback that overrides it makes Keras call all
             # batch hooks synchronously (on backends that would dispatch them asynchronously).
-            self.on_train_batch_end = self._train_batch_end  # type: ignore[method-assign]
+            self.on_train_batch_end = self._train_batch_end
 
     # -- properties ---------------------------------------------------------------------------------------
 
@@ -285,7 +285,7 @@ class ActivationCallback(keras.callbacks.Callback):
                 self._logdir,
                 model,
                 self._layers,
-                on_error=ON_ERROR[0] if self._raise else ON_ERROR[1],
+                on_error="raise" if self._raise else "warn",
                 **options,
             )
         except LogdirError as exc:  # the directory went bad since construction: no reason to stop training

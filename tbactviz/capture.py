@@ -13,6 +13,7 @@ This module knows layers only through what :class:`tbactviz.layers.LayerInfo` of
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
@@ -76,9 +77,9 @@ def capturing(infos: Sequence[CapturedLayer], store: dict[str, list[Any]]) -> It
             wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # keeps inspect.signature() right
             setattr(layer, attr, wrapper)
             if had_own:
-                undo.append(lambda layer=layer, attr=attr, original=original: setattr(layer, attr, original))
+                undo.append(functools.partial(setattr, layer, attr, original))
             else:
-                undo.append(lambda layer=layer, attr=attr: delattr(layer, attr))
+                undo.append(functools.partial(delattr, layer, attr))
         yield
     finally:
         for restore in reversed(undo):

@@ -593,6 +593,8 @@ def _drawn(info: LayerInfo, max_channels: int) -> str:
     if info.output_shape is None:
         return "? (shape unknown: give --input-shape)"
     shape = info.output_shape[1:]
+    height: int | None
+    width: int | None
     try:
         height, width = grid_shape(shape, max_channels=max_channels)
     except (ValueError, TypeError):

@@ -90,7 +90,7 @@ __all__ = [
 
 
 def _leaves(inputs: Any) -> list[Any]:
-    return tf.nest.flatten(inputs)
+    return list(tf.nest.flatten(inputs))
 
 
 def _prepare(inputs: Any) -> Any:
@@ -178,7 +178,8 @@ def _to_numpy(tensor: tf.Tensor) -> np.ndarray:
     try:
         return np.asarray(memoryview(tensor))  # type: ignore[arg-type]
     except (TypeError, ValueError):  # bfloat16 and other dtypes without a buffer format, non-CPU tensors
-        return tensor.numpy()
+        copy: np.ndarray = tensor.numpy()
+        return copy
 
 
 def describe_inputs(inputs: Any) -> str:
@@ -592,7 +593,7 @@ class ActivationExtractor:
             shape = info.output_shape
             if shape is None or any(d is None for d in shape[1:]):
                 return None
-            total += 4 * math.prod(int(d) for d in shape[1:])  # type: ignore[arg-type]
+            total += 4 * math.prod(int(d) for d in shape[1:] if d is not None)
         return total
 
     @contextmanager

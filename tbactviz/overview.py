@@ -99,7 +99,7 @@ def check_max_layers(max_layers: object) -> None:
     """Validate a ``max_layers`` budget (an int >= 1)."""
     if isinstance(max_layers, bool) or not hasattr(max_layers, "__index__"):
         raise TypeError(f"max_layers={max_layers!r} is not valid; expected an int >= 1")
-    if int(max_layers) < 1:  # type: ignore[call-overload]
+    if int(max_layers) < 1:  # type: ignore[call-overload, unused-ignore]
         raise ValueError(f"max_layers must be >= 1; received {max_layers}.")
 
 
