@@ -28,7 +28,7 @@ __all__ = ["LUTS"]
 
 def _decode(hex_string: str) -> np.ndarray:
     """Decode a 1536-character hex string into a read-only (256, 3) uint8 table."""
-    lut = np.frombuffer(bytes.fromhex(hex_string), dtype=np.uint8).reshape(256, 3).copy()
+    lut: np.ndarray = np.frombuffer(bytes.fromhex(hex_string), dtype=np.uint8).reshape(256, 3).copy()
     lut.flags.writeable = False
     return lut
 

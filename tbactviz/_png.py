@@ -9,12 +9,14 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from tbactviz.options import DEFAULT_COMPRESS_LEVEL
 
+isal_zlib: Any
 try:  # ISA-L's deflate: zlib-compatible output, several times faster
     from isal import isal_zlib
 except ImportError:  # pragma: no cover - isal is a dependency; keep working without it
@@ -123,5 +125,6 @@ _IEND = _chunk(b"IEND", b"")
 
 def _deflate(data: bytes, level: int) -> bytes:
     if isal_zlib is not None:
-        return isal_zlib.compress(data, min(level, 3))
+        compressed: bytes = isal_zlib.compress(data, min(level, 3))
+        return compressed
     return zlib.compress(data, level)

@@ -304,7 +304,7 @@ class TensorBoardServer:
         if self._log is None:
             return ""
         self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")
+        return bytes(self._log.read()).decode("utf-8", "replace")
 
     def stop(self) -> None:
         """Stop TensorBoard and discard its output (idempotent)."""

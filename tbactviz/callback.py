@@ -6,143 +6,106 @@ The callback decides *when* (:class:`tbactviz.schedule.Schedule`); :class:`tbact
 
 from __future__ import annotations
 
-import atexit
-import inspect
 import logging
 import os
-import queue
-import threading
-import warnings
-import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import keras
-import numpy as np
 
-from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, TbactvizWarning, WarnOnce
-from tbactviz.extract import describe_inputs, slice_samples
-from tbactviz.layers import check_selection
+from tbactviz.background import BackgroundWriter
+from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, WarnOnce
+from tbactviz.extract import describe_inputs, num_samples, slice_samples
 from tbactviz.logger import ActivationLogger
-from tbactviz.options import CALLBACK_OPTIONS, ON_ERROR, check_options
+from tbactviz.options import CALLBACK_OPTIONS, LOGGER_OPTIONS, check_options
+from tbactviz.probe_data import check_probe, is_dataset, take_samples
 from tbactviz.schedule import Schedule, StepUnit
+from tbactviz.selection import check_selection
 from tbactviz.writer import check_logdir
-
-if TYPE_CHECKING:
-    import tensorflow as tf
 
 __all__ = ["ActivationCallback"]
 
 _log = logging.getLogger(__name__)
 
-_STOP = object()  # tells the writer thread to finish
-# Options of ActivationLogger that the callback sets itself.
-_OWN_OPTIONS = ("self", "logdir", "model", "layers", "on_error")
-_LOGGER_OPTIONS = tuple(
-    name for name in inspect.signature(ActivationLogger.__init__).parameters if name not in _OWN_OPTIONS
-)
-
-
-def _check_probe(probe: Any) -> Any:
-    """Reject probes that cannot work whatever the model: no arrays, or an array without samples."""
-    import tensorflow as tf
-
-    leaves = tf.nest.flatten(probe)
-    sizes = {int(np.shape(leaf)[0]) if np.ndim(leaf) else -1 for leaf in leaves}
-    if not leaves or sizes & {0, -1} or len(sizes) != 1:
-        shapes = [tuple(np.shape(leaf)) for leaf in leaves]
-        raise ProbeError(
-            f"probe has shapes {shapes}; expected one or more arrays of shape (N, ...) with the same N >= 1 "
-            "(a batch of probe samples), or a tf.data.Dataset"
-        )
-    return probe
-
-
-def _is_dataset(value: Any) -> bool:
-    import tensorflow as tf
-
-    return isinstance(value, tf.data.Dataset)
+# The logger options the callback passes on: all of tbactviz.options' table but on_error, its own.
+_LOGGER_OPTIONS = tuple(option.name for option in LOGGER_OPTIONS if option.name != "on_error")
+_OWN_OPTIONS = {option.name: option for option in CALLBACK_OPTIONS}
 
 
 class ActivationCallback(keras.callbacks.Callback):
     """Logs what the chosen layers of the model "see" to TensorBoard while ``fit`` trains it.
 
-    At every scheduled step the same fixed probe inputs are run through the model being trained, and for each
-    chosen layer ``L`` the feature-map grids ``activations/L``, the histogram ``histograms/L`` and the health
-    scalars (``sparsity/L``, ``dead_channels/L``, ...) are written, as :class:`tbactviz.ActivationLogger`
-    writes them, into an event file of the callback's own in ``logdir``. Point ``keras.callbacks.TensorBoard``
-    at the parent directory and both show up side by side in one ``tensorboard --logdir``: Keras' events stay
-    in its ``train``/``validation`` runs, ours in ``logdir`` (the default summary writer Keras pushes during
-    ``fit`` is never used).
+    At every scheduled step the same fixed probe inputs are run through the model being trained, and
+    :class:`tbactviz.ActivationLogger` writes, for each chosen layer ``L``, the grids ``activations/L``, the
+    histogram ``histograms/L`` and the health scalars (``sparsity/L``, ...) into an event file of the
+    callback's own in ``logdir``: the callback decides *when*, the logger *what*. Point Keras' TensorBoard
+    callback at the parent directory: its events stay in its ``train``/``validation`` runs, ours in
+    ``logdir`` (the default summary writer Keras pushes during ``fit`` is never used).
 
-    Schedule and steps: by default one event is logged before training (step 0, the untrained network) and
-    one after every epoch (step = epochs completed: 1, 2, ...). With ``every_n_batches`` the step is the
-    global batch counter instead (batches completed, across epochs and ``fit`` calls), and epoch triggers log
-    at the batch count the epoch ended on. With ``steps_per_execution=k`` Keras calls batch hooks only every
-    ``k`` batches: the counter then advances by ``k`` at a time and a batch trigger fires at the first counter
-    value at or past each multiple of ``every_n_batches`` (e.g. ``k=4, every_n_batches=10`` logs at 12, 20,
-    32, ...). Only batch schedules install a batch hook; epoch schedules leave Keras' asynchronous batch
-    dispatch untouched.
+    Schedule and steps (:class:`tbactviz.schedule.Schedule`): by default step 0 (the untrained network) and
+    one step after every epoch (step = epochs completed). With ``every_n_batches`` the step is the global
+    batch counter (the model's optimizer steps), also for epoch triggers. With ``steps_per_execution=k`` the
+    counter advances by ``k`` and a batch trigger fires at the first count at or past each multiple of
+    ``every_n_batches``. Only batch schedules override the batch hook (on the TensorFlow backend Keras calls
+    batch hooks synchronously anyway; on backends that dispatch them asynchronously, epoch schedules keep it).
 
-    Reusing one callback across several ``fit`` calls continues the steps where the previous call stopped
-    (also with ``initial_epoch``), so a run's steps only ever grow. Each ``fit`` opens its own event file in
-    ``logdir`` on its first event and closes it in ``on_train_end`` (one writer at a time per run, like Keras'
-    TensorBoard callback); every event is flushed as soon as it is written, so an exception or
-    KeyboardInterrupt that ends ``fit`` early leaves everything logged so far readable.
+    Steps only ever grow, and resuming never writes a step twice: each epoch starts from what the model knows
+    -- the epoch Keras starts at (``initial_epoch``, or the one ``keras.callbacks.BackupAndRestore``
+    restores) and ``model.optimizer.iterations`` -- so a callback reused across ``fit`` calls, or a new one in
+    a new process resuming a run, continues where the run stopped. Step 0 is logged only when training starts
+    from scratch (epoch 0, no optimizer step).
 
-    Errors: a failure while logging never interrupts training by default. A layer that cannot be drawn is
-    skipped with one :class:`tbactviz.TbactvizWarning` per layer and cause (repeats go to the DEBUG log), the
-    other layers are still written; a failure of a whole step is warned once per cause. ``on_error="raise"``
-    turns all of them into exceptions that end ``fit`` (after closing the event file). Setup errors, which
-    would recur at every step -- a layer selector that matches nothing, a probe that does not fit the model
-    (checked by running its first sample once), a probe ``Dataset`` that yields no sample -- are raised at the
-    start of ``fit``, before any training step, whatever ``on_error`` says. A log directory that went bad
-    between construction and ``fit`` (a file in its place) is warned about and nothing is logged during that
-    ``fit``; a full disk is warned about once and logging resumes in a new event file when space is free.
+    Each ``fit`` opens its own event file in ``logdir`` on its first event and closes it in ``on_train_end``
+    (one writer at a time per run, like Keras' TensorBoard callback); every event is flushed as soon as it is
+    written, so an exception or KeyboardInterrupt that ends ``fit`` early leaves everything logged so far
+    readable.
 
-    Background writing (``async_write=True``): the training thread then only runs the probe's forward pass
-    (which must run where the model is trained) and hands the activations to a bounded queue; tiling, PNG
-    encoding, statistics and writing happen on a writer thread. When the queue is full the training thread
-    waits for room (no step is ever dropped; the bound caps memory). ``on_train_end`` (and :meth:`close`)
-    drains the queue before closing the event file; at interpreter exit a pending queue is drained too.
+    Errors: a failure while logging never interrupts training by default: a layer that cannot be drawn is
+    skipped with one :class:`tbactviz.TbactvizWarning` per layer and cause, the other layers are written; a
+    failed step is warned once per cause. ``on_error="raise"`` raises instead (after closing the event file).
+    Setup errors that would recur at every step (a selector that matches nothing, a probe that does not fit
+    the model, a probe ``Dataset`` without samples) are raised at the start of ``fit``, before any training
+    step, whatever ``on_error`` says. A log directory gone bad since construction is warned about and nothing
+    is logged during that ``fit``; a full disk is warned about once and logging resumes when space is free.
 
-    Distribution: under ``tf.distribute.MirroredStrategy`` the probe runs on the mirrored model as is; under
-    ``MultiWorkerMirroredStrategy`` only the chief (the worker whose strategy has
-    ``extended.should_save_summary``) runs the probe and writes; the other workers log nothing and create no
-    file.
+    Memory: the probe runs in chunks (``batch_size``; by default at most about 256 MiB of activations), each
+    folded into the grids, histograms and statistics and released before the next. With ``async_write=True``
+    the training thread only runs the forward passes and hands each chunk to a writer thread through a queue
+    bounded in bytes (512 MiB, one chunk always fits; :mod:`tbactviz.background`) and in steps
+    (``max_queue``); when it is full, training waits (no step is ever dropped). ``on_train_end`` and
+    :meth:`close` drain it before closing the event file, and so does interpreter exit.
+
+    Distribution: under ``MirroredStrategy`` the probe runs on the mirrored model as is; under
+    ``MultiWorkerMirroredStrategy`` only the chief (``strategy.extended.should_save_summary``) writes.
 
     Args:
         logdir: str or path. Run directory of the events, e.g. ``"logs/activations"``; created on the first
             event. Use a directory of its own, not the ``train``/``validation`` runs of Keras' TensorBoard.
-        probe: The fixed probe inputs, the same at every step so that pictures compare: an array of shape
-            (N, ...) with N >= 1, a list or dict of arrays for multi-input models, or a ``tf.data.Dataset``
-            batched as ``fit`` takes it (elements ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``;
-            unbatched elements are accepted for single-input models whose input shape is known). A Dataset
-            is read once, at the start of the first ``fit``, until ``probe_samples`` samples are taken.
+        probe: The fixed probe inputs, the same at every step so that pictures compare: an array (N, ...)
+            with N >= 1, a list or dict of arrays for multi-input models, or a ``tf.data.Dataset`` as ``fit``
+            takes it, read once at the start of the first ``fit`` (:func:`tbactviz.probe_data.take_samples`).
         layers: Which layers, as :class:`tbactviz.ActivationLogger` takes them: an exact name, a nested path
             ``"outer/inner"``, a glob (``"conv*"``), a layer class or a list of these; None picks an overview
             of up to 8 spatial layers over the model's depth.
         every_n_epochs: int. Log after every N-th epoch. 0 turns epoch logging off.
-        every_n_batches: int. Log after every N-th batch (global counter). 0 (default) turns batch logging
-            off; a value > 0 makes the step unit "batch".
+        every_n_batches: int. Log after every N-th batch (global counter; makes the step unit "batch"). 0
+            (default) turns batch logging off.
         steps: Iterable of ints or None. Explicit steps to log at, in the step unit (epochs completed, or
             batches completed with a batch schedule or ``step_unit="batch"``). None (default) turns it off.
-        log_at_start: bool. Log step 0 at the start of the first ``fit``, before any training. False turns it
-            off.
+        log_at_start: bool. Log step 0 (the untrained network) when training starts from scratch. False
+            turns it off.
         step_unit: ``"epoch"``, ``"batch"`` or None (default: ``"batch"`` when ``every_n_batches > 0``, else
             ``"epoch"``). Needed only to give ``steps`` in batches without a batch interval.
-        async_write: bool. Tile, encode and write on a background thread. False (default) does everything on
-            the training thread.
-        max_queue: int >= 1. With ``async_write``: logged steps that may wait for the writer thread before
-            the training thread blocks.
+        async_write: bool. Fold, tile, encode and write on a writer thread. False (default): all on the
+            training thread.
+        max_queue: int >= 1. With ``async_write``: logged steps that may be queued or being written before
+            the training thread waits for the writer thread.
         probe_samples: int >= 1. With a ``Dataset`` probe: how many samples to take from it. Fewer available
             gives a warning and the probe uses what there is.
         on_error: ``"warn"`` (default): a logging error is one warning per layer and cause and training
             goes on; ``"raise"``: logging errors end ``fit`` (after the event file is closed).
         **logger_options: Any other option of :class:`tbactviz.ActivationLogger` (``max_images``,
-            ``max_channels``, ``normalize``, ``value_range``, ``colormap``, ``order``, ``columns``,
-            ``images``, ``histograms``, ``stats``, ``batch_size``, ``eps``, ``max_side``, ``min_side``,
-            ``compress_level``); they are checked when the logger is built at the start of ``fit``.
+            ``normalize``, ``batch_size``, ...: :data:`tbactviz.options.LOGGER_OPTIONS`), checked at once.
 
     Raises:
         ValueError: An argument is invalid (the message names it, the value received and the valid options).
@@ -201,29 +164,25 @@ class ActivationCallback(keras.callbacks.Callback):
                 f"to ActivationLogger are {list(_LOGGER_OPTIONS)}"
             )
         check_selection(layers)
-        own = {option.name: option for option in CALLBACK_OPTIONS}
-        self._async = bool(own["async_write"].check(async_write))
-        self._max_queue = int(own["max_queue"].check(max_queue))
-        self._probe_samples = int(own["probe_samples"].check(probe_samples))
-        self._raise = own["on_error"].check(on_error) == "raise"
-        logger_options = check_options(logger_options)
+        self._async = bool(_OWN_OPTIONS["async_write"].check(async_write))
+        self._max_queue = int(_OWN_OPTIONS["max_queue"].check(max_queue))
+        self._probe_samples = int(_OWN_OPTIONS["probe_samples"].check(probe_samples))
+        self._raise = _OWN_OPTIONS["on_error"].check(on_error) == "raise"
         self._layers = layers
-        self._logger_options = logger_options
+        self._logger_options = check_options(logger_options)
         self._probe_source = probe
-        self._probe: Any = None if _is_dataset(probe) else _check_probe(probe)
+        self._probe: Any = None if is_dataset(probe) else check_probe(probe)
         self._logger: ActivationLogger | None = None
         self._logger_model: Any = None
         self._chief = True
-        self._queue: queue.Queue[Any] | None = None
-        self._worker: threading.Thread | None = None
+        self._background: BackgroundWriter | None = None
         self._worker_error: BaseException | None = None
-        self._atexit: Any = None
         self._warn = WarnOnce(_log)
         self._logged: list[int] = []
         if self._schedule.needs_batches:
             # Only batch schedules override the batch hook: a callback that overrides it makes Keras call all
-            # batch hooks synchronously, which epoch schedules do not need.
-            self.on_train_batch_end = self._train_batch_end  # type: ignore[method-assign]
+            # batch hooks synchronously (on backends that would dispatch them asynchronously).
+            self.on_train_batch_end = self._train_batch_end
 
     # -- properties ---------------------------------------------------------------------------------------
 
@@ -244,12 +203,8 @@ class ActivationCallback(keras.callbacks.Callback):
 
     @property
     def logged_steps(self) -> list[int]:
-        """Steps logged so far, across ``fit`` calls.
-
-        A step is listed once its event was written (or, with ``async_write``, once its activations were
-        queued for the writer thread). Steps whose forward pass or writing failed as a whole are left out;
-        steps where only some layers failed are listed.
-        """
+        """Steps logged so far, across ``fit`` calls: written (``async_write``: queued for the writer); steps
+        that failed as a whole are left out, steps where only some layers failed are listed."""
         return list(self._logged)
 
     @property
@@ -263,12 +218,13 @@ class ActivationCallback(keras.callbacks.Callback):
         self._chief = self._is_chief()
         if self._chief and not self._schedule.off:
             self._start()
-        step = self._schedule.begin_fit()
-        if step is not None:
-            self._log(step)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._schedule.begin_epoch(epoch)
+        # After the callbacks' on_train_begin: BackupAndRestore has restored the weights, the optimizer's
+        # step count and the epoch by then, whatever the order of the callbacks.
+        step = self._schedule.begin_epoch(epoch, batches=self._optimizer_steps())
+        if step is not None:
+            self._log(step)
 
     def _train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         done = batch + 1
@@ -298,13 +254,9 @@ class ActivationCallback(keras.callbacks.Callback):
         Raises:
             Exception: With ``on_error="raise"``, an error the writer thread hit and that was not raised yet.
         """
-        worker, self._worker = self._worker, None
-        if worker is not None and self._queue is not None:
-            self._queue.put(_STOP)
-            worker.join()
-        if self._atexit is not None:
-            atexit.unregister(self._atexit)
-            self._atexit = None
+        background, self._background = self._background, None
+        if background is not None:
+            background.close()
         if self._logger is not None:
             self._logger.close()
         error, self._worker_error = self._worker_error, None
@@ -315,7 +267,7 @@ class ActivationCallback(keras.callbacks.Callback):
         """Build the logger for this fit (and the writer thread); take a Dataset probe the first time."""
         model = self.model
         if self._probe is None:
-            self._probe = self._take_probe(self._probe_source, model)
+            self._probe = take_samples(self._probe_source, model, self._probe_samples)
         previous, same_model = self._logger, self._logger_model is model
         if previous is not None and not previous.closed and same_model:
             return
@@ -333,7 +285,7 @@ class ActivationCallback(keras.callbacks.Callback):
                 self._logdir,
                 model,
                 self._layers,
-                on_error=ON_ERROR[0] if self._raise else ON_ERROR[1],
+                on_error="raise" if self._raise else "warn",
                 **options,
             )
         except LogdirError as exc:  # the directory went bad since construction: no reason to stop training
@@ -346,23 +298,18 @@ class ActivationCallback(keras.callbacks.Callback):
         self._logger = logger
         self._logger_model = model
         if self._async:
-            self._queue = queue.Queue(maxsize=self._max_queue)
-            self._worker = threading.Thread(
-                target=_write_loop,
-                args=(weakref.ref(self), self._queue, self._logger),
+            self._background = BackgroundWriter(
+                logger,
+                on_error=self._background_error,
+                max_steps=self._max_queue,
                 name=f"tbactviz-writer:{self._logdir}",
-                daemon=True,
             )
-            self._worker.start()
-            self._atexit = _drain_at_exit(self._queue, self._worker)
-            atexit.register(self._atexit)
 
     def _check_probe_fits(self, logger: ActivationLogger) -> None:
-        """Run the first probe sample once, so that a probe that does not fit the model, or a selection
-        with nothing drawable, fails at the start of ``fit`` (whatever ``on_error`` says) instead of
-        warning at every step."""
+        """Run the first probe sample once: a probe that does not fit, or nothing drawable, fails now."""
         try:
-            logger.capture(slice_samples(self._probe, 0, 1))
+            for _ in logger.probe_chunks(slice_samples(self._probe, 0, 1)):
+                pass
         except ProbeError as exc:
             logger.close()
             raise ProbeError(
@@ -378,16 +325,19 @@ class ActivationCallback(keras.callbacks.Callback):
     # -- logging ------------------------------------------------------------------------------------------
 
     def _log(self, step: int) -> None:
+        """Log ``step``: the probe's forward passes here, chunk by chunk; folding and writing here too, or on
+        the writer thread with ``async_write``."""
         self._raise_worker_error()
         logger = self._logger
         if not self._chief or logger is None:
             return
         try:
-            activations = logger.capture(self._probe)  # the forward pass: on the training thread
-            if self._queue is not None and self._worker is not None:
-                self._queue.put((step, activations))  # waits while the queue is full
+            n = num_samples(self._probe)
+            chunks = logger.probe_chunks(self._probe)
+            if self._background is not None:
+                self._background.submit(step, n, chunks)  # waits while the queue is full
             else:
-                logger.write(activations, step)
+                logger.write_chunks(chunks, n, step)
         except Exception as exc:
             if self._raise:
                 self._close_quietly()
@@ -395,6 +345,14 @@ class ActivationCallback(keras.callbacks.Callback):
             self._warn_once("step", exc, f"step {step}: logging activations failed")
             return
         self._logged.append(step)
+
+    def _background_error(self, step: int, exc: Exception) -> None:
+        """On the writer thread: a step could not be written."""
+        if self._raise:
+            if self._worker_error is None:
+                self._worker_error = exc
+        else:
+            self._warn_once("write", exc, f"step {step}: writing activations failed")
 
     def _raise_worker_error(self) -> None:
         error = self._worker_error
@@ -419,95 +377,23 @@ class ActivationCallback(keras.callbacks.Callback):
             stacklevel=2,
         )
 
-    # -- helpers ------------------------------------------------------------------------------------------
+    # -- what the model knows -----------------------------------------------------------------------------
 
     def _is_chief(self) -> bool:
         strategy = getattr(self.model, "distribute_strategy", None)
         extended = getattr(strategy, "extended", None)
         return bool(getattr(extended, "should_save_summary", True))
 
-    def _take_probe(self, dataset: tf.data.Dataset, model: Any) -> Any:
-        import tensorflow as tf
-
-        wanted = self._probe_samples
-        input_rank = _single_input_rank(model)
-        chunks: list[Any] = []
-        taken = 0
-        for element in dataset:
-            x = element[0] if isinstance(element, tuple) else element
-            x = tf.nest.map_structure(lambda t: np.asarray(t), x)
-            leaves = tf.nest.flatten(x)
-            if not leaves or leaves[0].ndim == 0:
-                raise ProbeError(
-                    f"probe: the Dataset yields {type(x).__name__} elements without a batch axis; pass a "
-                    "Dataset of (x, y) or x batches, e.g. dataset.batch(8)"
-                )
-            if input_rank is not None and len(leaves) == 1 and leaves[0].ndim == input_rank - 1:
-                x = tf.nest.map_structure(lambda a: a[None], x)  # unbatched element
-            chunks.append(x)
-            taken += len(tf.nest.flatten(x)[0])
-            if taken >= wanted:
-                break
-        if taken == 0:
-            raise ProbeError(
-                f"probe: the Dataset yielded no sample; probe_samples={wanted} samples are needed (pass a "
-                "non-empty Dataset or arrays)"
-            )
-        if taken < wanted:
-            warnings.warn(
-                f"tbactviz: ActivationCallback: the probe Dataset yielded only {taken} sample(s), fewer than "
-                f"probe_samples={wanted}; logging with {taken}",
-                TbactvizWarning,
-                stacklevel=3,
-            )
-        return tf.nest.map_structure(lambda *parts: np.concatenate(parts)[:wanted], *chunks)
+    def _optimizer_steps(self) -> int | None:
+        """``model.optimizer.iterations`` (optimizer steps made so far, restored on resume), or None."""
+        iterations = getattr(getattr(self.model, "optimizer", None), "iterations", None)
+        if iterations is None:
+            return None
+        try:
+            return int(iterations.numpy())
+        except Exception as exc:  # e.g. a variable that cannot be read here: count batches ourselves
+            _log.debug("tbactviz: reading optimizer.iterations: %s", exc)
+            return None
 
     def __repr__(self) -> str:
         return f"ActivationCallback(logdir={self._logdir!r}, layers={self._layers!r}, {self._schedule!r})"
-
-
-def _single_input_rank(model: Any) -> int | None:
-    """Rank (with batch axis) of a model's single input, when it is known."""
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        return None
-    if not inputs or len(inputs) != 1:
-        return None
-    return len(inputs[0].shape)
-
-
-def _write_loop(
-    owner: weakref.ref[ActivationCallback], jobs: queue.Queue[Any], logger: ActivationLogger
-) -> None:
-    """The writer thread: write queued activations until told to stop."""
-    while True:
-        job = jobs.get()
-        try:
-            if job is _STOP:
-                return
-            step, activations = job
-            try:
-                logger.write(activations, step)
-            except Exception as exc:
-                callback = owner()
-                if callback is None:
-                    _log.warning("tbactviz: step %s: writing activations failed: %s", step, exc)
-                elif callback._raise:
-                    if callback._worker_error is None:
-                        callback._worker_error = exc
-                else:
-                    callback._warn_once("write", exc, f"step {step}: writing activations failed")
-        finally:
-            jobs.task_done()
-
-
-def _drain_at_exit(jobs: queue.Queue[Any], worker: threading.Thread) -> Any:
-    """An atexit handler that lets the writer thread finish pending steps (``fit`` ended early)."""
-
-    def drain() -> None:
-        if worker.is_alive():
-            jobs.put(_STOP)
-            worker.join(timeout=60)
-
-    return drain

@@ -97,7 +97,7 @@ def parse_size(text: str | int | Sequence[int], *, argument: str = "size") -> tu
         dims = (int(h), int(w if w is not None else h))
     else:
         try:
-            dims = tuple(int(v) for v in text)
+            dims = tuple(int(v) for v in text)  # type: ignore[union-attr]  # a bool: TypeError below
         except (TypeError, ValueError):
             raise SizeError(f"{argument}={text!r} is not a size; {valid}") from None
         if len(dims) != 2:

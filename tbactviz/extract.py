@@ -58,6 +58,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tbactviz.capture import build_if_needed as _build_if_needed
+from tbactviz.capture import capturing as _capturing
+from tbactviz.capture import infer_outputs
+from tbactviz.capture import specs as _specs
 from tbactviz.errors import (
     NoDrawableLayerError,
     ProbeError,
@@ -65,8 +69,9 @@ from tbactviz.errors import (
     WarnOnce,
     close_matches,
 )
-from tbactviz.layers import LayerInfo, LayerSelector, describe_output, list_layers, resolve_layers
+from tbactviz.layers import LayerInfo, LayerSelector, describe_output, list_layers
 from tbactviz.options import MAX_CHUNK_BYTES, check_int
+from tbactviz.selection import resolve_layers
 
 __all__ = [
     "ActivationExtractor",
@@ -78,50 +83,7 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------------
-# Capture: temporarily wrap the chosen layers' call.
-
-
-def _call_attribute(layer: keras.layers.Layer) -> str:
-    policy = getattr(layer, "dtype_policy", None)
-    return "quantized_call" if getattr(policy, "quantization_mode", None) is not None else "call"
-
-
-@contextmanager
-def _capturing(infos: Sequence[LayerInfo], store: dict[str, list[Any]]) -> Iterator[None]:
-    """Wrap each layer's call so that its outputs are appended to ``store[path]``; restore on exit.
-
-    A layer that already had an instance-level attribute (another capture, a user patch) gets it back;
-    otherwise the instance attribute is deleted so that the class method shows through again.
-    """
-    undo: list[Callable[[], None]] = []
-    try:
-        for info in infos:
-            layer = info.layer
-            attr = _call_attribute(layer)
-            had_own = attr in vars(layer)
-            original = getattr(layer, attr)
-            calls = store.setdefault(info.path, [])
-
-            def wrapper(
-                *args: Any,
-                __original: Callable[..., Any] = original,
-                __calls: list[Any] = calls,
-                **kwargs: Any,
-            ) -> Any:
-                out = __original(*args, **kwargs)
-                __calls.append(out)
-                return out
-
-            wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # keeps inspect.signature() right
-            setattr(layer, attr, wrapper)
-            if had_own:
-                undo.append(lambda layer=layer, attr=attr, original=original: setattr(layer, attr, original))
-            else:
-                undo.append(lambda layer=layer, attr=attr: delattr(layer, attr))
-        yield
-    finally:
-        for restore in reversed(undo):
-            restore()
+# Capture: temporarily wrap the chosen layers' call (tbactviz.capture).
 
 
 # --------------------------------------------------------------------------------------------------
@@ -129,7 +91,7 @@ def _capturing(infos: Sequence[LayerInfo], store: dict[str, list[Any]]) -> Itera
 
 
 def _leaves(inputs: Any) -> list[Any]:
-    return tf.nest.flatten(inputs)
+    return list(tf.nest.flatten(inputs))
 
 
 def _prepare(inputs: Any) -> Any:
@@ -217,7 +179,8 @@ def _to_numpy(tensor: tf.Tensor) -> np.ndarray:
     try:
         return np.asarray(memoryview(tensor))  # type: ignore[arg-type]
     except (TypeError, ValueError):  # bfloat16 and other dtypes without a buffer format, non-CPU tensors
-        return tensor.numpy()
+        copy: np.ndarray = tensor.numpy()
+        return copy
 
 
 def describe_inputs(inputs: Any) -> str:
@@ -388,49 +351,6 @@ def _relaxed_specs(sample: Any) -> Any:
     return tf.nest.map_structure(lambda t: tf.TensorSpec((None, *tuple(t.shape)[1:]), t.dtype), sample)
 
 
-def _specs(input_shape: Any) -> Any:
-    """TensorSpecs (floatx) from a shape, a list of shapes or a dict of shapes."""
-    floatx = keras.config.floatx()
-
-    def is_shape(obj: Any) -> bool:
-        return isinstance(obj, (list, tuple)) and all(d is None or isinstance(d, int) for d in obj)
-
-    def spec(value: Any) -> tf.TensorSpec:
-        if isinstance(value, tf.TensorSpec):
-            return value
-        if not is_shape(value) or len(value) < 2:
-            raise ValueError(
-                f"input_shape={input_shape!r} is not valid; expected a shape with the batch dimension first, "
-                "e.g. (None, 32, 32, 3), or a list/dict of such shapes (one per model input)"
-            )
-        return tf.TensorSpec(tuple(value), floatx)
-
-    if isinstance(input_shape, Mapping):
-        return {key: spec(value) for key, value in input_shape.items()}
-    if isinstance(input_shape, tf.TensorSpec) or is_shape(input_shape):
-        return spec(input_shape)
-    if not isinstance(input_shape, (list, tuple)):
-        return spec(input_shape)  # raises: neither a shape nor a list of shapes
-    return [spec(value) for value in input_shape]
-
-
-def _build_if_needed(model: keras.Model, specs: Any) -> None:
-    """Build an unbuilt model from input specs: a Sequential from its shape, others by one call on zeros.
-
-    ``model.build()`` creates no graph for subclassed models, and fails for those whose ``build()`` is not
-    written, so they are called once on a one-sample batch of zeros, as Keras does when predicting.
-    """
-    if model.built:
-        return
-    if isinstance(model, keras.Sequential) and isinstance(specs, tf.TensorSpec):
-        model.build(tuple(specs.shape))
-        return
-    zeros = tf.nest.map_structure(
-        lambda s: tf.zeros([1, *(1 if d is None else d for d in s.shape[1:])], s.dtype), specs
-    )
-    model(zeros, training=False)
-
-
 @dataclasses.dataclass
 class _TraceReport:
     """What the last trace of the probe found (filled by the probe's Python body, which runs only on traces).
@@ -480,38 +400,6 @@ def _forward_fn(
     return forward
 
 
-def infer_outputs(model: keras.Model, infos: Sequence[LayerInfo], input_shape: Any) -> list[LayerInfo]:
-    """Fill in unknown output shapes by tracing the model once on symbolic inputs (nothing is computed).
-
-    Args:
-        model: The model (built with ``input_shape`` if it is not built yet).
-        infos: Layers as :func:`~tbactviz.layers.list_layers` lists them.
-        input_shape: Input shape with batch dimension, e.g. ``(None, 32, 32, 3)``, or a list/dict of them.
-
-    Returns:
-        ``infos`` with ``output_shape``/``drawable``/``reason`` taken from the traced outputs for the layers
-        whose shape was unknown; layers not called during the forward pass keep their unknown shape.
-    """
-    specs = _specs(input_shape)
-    _build_if_needed(model, specs)
-    unknown = [info for info in infos if info.output_shape is None and info.drawable]
-    if not unknown:
-        return list(infos)
-    found: dict[str, Any] = {}
-
-    def forward(x: Any) -> int:
-        store: dict[str, list[Any]] = {}
-        with _capturing(unknown, store):
-            model(x, training=False)
-        for path, outs in store.items():
-            if outs:
-                found[path] = outs[0]
-        return 0
-
-    tf.function(forward).get_concrete_function(specs)
-    return [info.with_output(found[info.path]) if info.path in found else info for info in infos]
-
-
 # --------------------------------------------------------------------------------------------------
 
 
@@ -530,7 +418,7 @@ class ActivationExtractor:
     Args:
         model: A Keras model of any kind: Functional (single or multi-input), Sequential (built or not),
             subclassed, with nested models at any depth.
-        layers: What :func:`~tbactviz.layers.resolve_layers` takes (``None`` = default overview of at most
+        layers: What :func:`~tbactviz.selection.resolve_layers` takes (``None`` = default overview of at most
             :data:`~tbactviz.layers.DEFAULT_MAX_LAYERS` layers), or a list of :class:`LayerInfo`.
         batch_size: Samples per forward pass; ``None`` (automatic): the first pass takes ``min_first``
             samples (see :meth:`iter_batches`), later ones as many as fit in about
@@ -706,7 +594,7 @@ class ActivationExtractor:
             shape = info.output_shape
             if shape is None or any(d is None for d in shape[1:]):
                 return None
-            total += 4 * math.prod(int(d) for d in shape[1:])  # type: ignore[arg-type]
+            total += 4 * math.prod(int(d) for d in shape[1:] if d is not None)
         return total
 
     @contextmanager
@@ -791,7 +679,7 @@ def extract_activations(
     Args:
         model: Any Keras model (Functional, Sequential, subclassed, nested).
         inputs: The probe, as ``model.predict`` takes it.
-        layers: Layer selection (see :func:`~tbactviz.layers.resolve_layers`); ``None`` = default overview.
+        layers: Layer selection (see :func:`~tbactviz.selection.resolve_layers`); ``None`` = default overview.
         batch_size: Samples per forward pass (``None``: automatic chunks of at most about 256 MiB of
             activations; the result is the chunks joined).
 

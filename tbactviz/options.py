@@ -232,8 +232,8 @@ def check_int(
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
-        or value < minimum
-        or (maximum is not None and value > maximum)
+        or int(value) < minimum
+        or (maximum is not None and int(value) > maximum)
     ):
         valid = f"an int in {minimum}..{maximum}" if maximum is not None else f"an int >= {minimum}"
         valid += " or None" if allow_none else ""
@@ -242,7 +242,7 @@ def check_int(
 
 
 def _check_float(name: str, value: Any, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) >= minimum:
         raise ValueError(f"{name}={value!r} is not valid; expected a number >= {minimum:g}")
     return float(value)
 

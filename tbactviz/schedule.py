@@ -1,8 +1,8 @@
 """When to log: every N epochs, every N batches, explicit steps, and once before training.
 
 :class:`Schedule` is the clock of :class:`tbactviz.ActivationCallback`. The callback feeds it Keras' training
-hooks (``begin_fit``, ``begin_epoch``, ``end_batch``, ``end_epoch``); each hook that should produce an event
-returns the step to log at, every other call returns ``None``. The clock keeps counting across repeated
+hooks (``begin_epoch``, ``end_batch``, ``end_epoch``); each hook that should produce an event returns the
+step to log at, every other call returns ``None``. The clock keeps counting across repeated
 ``fit()`` calls, so steps only ever grow, and no step is returned twice.
 
 Steps are counted in one unit:
@@ -13,11 +13,16 @@ Steps are counted in one unit:
   the first ``fit``, across epochs and ``fit`` calls. Epoch triggers then log at the batch count reached at
   the end of the epoch, so both triggers share one axis in TensorBoard.
 
-Epochs are counted one by one (``fit(initial_epoch=k)`` re-bases the count to ``k`` if it is ahead, so epoch
-triggers fire at the epochs that are multiples of ``every_n_epochs`` or listed in ``steps``). A batch trigger
-fires when the batch counter reaches *or passes* one of its steps: with ``steps_per_execution=k`` Keras calls
-the batch hooks only every ``k`` batches, the counter advances by ``k`` at a time, and ``every_n_batches=n``
-logs at the first counter value at or past each multiple of ``n``.
+Resuming never writes a step twice. Each epoch starts with :meth:`Schedule.begin_epoch`, which gets Keras'
+real epoch index (``fit(initial_epoch=k)`` and ``keras.callbacks.BackupAndRestore`` start past 0) and the
+number of optimizer steps the model has made (``model.optimizer.iterations``, restored with the weights): the
+counts jump forward to them, never back. So a new callback in a new process continues a run where the
+previous process stopped; and step 0 (the untrained network) is logged only by a ``fit`` that starts at
+epoch 0 of a model that has made no optimizer step. Epoch triggers then fire at the epochs that are multiples
+of ``every_n_epochs`` or listed in ``steps``. A batch trigger fires when the batch counter reaches *or passes*
+one of its steps: with ``steps_per_execution=k`` Keras calls the batch hooks only every ``k`` batches, the
+counter advances by ``k`` at a time, and ``every_n_batches=n`` logs at the first counter value at or past
+each multiple of ``n``.
 
 This module imports nothing but the standard library.
 """
@@ -81,10 +86,10 @@ class Schedule:
             completed, or batches completed with ``step_unit="batch"``). A batch step that is jumped over (by
             ``steps_per_execution``) logs at the first counter value past it. ``0`` in it means
             ``log_at_start=True``.
-        log_at_start: bool. Log step 0 (the network as it is before the first ``fit`` trains it) at the start
-            of the first ``fit``. False turns it off. Later ``fit`` calls do not log at their start: the step
-            they start at was already logged, or skipped on purpose, at the end of the previous one. Step 0
-            is only ever logged by this trigger (an epoch without batches does not log it).
+        log_at_start: bool. Log step 0 (the untrained network) when training starts: at the beginning of
+            epoch 0 of a model that has made no optimizer step. False turns it off. A ``fit`` that starts
+            later (resumed training, a second ``fit``) does not log at its start: the step it starts at was
+            logged, or skipped on purpose, before. Step 0 is only ever logged by this trigger.
         step_unit: ``"epoch"``, ``"batch"`` or None (the default: ``"batch"`` if ``every_n_batches > 0``,
             else ``"epoch"``). Use ``step_unit="batch"`` with ``steps`` to name batch counts.
 
@@ -93,12 +98,15 @@ class Schedule:
 
     Example:
         >>> s = Schedule(every_n_epochs=2)
-        >>> s.begin_fit()
+        >>> s.begin_epoch(0, batches=0)  # the untrained network
         0
         >>> [s.end_epoch(e) for e in range(4)]
         [None, 2, None, 4]
+        >>> resumed = Schedule(every_n_epochs=2)  # a new process: fit(initial_epoch=4) or BackupAndRestore
+        >>> resumed.begin_epoch(4, batches=400), resumed.end_epoch(4), resumed.end_epoch(5)
+        (None, None, 6)
         >>> s = Schedule(every_n_epochs=0, every_n_batches=5, log_at_start=False)
-        >>> s.begin_fit(); s.begin_epoch(0)
+        >>> s.begin_epoch(0, batches=0)
         >>> [s.end_batch(n) for n in (4, 8, 12)]  # steps_per_execution=4: Keras' batch index 3, 7, 11
         [None, 8, 12]
         >>> s.end_epoch(0)  # no epoch trigger
@@ -157,7 +165,7 @@ class Schedule:
 
     @property
     def log_at_start(self) -> bool:
-        """Whether step 0 is logged at the start of the first ``fit``."""
+        """Whether step 0 (the untrained network) is logged when training starts."""
         return self._log_at_start
 
     @property
@@ -179,7 +187,8 @@ class Schedule:
 
     @property
     def batches(self) -> int:
-        """Batches completed so far, across epochs and ``fit`` calls (as reported to :meth:`end_batch`)."""
+        """Batches completed so far, across epochs and ``fit`` calls (as reported to :meth:`end_batch`, or
+        the model's optimizer steps given to :meth:`begin_epoch`, whichever is ahead)."""
         return self._batches
 
     @property
@@ -201,14 +210,27 @@ class Schedule:
         self._last_logged = step
         return step
 
-    def begin_fit(self) -> int | None:
-        """Call at the start of every ``fit``. Returns 0 the first time if ``log_at_start``, else None."""
-        return self._due(self._log_at_start and self._last_logged is None and self.step == 0)
+    def begin_epoch(self, epoch: int, batches: int | None = None) -> int | None:
+        """Call at the start of every epoch; returns 0 when the untrained network is to be logged, else None.
 
-    def begin_epoch(self, epoch: int) -> None:
-        """Call at the start of every epoch (``epoch`` is Keras' 0-based epoch index; unused but checked)."""
+        Args:
+            epoch: Keras' 0-based index of the epoch starting (past 0 when ``fit`` resumes training). The
+                epoch count jumps forward to it, never back.
+            batches: The optimizer steps the model has made so far (``model.optimizer.iterations``; restored
+                with the weights when training resumes), or None when unknown. The batch count jumps forward
+                to it, never back.
+
+        Returns:
+            0 if ``log_at_start`` and nothing was logged yet and training starts from scratch (epoch 0, no
+            optimizer step), else None.
+        """
         _check_index("epoch", epoch)
+        if batches is not None:
+            self._batches = max(self._batches, _check_index("batches", batches))
+        self._epochs = max(self._epochs, epoch)
         self._epoch_base = self._batches
+        fresh = epoch == 0 and self._epochs == 0 and self._batches == 0
+        return self._due(self._log_at_start and self._last_logged is None and fresh)
 
     def end_batch(self, batches_in_epoch: int) -> int | None:
         """Call after a batch hook: ``batches_in_epoch`` batches of the current epoch are done.
@@ -229,8 +251,8 @@ class Schedule:
     def end_epoch(self, epoch: int) -> int | None:
         """Call at the end of every epoch with Keras' 0-based epoch index.
 
-        The epoch count grows by one, or jumps to ``epoch + 1`` when ``fit`` was given a larger
-        ``initial_epoch`` (resumed training), so it never goes backwards.
+        The epoch count grows by one, or jumps to ``epoch + 1`` when ``fit`` started past the count (resumed
+        training), so it never goes backwards.
 
         Returns:
             The step to log at, or None.

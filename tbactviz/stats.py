@@ -33,6 +33,7 @@ import math
 import operator
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,7 @@ def finite_mask_or_none(a: np.ndarray) -> np.ndarray | None:
     return None if mask.all() else mask
 
 
-def _eps_threshold(dtype: np.dtype, eps: float) -> np.generic:
+def _eps_threshold(dtype: np.dtype, eps: float) -> Any:
     """Returns a scalar ``t`` in ``dtype`` (float dtypes) such that ``|x| <= t`` exactly iff ``|x| <= eps``.
 
     Comparing in the data's own dtype keeps the comparison fast (no float64 upcast) and exact: ``t`` is the
@@ -133,7 +134,7 @@ def _eps_threshold(dtype: np.dtype, eps: float) -> np.generic:
     return t
 
 
-def _count_small(block: np.ndarray, eps: float, threshold: np.generic) -> int:
+def _count_small(block: np.ndarray, eps: float, threshold: Any) -> int:
     """Number of values of ``block`` with ``|x| <= eps`` (NaN and +-Inf never count)."""
     if eps == 0.0:
         return int(np.count_nonzero(block == 0))

@@ -20,9 +20,10 @@ from __future__ import annotations
 import functools
 import math
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -323,7 +324,7 @@ def _value_range_arg(normalize: str, value: object) -> tuple[float, float] | Non
             "(e.g. tbactviz.tiling.value_range(activations) measured once)"
         )
     try:
-        lo, hi = (float(v) for v in value)  # type: ignore[union-attr]
+        lo, hi = (float(v) for v in cast("Iterable[Any]", value))
     except (TypeError, ValueError):
         raise TypeError(f"value_range={value!r} must be a pair of numbers (lo, hi)") from None
     if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
@@ -562,7 +563,7 @@ def _normalize(
     if fixed is not None:
         mag = np.maximum(mag, max(abs(fixed[0]), abs(fixed[1])))
     extreme = (mag != 0) & ((mag < _SAFE_LOW) | (mag > _SAFE_HIGH))
-    scale = 1.0
+    scale: Any = 1.0
     if extreme.any() or v.dtype != np.float32:
         if extreme.any():
             scale = np.ldexp(1.0, -np.frexp(np.where(mag == 0, 1.0, mag))[1])
@@ -659,7 +660,8 @@ def _assemble(tiles: np.ndarray, lay: _Layout) -> np.ndarray:
     canvas.reshape(k, lay.rows * lay.cols, th + p, tw + p)[:, :n, :th, :tw] = tiles
     height, width = lay.assembled
     grid = canvas.transpose(0, 1, 3, 2, 4).reshape(k, lay.rows * (th + p), lay.cols * (tw + p))
-    return grid[:, :height, :width]
+    out: np.ndarray = grid[:, :height, :width]
+    return out
 
 
 def apply_colormap(values: np.ndarray, name: str) -> np.ndarray:
@@ -684,7 +686,8 @@ def apply_colormap(values: np.ndarray, name: str) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype != np.uint8:
         raise TypeError(f"values has dtype {values.dtype}; apply_colormap expects uint8 levels (0..255)")
-    return LUTS[name][values]
+    colored: np.ndarray = LUTS[name][values]
+    return colored
 
 
 # ----------------------------------------------------------------------------------------------------------

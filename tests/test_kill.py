@@ -44,8 +44,9 @@ CHILD = textwrap.dedent(
     cb = ActivationCallback(sys.argv[1], x[:4], ["conv1", "conv2", "head"], every_n_epochs=1)
 
     class Report(keras.callbacks.Callback):  # runs after cb: the step it prints was written and flushed
-        def on_train_begin(self, logs=None):
-            print("logged", cb.logged_steps[-1], flush=True)
+        def on_epoch_begin(self, epoch, logs=None):  # step 0 is logged at the first epoch's start
+            if epoch == 0:
+                print("logged", cb.logged_steps[-1], flush=True)
 
         def on_epoch_end(self, epoch, logs=None):
             print("logged", cb.logged_steps[-1], flush=True)

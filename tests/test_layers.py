@@ -17,7 +17,8 @@ from tbactviz.errors import (
     TbactvizError,
     TbactvizWarning,
 )
-from tbactviz.layers import DEFAULT_MAX_LAYERS, LayerInfo, default_layers, list_layers, resolve_layers
+from tbactviz.layers import DEFAULT_MAX_LAYERS, LayerInfo, default_layers, list_layers
+from tbactviz.selection import resolve_layers
 
 
 class MyConv(keras.layers.Conv2D):

@@ -11,22 +11,33 @@ from hypothesis import strategies as st
 from tbactviz.schedule import Schedule
 
 
-def simulate(schedule: Schedule, fits: list[tuple[int, int, int]], steps_per_execution: int = 1) -> list[int]:
-    """Drive ``schedule`` like Keras' fit loop; ``fits`` = [(initial_epoch, epochs, batches per epoch)]."""
+def simulate(
+    schedule: Schedule,
+    fits: list[tuple[int, int, int]],
+    steps_per_execution: int = 1,
+    optimizer_steps: int | None = 0,
+) -> list[int]:
+    """Drive ``schedule`` like Keras' fit loop; ``fits`` = [(initial_epoch, epochs, batches per epoch)].
+
+    ``optimizer_steps``: the model's ``optimizer.iterations`` when the first fit starts (None: unknown); it
+    grows with every batch trained, as the callback reads it at each epoch's start.
+    """
     logged = []
+    trained = optimizer_steps
 
     def add(step: int | None) -> None:
         if step is not None:
             logged.append(step)
 
     for initial_epoch, epochs, batches in fits:
-        add(schedule.begin_fit())
         for epoch in range(initial_epoch, epochs):
-            schedule.begin_epoch(epoch)
+            add(schedule.begin_epoch(epoch, batches=trained))
             if schedule.needs_batches:
                 for begin in range(0, batches, steps_per_execution):
                     end = begin + steps_per_execution - 1  # Keras' nominal end index
                     add(schedule.end_batch(min(end + 1, batches)))
+            if trained is not None:
+                trained += batches
             add(schedule.end_epoch(epoch))
     return logged
 
@@ -63,8 +74,41 @@ def test_step_zero_only_once_and_monotonic_across_fits() -> None:
 def test_initial_epoch_jumps_forward_never_back() -> None:
     # fit(epochs=2); fit(initial_epoch=5, epochs=7) (resumed training); fit(epochs=1) (restart at index 0)
     assert simulate(Schedule(), [(0, 2, 1), (5, 7, 1), (0, 1, 1)]) == [0, 1, 2, 6, 7, 8]
-    # a jump re-bases the count, it does not pass over steps: epochs 3 and 5 are not multiples of 2 or 4
-    assert simulate(Schedule(every_n_epochs=2, steps=[4]), [(2, 3, 1), (4, 6, 1)]) == [0, 6]
+    # a jump re-bases the count, it does not pass over steps: epochs 3 and 5 are not multiples of 2 or 4;
+    # a first fit that starts at epoch 2 does not log the untrained step 0
+    assert simulate(Schedule(every_n_epochs=2, steps=[4]), [(2, 3, 1), (4, 6, 1)]) == [6]
+
+
+def test_resuming_in_a_new_process_continues_and_never_repeats_a_step() -> None:
+    # process 1: 3 epochs of 5 batches, interrupted; process 2: a new schedule, the model restored
+    # (BackupAndRestore or fit(initial_epoch=3) on a reloaded model: epoch 3, 15 optimizer steps)
+    first = simulate(Schedule(), [(0, 3, 5)])
+    second = simulate(Schedule(), [(3, 6, 5)], optimizer_steps=15)
+    assert (first, second) == ([0, 1, 2, 3], [4, 5, 6])
+    first = simulate(Schedule(every_n_epochs=0, every_n_batches=4), [(0, 2, 5)])
+    second = simulate(Schedule(every_n_epochs=0, every_n_batches=4), [(2, 4, 5)], optimizer_steps=10)
+    assert (first, second) == ([0, 4, 8], [12, 16, 20])
+    # BackupAndRestore saving mid-epoch: weights of batch 7 restored, the epoch (1) replayed from its start
+    second = simulate(Schedule(every_n_epochs=0, every_n_batches=4), [(1, 3, 5)], optimizer_steps=7)
+    assert second == [8, 12, 16]
+
+
+def test_step_zero_only_for_an_untrained_model() -> None:
+    # epoch 0 of a model that already made optimizer steps (weights loaded with the optimizer): not step 0
+    assert simulate(Schedule(), [(0, 2, 3)], optimizer_steps=30) == [1, 2]
+    assert simulate(Schedule(every_n_epochs=0, every_n_batches=2), [(0, 1, 4)], optimizer_steps=30) == [
+        32,
+        34,
+    ]
+    # optimizer steps unknown: the epoch index alone decides
+    assert simulate(Schedule(), [(0, 2, 3)], optimizer_steps=None) == [0, 1, 2]
+
+
+def test_optimizer_steps_never_move_the_batch_count_back() -> None:
+    s = Schedule(every_n_epochs=0, every_n_batches=5, log_at_start=False)
+    assert simulate(s, [(0, 2, 10)]) == [5, 10, 15, 20]
+    # a re-compiled model (new optimizer, iterations back at 0) keeps counting from 20
+    assert simulate(s, [(0, 1, 10)], optimizer_steps=0) == [25, 30]
 
 
 def test_every_n_batches_counts_globally_across_epochs_and_fits() -> None:
@@ -203,7 +247,9 @@ def test_steps_strictly_increase_and_match_the_triggers(
     fits = [(start, start + n, batches) for start, n, batches in fits]
     logged = simulate(s, fits, steps_per_execution)
     assert logged == sorted(set(logged))
-    assert (0 in logged) == (log_at_start or 0 in steps)
+    # step 0 (the untrained network): only if the first fit that trains starts at epoch 0
+    first = next((start for start, end, _ in fits if end > start), None)
+    assert (0 in logged) == ((log_at_start or 0 in steps) and first == 0)
     if s.off:
         assert logged == []
     if steps_per_execution == 1 and s.unit == "batch" and every_n_batches and not steps:

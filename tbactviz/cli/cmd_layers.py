@@ -1,7 +1,7 @@
 """``tbactviz layers MODEL``: the selectable layers, their output shapes and what would be drawn.
 
-Selection (``--match``) is :func:`tbactviz.layers.match_layers`, the matching of ``--layers``; grid geometry
-comes from :mod:`tbactviz.tiling` (:func:`~tbactviz.tiling.grid_shape` for the size in pixels,
+Selection (``--match``) is :func:`tbactviz.selection.match_layers`, the matching of ``--layers``; grid
+geometry comes from :mod:`tbactviz.tiling` (:func:`~tbactviz.tiling.grid_shape` for the size in pixels,
 :func:`~tbactviz.tiling.tile_activations` on a one-pixel dummy for the tile rows and columns).
 """
 
@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     selectors = split_selectors(args.match)
     model = load_model(args.model, args.model_factory)
     import tbactviz
-    from tbactviz.layers import default_layers, match_layers
+    from tbactviz.layers import default_layers
+    from tbactviz.selection import match_layers
 
     if input_shape is not None:
         _check_input_shape(model, input_shape, args.input_shape)
