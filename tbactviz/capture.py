@@ -1,0 +1,161 @@
+"""Capture the chosen layers' outputs during the model's own forward pass, on every Keras 3 backend.
+
+Keras 3 layers have no forward-hook API on any backend, and ``layer.output`` does not exist for subclassed
+models or reach into nested ones. So each chosen layer's ``call`` is replaced, on that layer object only and
+only while the forward pass runs (a ``try/finally`` puts it back), by a thin wrapper that records its
+outputs. Keras runs a layer through ``self.call`` (an ordinary public method, overridden per instance with
+ordinary attribute assignment) the same way on TensorFlow, JAX and PyTorch, so the same capture serves all
+three: inside a ``tf.function`` trace, a ``jax.jit`` trace of ``model.stateless_call`` or an eager torch run.
+Quantized layers run ``quantized_call``, which is wrapped instead. A user's own instance-level ``call`` is put
+back as it was. While a capture runs, the wrapped layers must not be called by another thread.
+
+This module imports keras only (no backend).
+
+Example:
+    >>> import keras, numpy as np
+    >>> from tbactviz.layers import list_layers
+    >>> model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 3, name="c")])
+    >>> report = TraceReport()
+    >>> chosen = [i for i in list_layers(model) if i.path == "c"]
+    >>> outs = forward(model, chosen, report, np.zeros((1, 4, 4, 1), "float32"))
+    >>> tuple(outs["c"].shape), report.shapes["c"]
+    ((1, 2, 2, 2), (None, 2, 2, 2))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import keras
+
+from tbactviz.layers import LayerInfo, describe_output
+
+__all__ = ["TraceReport", "capturing", "forward"]
+
+
+def _call_attribute(layer: keras.layers.Layer) -> str:
+    policy = getattr(layer, "dtype_policy", None)
+    return "quantized_call" if getattr(policy, "quantization_mode", None) is not None else "call"
+
+
+@contextmanager
+def capturing(infos: Sequence[LayerInfo], store: dict[str, list[Any]]) -> Iterator[None]:
+    """Wrap each layer's call so that its outputs are appended to ``store[path]``; restore on exit.
+
+    A layer that already had an instance-level attribute (another capture, a user patch) gets it back;
+    otherwise the instance attribute is deleted so that the class method shows through again.
+
+    Args:
+        infos: The layers to capture (``info.layer``), keyed in ``store`` by ``info.path``.
+        store: Filled with ``path -> [output of each call]`` while the context is open.
+    """
+    undo: list[Callable[[], None]] = []
+    try:
+        for info in infos:
+            layer = info.layer
+            attr = _call_attribute(layer)
+            had_own = attr in vars(layer)
+            original = getattr(layer, attr)
+            calls = store.setdefault(info.path, [])
+
+            def wrapper(
+                *args: Any,
+                __original: Callable[..., Any] = original,
+                __calls: list[Any] = calls,
+                **kwargs: Any,
+            ) -> Any:
+                out = __original(*args, **kwargs)
+                __calls.append(out)
+                return out
+
+            wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # keeps inspect.signature() right
+            setattr(layer, attr, wrapper)
+            if had_own:
+                undo.append(lambda layer=layer, attr=attr, original=original: setattr(layer, attr, original))
+            else:
+                undo.append(lambda layer=layer, attr=attr: delattr(layer, attr))
+        yield
+    finally:
+        for restore in reversed(undo):
+            restore()
+
+
+@dataclasses.dataclass
+class TraceReport:
+    """What the last trace of the probe found (filled by :func:`forward`, which runs only on traces).
+
+    Attributes:
+        count: Number of traces so far.
+        problems: ``path -> (kind, detail)`` with kind ``'not-called'``, ``'not-drawable'`` or ``'calls'``.
+        shapes: ``path -> static output shape`` (batch dimension ``None``) of the layers returned.
+    """
+
+    count: int = 0
+    problems: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    shapes: dict[str, tuple[int | None, ...]] = dataclasses.field(default_factory=dict)
+
+
+def _shape(out: Any) -> tuple[int | None, ...] | None:
+    try:
+        shape = tuple(out.shape)
+    except (TypeError, ValueError):  # unknown rank
+        return None
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def forward(
+    model: keras.Model,
+    infos: Sequence[LayerInfo],
+    report: TraceReport | None,
+    x: Any,
+    call: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
+    """Run the model's forward pass on ``x`` with the capture installed; return the drawable outputs.
+
+    Args:
+        model: The model.
+        infos: The chosen layers.
+        report: Filled with what the run found (count incremented); None to leave it alone (eager re-runs).
+        x: The inputs, as the backend's tensors (or tracers).
+        call: What runs the forward pass (default ``model(x, training=False)``), e.g. a
+            ``model.stateless_call`` with the variables as arguments under JAX.
+
+    Returns:
+        ``{path: backend tensor (batch, ...)}``: each layer's first output, for the layers that were called
+        and produced a single tensor of rank >= 2, in ``infos`` order.
+    """
+    store: dict[str, list[Any]] = {}
+    with capturing(infos, store):
+        if call is None:
+            model(x, training=False)
+        else:
+            call(x)
+    if report is not None:
+        report.count += 1
+        report.problems.clear()
+    result: dict[str, Any] = {}
+    for info in infos:
+        outs = store.get(info.path) or []
+        if not outs:
+            if report is not None:
+                report.problems[info.path] = ("not-called", "")
+            continue
+        _, drawable, reason = describe_output(outs[0])
+        if not drawable:
+            if report is not None:
+                report.problems[info.path] = ("not-drawable", str(reason))
+            continue
+        out = outs[0]
+        while isinstance(out, (list, tuple, dict)):  # a one-element structure
+            out = next(iter(out.values())) if isinstance(out, dict) else out[0]
+        result[info.path] = out
+        if report is not None:
+            shape = _shape(out)
+            if shape is not None:
+                report.shapes[info.path] = (None, *shape[1:])
+            if len(outs) > 1:
+                report.problems[info.path] = ("calls", str(len(outs)))
+    return result
