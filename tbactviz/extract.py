@@ -456,6 +456,7 @@ class ActivationExtractor:
         self._bytes_per_sample: int | None = None
         self._infos: tuple[LayerInfo, ...] | None = None
         self._function: Any = None
+        self._reducers: dict[Any, CompiledProbe] = {}
         self._warn = WarnOnce(logging.getLogger(__name__))
         self._report = TraceReport()
         if isinstance(layers, (list, tuple)) and layers and all(isinstance(x, LayerInfo) for x in layers):
@@ -572,9 +573,15 @@ class ActivationExtractor:
     def _warn_once(self, key: str, message: str) -> None:
         self._warn(key, message, stacklevel=4)
 
-    def _run(self, chunk: Any) -> dict[str, np.ndarray]:
+    def _run(self, chunk: Any, reduce: Any = None, extra: Any = None) -> dict[str, Any]:
         traces = self._report.count
-        outputs = self._function(chunk)
+        function = self._function
+        if reduce is not None:
+            assert self._infos is not None
+            if reduce not in self._reducers:
+                self._reducers[reduce] = CompiledProbe(self._model, self._infos, self._report, reduce)
+            function = self._reducers[reduce]
+        outputs = function(chunk, extra)
         if self._report.count != traces:  # traced just now: report what the trace found
             self._check_report()
         assert self._infos is not None
@@ -617,7 +624,9 @@ class ActivationExtractor:
                 f"{_expected(self._model)}. Keras said: {_keras_message(exc)}"
             ) from exc
 
-    def iter_batches(self, inputs: Any, *, min_first: int = 1) -> Iterator[dict[str, np.ndarray]]:
+    def iter_batches(
+        self, inputs: Any, *, min_first: int = 1, reduce: Any = None, extra: Any = None
+    ) -> Iterator[dict[str, Any]]:
         """Yield the chosen layers' outputs chunk by chunk: one compiled forward pass per chunk.
 
         Args:
@@ -625,6 +634,11 @@ class ActivationExtractor:
                 (multi-input, in ``model.inputs`` order) or a dict keyed by input name. ``n >= 1``.
             min_first: With ``batch_size=None``: samples of the first chunk (and the least of every chunk),
                 so a caller that needs the first samples together (e.g. to draw them) gets them in one chunk.
+            reduce: Optional ``reduce(outputs, extra)`` written with ``keras.ops`` (see
+                :class:`tbactviz.probe.CompiledProbe`), run inside the compiled probe: then each chunk
+                yields ``{path: ...}`` as ``reduce`` returns it (numpy), and only that leaves the device. One
+                compiled probe per ``reduce`` function, kept for the extractor's lifetime.
+            extra: Tensors (a nest) given to ``reduce`` with every chunk, e.g. histogram bounds.
 
         Yields:
             ``{path: ndarray (chunk, ...)}`` in :attr:`paths` order, chunks of ``batch_size`` samples (the
@@ -652,8 +666,9 @@ class ActivationExtractor:
             stop = min(n, start + self._chunk_size(n, min_first))
             chunk = prepare(_slice(inputs, start, stop))
             with self._input_errors(chunk):
-                result = self._run(chunk)
-            self._bytes_per_sample = sum(a.nbytes for a in result.values()) // (stop - start)
+                result = self._run(chunk) if reduce is None else self._run(chunk, reduce, extra)
+            if reduce is None:
+                self._bytes_per_sample = sum(a.nbytes for a in result.values()) // (stop - start)
             start = stop
             yield result
 

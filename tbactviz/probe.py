@@ -39,7 +39,7 @@ __all__ = ["SUPPORTED_BACKENDS", "CompiledProbe", "check_backend", "input_errors
 #: The Keras backends the probe runs on.
 SUPPORTED_BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
 
-Reduce = Callable[[dict[str, Any]], Any]
+Reduce = Callable[[dict[str, Any], Any], Any]
 
 
 def check_backend() -> str:
@@ -154,9 +154,10 @@ class CompiledProbe:
         model: A built Keras model.
         infos: The chosen layers.
         report: Filled on each trace with what the capture found (see :class:`tbactviz.capture.TraceReport`).
-        reduce: Optional function of ``{path: tensor}`` (the captured outputs) written with ``keras.ops``,
-            run inside the compiled function; its result (any nest of tensors) is what :meth:`__call__`
-            returns, as numpy. ``None`` returns the captured outputs themselves.
+        reduce: Optional function ``reduce(outputs, extra)`` of ``{path: tensor}`` (the captured outputs) and
+            of the ``extra`` tensors given to :meth:`__call__` (or None), written with ``keras.ops`` and run
+            inside the compiled function; its result (any nest of tensors) is what :meth:`__call__` returns,
+            as numpy. ``None`` returns the captured outputs themselves.
 
     Raises:
         UnsupportedBackendError: The Keras backend is not tensorflow, jax or torch.
@@ -176,52 +177,62 @@ class CompiledProbe:
         self._reduce = reduce
         self._function: Any = None
 
-    def _body(self, report: TraceReport | None, x: Any, call: Callable[[Any], Any] | None = None) -> Any:
+    def _body(
+        self, report: TraceReport | None, x: Any, extra: Any, call: Callable[[Any], Any] | None = None
+    ) -> Any:
         outputs = forward(self._model, self._infos, report, x, call=call)
-        return outputs if self._reduce is None else self._reduce(outputs)
+        return outputs if self._reduce is None else self._reduce(outputs, extra)
 
-    def build(self, sample: Any) -> None:
-        """Compile (TensorFlow: trace) the probe for inputs like ``sample`` (a prepared chunk)."""
+    def build(self, sample: Any, extra: Any = None) -> None:
+        """Compile (TensorFlow: trace) the probe for chunks like ``sample`` and ``extra`` like this."""
         if self._function is not None:
             return
         if self.backend == "tensorflow":
             import tensorflow as tf
 
             function = tf.function(functools.partial(self._body, self._report), reduce_retracing=True)
-            function.get_concrete_function(_tf_specs(sample))  # trace once, for any number of samples
+            extra_specs = (
+                None
+                if extra is None
+                else keras.tree.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), extra)
+            )
+            function.get_concrete_function(_tf_specs(sample), extra_specs)  # one trace for any chunk size
             self._function = function
         elif self.backend == "jax":
             import jax
 
             model = self._model
 
-            def body(trainable: Any, non_trainable: Any, x: Any) -> Any:
-                return self._body(self._report, x, _stateless(model, trainable, non_trainable))
+            def body(trainable: Any, non_trainable: Any, x: Any, extra: Any) -> Any:
+                return self._body(self._report, x, extra, _stateless(model, trainable, non_trainable))
 
             jitted = jax.jit(body)
 
-            def run(x: Any) -> Any:
+            def run(x: Any, extra: Any) -> Any:
                 return jitted(
                     [v.value for v in model.trainable_variables],
                     [v.value for v in model.non_trainable_variables],
                     x,
+                    extra,
                 )
 
             self._function = run
         else:  # torch: eager, no gradients; the first run fills the report
             import torch
 
-            def run_torch(x: Any) -> Any:
+            def run_torch(x: Any, extra: Any) -> Any:
                 first = self._report.count == 0
                 with torch.no_grad():
-                    return self._body(self._report if first else None, x)
+                    return self._body(self._report if first else None, x, extra)
 
             self._function = run_torch
 
-    def __call__(self, chunk: Any) -> Any:
-        """Run the probe on a prepared chunk; return ``reduce``'s result (or the outputs) as numpy."""
-        self.build(chunk)
-        return keras.tree.map_structure(to_numpy, self._function(chunk))
+    def __call__(self, chunk: Any, extra: Any = None) -> Any:
+        """Run the probe on a prepared chunk (and ``extra`` tensors for ``reduce``); return numpy results."""
+        if extra is not None:
+            extra = keras.tree.map_structure(keras.ops.convert_to_tensor, extra)
+        self.build(chunk, extra)
+        return keras.tree.map_structure(to_numpy, self._function(chunk, extra))
 
 
 def _symbolic(tensor: Any) -> Any:
