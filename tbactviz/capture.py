@@ -1,31 +1,39 @@
-"""Capturing chosen layers during the model's own forward pass, and tracing a model to learn its shapes.
+"""Capture the chosen layers' outputs during the model's own forward pass, on every Keras 3 backend.
 
-The mechanism (see :mod:`tbactviz.extract` for why it is the only one): while TensorFlow traces a function
-that calls ``model(x, training=False)``, each chosen layer's ``call`` is replaced, on that layer object only,
-by a thin wrapper that records its outputs; the wrappers are removed as soon as the trace ends, so the model
-is left exactly as it was. :func:`infer_outputs` uses it to learn output shapes without computing anything
-(:func:`tbactviz.layers.list_layers` with ``input_shape``); :class:`tbactviz.extract.ActivationExtractor`
-uses it to compile the probe.
+Keras 3 layers have no forward-hook API on any backend, and ``layer.output`` does not exist for subclassed
+models or reach into nested ones. So each chosen layer's ``call`` is replaced, on that layer object only and
+only while the forward pass runs (a ``try/finally`` puts it back), by a thin wrapper that records its
+outputs. Keras runs a layer through ``self.call`` (an ordinary public method, overridden per instance with
+ordinary attribute assignment) the same way on TensorFlow, JAX and PyTorch, so the same capture serves all
+three: inside a ``tf.function`` trace, a ``jax.jit`` trace of ``model.stateless_call`` or an eager torch run.
+Quantized layers run ``quantized_call``, which is wrapped instead. A user's own instance-level ``call`` is put
+back as it was. While a capture runs, the wrapped layers must not be called by another thread.
 
-This module knows layers only through what :class:`tbactviz.layers.LayerInfo` offers (``path``, ``layer``,
-``output_shape``, ``drawable``, ``with_output``), so both ``layers`` and ``extract`` can import it.
+This module imports keras only (no backend).
+
+Example:
+    >>> import keras, numpy as np
+    >>> from tbactviz.layers import list_layers
+    >>> model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 3, name="c")])
+    >>> report = TraceReport()
+    >>> chosen = [i for i in list_layers(model) if i.path == "c"]
+    >>> outs = forward(model, chosen, report, np.zeros((1, 4, 4, 1), "float32"))
+    >>> tuple(outs["c"].shape), report.shapes["c"]
+    ((1, 2, 2, 2), (None, 2, 2, 2))
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 import keras
-import tensorflow as tf
-
-__all__ = ["build_if_needed", "capturing", "infer_outputs", "specs"]
 
 
 class CapturedLayer(Protocol):
-    """What capture needs of a chosen layer (:class:`tbactviz.layers.LayerInfo` is one)."""
+    """What capture and the probe need of a chosen layer (:class:`tbactviz.layers.LayerInfo` is one)."""
 
     @property
     def path(self) -> str: ...
@@ -39,8 +47,41 @@ class CapturedLayer(Protocol):
     @property
     def drawable(self) -> bool: ...
 
+    def with_output(self, output: Any) -> Any: ...
 
+
+#: A chosen layer's description, as the caller gave it (its own type comes back).
 L = TypeVar("L", bound=CapturedLayer)
+
+__all__ = ["TraceReport", "capturing", "forward"]
+__all__ = ["CapturedLayer", "TraceReport", "capturing", "describe_output", "forward"]
+
+def describe_output(output: Any) -> tuple[tuple[int | None, ...] | None, bool, str | None]:
+    """Describe a layer output as ``(output_shape, drawable, reason)``.
+
+    Args:
+        output: A tensor-like with ``.shape`` (KerasTensor, tf.Tensor, ndarray) or a list/tuple/dict of them.
+
+    Returns:
+        ``(shape, True, None)`` for a single tensor of rank >= 2, else ``(shape or None, False, reason)``.
+    """
+    if isinstance(output, (list, tuple, dict)):
+        n = len(output)
+        if n == 1:
+            only = next(iter(output.values())) if isinstance(output, dict) else output[0]
+            return describe_output(only)
+        kind = type(output).__name__
+        return None, False, f"returns {n} outputs ({kind}); only layers with a single tensor output are drawn"
+    shape = getattr(output, "shape", None)
+    if shape is None:
+        return None, False, f"returns a {type(output).__name__}, not a tensor"
+    try:
+        dims = tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):  # unknown rank (tf.TensorShape(None))
+        return None, True, None
+    if len(dims) < 2:
+        return dims, False, f"output has rank {len(dims)} (needs at least 2: batch and one more axis)"
+    return dims, True, None
 
 
 def _call_attribute(layer: keras.layers.Layer) -> str:
@@ -54,6 +95,10 @@ def capturing(infos: Sequence[CapturedLayer], store: dict[str, list[Any]]) -> It
 
     A layer that already had an instance-level attribute (another capture, a user patch) gets it back;
     otherwise the instance attribute is deleted so that the class method shows through again.
+
+    Args:
+        infos: The layers to capture (``info.layer``), keyed in ``store`` by ``info.path``.
+        store: Filled with ``path -> [output of each call]`` while the context is open.
     """
     undo: list[Callable[[], None]] = []
     try:
@@ -77,88 +122,88 @@ def capturing(infos: Sequence[CapturedLayer], store: dict[str, list[Any]]) -> It
             wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # keeps inspect.signature() right
             setattr(layer, attr, wrapper)
             if had_own:
-                undo.append(functools.partial(setattr, layer, attr, original))
+                undo.append(lambda layer=layer, attr=attr, original=original: setattr(layer, attr, original))
             else:
-                undo.append(functools.partial(delattr, layer, attr))
+                undo.append(lambda layer=layer, attr=attr: delattr(layer, attr))
         yield
     finally:
         for restore in reversed(undo):
             restore()
 
 
-def specs(input_shape: Any) -> Any:
-    """TensorSpecs (floatx) from a shape, a list of shapes or a dict of shapes."""
-    floatx = keras.config.floatx()
+@dataclasses.dataclass
+class TraceReport:
+    """What the last trace of the probe found (filled by :func:`forward`, which runs only on traces).
 
-    def is_shape(obj: Any) -> bool:
-        return isinstance(obj, (list, tuple)) and all(d is None or isinstance(d, int) for d in obj)
-
-    def spec(value: Any) -> tf.TensorSpec:
-        if isinstance(value, tf.TensorSpec):
-            return value
-        if not is_shape(value) or len(value) < 2:
-            raise ValueError(
-                f"input_shape={input_shape!r} is not valid; expected a shape with the batch dimension first, "
-                "e.g. (None, 32, 32, 3), or a list/dict of such shapes (one per model input)"
-            )
-        return tf.TensorSpec(tuple(value), floatx)
-
-    if isinstance(input_shape, Mapping):
-        return {key: spec(value) for key, value in input_shape.items()}
-    if isinstance(input_shape, tf.TensorSpec) or is_shape(input_shape):
-        return spec(input_shape)
-    if not isinstance(input_shape, (list, tuple)):
-        return spec(input_shape)  # raises: neither a shape nor a list of shapes
-    return [spec(value) for value in input_shape]
-
-
-def build_if_needed(model: keras.Model, specs: Any) -> None:
-    """Build an unbuilt model from input specs: a Sequential from its shape, others by one call on zeros.
-
-    ``model.build()`` creates no graph for subclassed models, and fails for those whose ``build()`` is not
-    written, so they are called once on a one-sample batch of zeros, as Keras does when predicting.
+    Attributes:
+        count: Number of traces so far.
+        problems: ``path -> (kind, detail)`` with kind ``'not-called'``, ``'not-drawable'`` or ``'calls'``.
+        shapes: ``path -> static output shape`` (batch dimension ``None``) of the layers returned.
     """
-    if model.built:
-        return
-    if isinstance(model, keras.Sequential) and isinstance(specs, tf.TensorSpec):
-        model.build(tuple(specs.shape))
-        return
-    zeros = tf.nest.map_structure(
-        lambda s: tf.zeros([1, *(1 if d is None else d for d in s.shape[1:])], s.dtype), specs
-    )
-    model(zeros, training=False)
+
+    count: int = 0
+    problems: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    shapes: dict[str, tuple[int | None, ...]] = dataclasses.field(default_factory=dict)
 
 
-def infer_outputs(model: keras.Model, infos: Sequence[L], input_shape: Any) -> list[L]:
-    """Fill in unknown output shapes by tracing the model once on symbolic inputs (nothing is computed).
+def _shape(out: Any) -> tuple[int | None, ...] | None:
+    try:
+        shape = tuple(out.shape)
+    except (TypeError, ValueError):  # unknown rank
+        return None
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def forward(
+    model: keras.Model,
+    infos: Sequence[CapturedLayer],
+    report: TraceReport | None,
+    x: Any,
+    call: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
+    """Run the model's forward pass on ``x`` with the capture installed; return the drawable outputs.
 
     Args:
-        model: The model (built with ``input_shape`` if it is not built yet).
-        infos: Layers as :func:`~tbactviz.layers.list_layers` lists them.
-        input_shape: Input shape with batch dimension, e.g. ``(None, 32, 32, 3)``, or a list/dict of them.
+        model: The model.
+        infos: The chosen layers.
+        report: Filled with what the run found (count incremented); None to leave it alone (eager re-runs).
+        x: The inputs, as the backend's tensors (or tracers).
+        call: What runs the forward pass (default ``model(x, training=False)``), e.g. a
+            ``model.stateless_call`` with the variables as arguments under JAX.
 
     Returns:
-        ``infos`` with ``output_shape``/``drawable``/``reason`` taken from the traced outputs for the layers
-        whose shape was unknown; layers not called during the forward pass keep their unknown shape.
+        ``{path: backend tensor (batch, ...)}``: each layer's first output, for the layers that were called
+        and produced a single tensor of rank >= 2, in ``infos`` order.
     """
-    input_specs = specs(input_shape)
-    build_if_needed(model, input_specs)
-    unknown = [info for info in infos if info.output_shape is None and info.drawable]
-    if not unknown:
-        return list(infos)
-    found: dict[str, Any] = {}
-
-    def forward(x: Any) -> int:
-        store: dict[str, list[Any]] = {}
-        with capturing(unknown, store):
+    store: dict[str, list[Any]] = {}
+    with capturing(infos, store):
+        if call is None:
             model(x, training=False)
-        for path, outs in store.items():
-            if outs:
-                found[path] = outs[0]
-        return 0
-
-    tf.function(forward).get_concrete_function(input_specs)
-    return [
-        info.with_output(found[info.path]) if info.path in found else info  # type: ignore[attr-defined]
-        for info in infos
-    ]
+        else:
+            call(x)
+    if report is not None:
+        report.count += 1
+        report.problems.clear()
+    result: dict[str, Any] = {}
+    for info in infos:
+        outs = store.get(info.path) or []
+        if not outs:
+            if report is not None:
+                report.problems[info.path] = ("not-called", "")
+            continue
+        _, drawable, reason = describe_output(outs[0])
+        if not drawable:
+            if report is not None:
+                report.problems[info.path] = ("not-drawable", str(reason))
+            continue
+        out = outs[0]
+        while isinstance(out, (list, tuple, dict)):  # a one-element structure
+            out = next(iter(out.values())) if isinstance(out, dict) else out[0]
+        result[info.path] = out
+        if report is not None:
+            shape = _shape(out)
+            if shape is not None:
+                report.shapes[info.path] = (None, *shape[1:])
+            if len(outs) > 1:
+                report.problems[info.path] = ("calls", str(len(outs)))
+    return result

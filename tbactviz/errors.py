@@ -22,6 +22,7 @@ __all__ = [
     "ProbeError",
     "TbactvizError",
     "TbactvizWarning",
+    "UnsupportedBackendError",
     "WarnOnce",
     "WriterClosedError",
     "close_matches",
@@ -158,3 +159,7 @@ class AmbiguousLayerError(LayerNotFoundError):
 
 class NoDrawableLayerError(TbactvizError, ValueError):
     """A layer selection left no layer that can be drawn (a single tensor output of rank >= 2)."""
+
+
+class UnsupportedBackendError(TbactvizError, RuntimeError):
+    """The active Keras backend cannot run the probe (tbactviz supports tensorflow, jax and torch)."""

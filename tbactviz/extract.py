@@ -1,16 +1,19 @@
-"""The probe: one compiled forward pass that returns the outputs of every chosen layer.
+"""The probe: one compiled forward pass returning the outputs of every chosen layer, on any Keras 3 backend.
 
 Mechanism: capture during the model's own forward pass
 ------------------------------------------------------
-One mechanism serves every kind of model. The probe is a ``tf.function`` whose Python body calls
-``model(x, training=False)`` -- exactly what ``model.predict`` runs -- while each chosen layer's ``call`` is
-temporarily replaced, on that layer object only, by a thin wrapper that records its first output. The wrappers
-are installed only while TensorFlow *traces* the function (a ``try/finally`` removes them right after), so the
-traced graph contains the model's computation plus extra outputs, and the model object is left exactly as it
-was: no wrapper survives the trace, weights and outputs are untouched, and later runs of the compiled function
-execute the graph only. The function is traced once, eagerly at the first call, for the probe's per-sample
-shapes and dtypes with an open batch dimension, so every chunk size (a smaller last chunk too) reuses that one
-trace (:attr:`ActivationExtractor.trace_count`); it reads the model's variables, so it follows training.
+One mechanism serves every kind of model and every backend. The probe's body calls ``model(x,
+training=False)`` -- exactly what ``model.predict`` runs -- while each chosen layer's ``call`` is temporarily
+replaced, on that layer object only, by a thin wrapper that records its first output
+(:mod:`tbactviz.capture`). The body is compiled by the backend's own means (:mod:`tbactviz.probe`): a
+``tf.function`` on TensorFlow, ``jax.jit`` with the weights as arguments on JAX, eager ``torch.no_grad()``
+runs on PyTorch. The wrappers exist only while the body runs (a ``try/finally`` removes them), so the model
+object is left exactly as it was: no wrapper survives, weights and outputs are untouched. On TensorFlow the
+function is traced once, eagerly at the first call, for the probe's per-sample shapes and dtypes with an open
+batch dimension, so every chunk size (a smaller last chunk too) reuses that one trace
+(:attr:`ActivationExtractor.trace_count`; JAX compiles once per distinct chunk size); it reads the model's
+variables, so it follows training. Any other backend is refused at construction
+(:class:`~tbactviz.errors.UnsupportedBackendError`).
 
 Why one mechanism rather than two (a graph sub-model ``keras.Model(model.inputs, [l.output ...])`` for
 Functional models plus capture for the rest):
@@ -31,10 +34,11 @@ Functional models plus capture for the rest):
   and bring its own bugs.
 
 The only thing it relies on is that Keras runs a layer through ``self.call`` (an ordinary public method,
-overridden per instance with ordinary attribute assignment); quantized layers run ``quantized_call``, which is
-wrapped instead. A user's own instance-level ``call`` is put back as it was. While a trace runs (once per
-extractor) the wrapped layers must not be traced by another thread. Outputs are returned as zero-copy,
-read-only numpy views of the output buffers (``Tensor.numpy()`` would copy 119 MiB for the ResNet case above).
+overridden per instance with ordinary attribute assignment), on every backend; quantized layers run
+``quantized_call``, which is wrapped instead. A user's own instance-level ``call`` is put back as it was.
+While a trace runs the wrapped layers must not be called by another thread. Outputs are returned as
+read-only numpy arrays, zero-copy views of the output buffers on CPU (``Tensor.numpy()`` would copy 119 MiB
+for the ResNet case above).
 
 Before anything runs, a probe is checked against the inputs of a model that has them (Functional models,
 built Sequential ones): a missing dict key, a list of the wrong length or an array whose shape cannot fit its
@@ -50,18 +54,14 @@ import dataclasses
 import logging
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from tbactviz.capture import build_if_needed as _build_if_needed
-from tbactviz.capture import capturing as _capturing
-from tbactviz.capture import infer_outputs
-from tbactviz.capture import specs as _specs
+from tbactviz.capture import TraceReport
 from tbactviz.errors import (
     NoDrawableLayerError,
     ProbeError,
@@ -69,8 +69,17 @@ from tbactviz.errors import (
     WarnOnce,
     close_matches,
 )
-from tbactviz.layers import LayerInfo, LayerSelector, describe_output, list_layers
+from tbactviz.layers import LayerInfo, LayerSelector, list_layers
 from tbactviz.options import MAX_CHUNK_BYTES, check_int
+from tbactviz.probe import (
+    CompiledProbe,
+    build_if_needed,
+    check_backend,
+    infer_outputs,
+    input_errors,
+    input_specs,
+    prepare,
+)
 from tbactviz.selection import resolve_layers
 
 __all__ = [
@@ -83,39 +92,32 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------------
-# Capture: temporarily wrap the chosen layers' call (tbactviz.capture).
-
-
-# --------------------------------------------------------------------------------------------------
 # Inputs.
 
 
 def _leaves(inputs: Any) -> list[Any]:
-    return list(tf.nest.flatten(inputs))
-
-
-def _prepare(inputs: Any) -> Any:
-    """Convert leaves to tensors the way model.predict does (non-floatx floats -> floatx)."""
-    floatx = keras.config.floatx()
-
-    def convert(leaf: Any) -> Any:
-        tensor = tf.convert_to_tensor(leaf)
-        if tensor.dtype.is_floating and tensor.dtype.name != floatx:
-            tensor = tf.cast(tensor, floatx)
-        return tensor
-
-    if isinstance(inputs, Mapping):
-        return {key: convert(value) for key, value in inputs.items()}
-    if isinstance(inputs, (list, tuple)):
-        return [convert(value) for value in inputs]
-    return convert(inputs)
+    return keras.tree.flatten(inputs)
 
 
 def _dtype_name(leaf: Any) -> tuple[str, bool]:
     """The dtype name of an array/tensor leaf and whether it holds real numbers (bool, int, float)."""
     dtype = getattr(leaf, "dtype", None)
-    if isinstance(dtype, tf.dtypes.DType):
-        return dtype.name, dtype.is_floating or dtype.is_integer or dtype.is_bool
+    if (
+        dtype is not None
+        and not isinstance(dtype, np.dtype)
+        and type(dtype).__module__.split(".")[0]
+        in (
+            "tensorflow",
+            "torch",
+            "jax",
+            "jaxlib",
+        )
+    ):
+        try:
+            name = keras.backend.standardize_dtype(dtype)
+        except ValueError:
+            return str(dtype), False
+        return name, name == "bool" or name.startswith(("int", "uint", "float", "bfloat"))
     try:
         dtype = np.dtype(dtype) if dtype is not None else np.asarray(leaf).dtype
     except TypeError:  # a framework dtype numpy does not know (e.g. torch): let the conversion decide
@@ -174,15 +176,6 @@ def _slice(inputs: Any, start: int, stop: int) -> Any:
     return inputs[start:stop]
 
 
-def _to_numpy(tensor: tf.Tensor) -> np.ndarray:
-    """A zero-copy, read-only view of an eager CPU tensor (``Tensor.numpy()`` copies); a copy otherwise."""
-    try:
-        return np.asarray(memoryview(tensor))  # type: ignore[arg-type]
-    except (TypeError, ValueError):  # bfloat16 and other dtypes without a buffer format, non-CPU tensors
-        copy: np.ndarray = tensor.numpy()
-        return copy
-
-
 def describe_inputs(inputs: Any) -> str:
     """A short description of a probe for error messages: dtypes and shapes, in the probe's structure.
 
@@ -211,10 +204,6 @@ def _expected(model: keras.Model) -> str:
     if not inputs:
         return ""
     return "; the model expects " + ", ".join(f"{t.name} {tuple(t.shape)}" for t in inputs)
-
-
-# What running a probe that does not fit the model raises (wrong shape, dtype or structure).
-_INPUT_ERRORS = (ValueError, TypeError, tf.errors.InvalidArgumentError, tf.errors.UnimplementedError)
 
 
 def _keras_message(exc: BaseException, limit: int = 400) -> str:
@@ -248,15 +237,16 @@ def _graph_inputs(model: keras.Model) -> tuple[list[str], list[Any], bool] | Non
             struct = None
     if isinstance(struct, Mapping) and all(isinstance(t, keras.KerasTensor) for t in struct.values()):
         return [str(k) for k in struct], list(struct.values()), True
-    if isinstance(struct, (list, tuple)) and len(tf.nest.flatten(struct)) != len(struct):
+    if isinstance(struct, (list, tuple)) and len(keras.tree.flatten(struct)) != len(struct):
         return None  # nested input structures: let Keras check them
     return [t.name for t in flat], flat, False
 
 
 def _shape_of(leaf: Any) -> tuple[int | None, ...]:
-    shape = leaf.shape
-    if isinstance(shape, tf.TensorShape):
-        return tuple(shape.as_list()) if shape.rank is not None else ()
+    try:
+        shape = tuple(leaf.shape)
+    except (TypeError, ValueError):  # unknown rank (tf.TensorShape(None))
+        return ()
     return tuple(None if d is None else int(d) for d in shape)
 
 
@@ -346,60 +336,6 @@ def _conform(model: keras.Model, inputs: Any, argument: str = "inputs") -> tuple
     return inputs, unused
 
 
-def _relaxed_specs(sample: Any) -> Any:
-    """TensorSpecs of a prepared sample with an open batch dimension (one trace serves every chunk size)."""
-    return tf.nest.map_structure(lambda t: tf.TensorSpec((None, *tuple(t.shape)[1:]), t.dtype), sample)
-
-
-@dataclasses.dataclass
-class _TraceReport:
-    """What the last trace of the probe found (filled by the probe's Python body, which runs only on traces).
-
-    Attributes:
-        count: Number of traces so far.
-        problems: ``path -> (kind, detail)`` with kind ``'not-called'``, ``'not-drawable'`` or ``'calls'``.
-        shapes: ``path -> static output shape`` (batch dimension ``None``) of the layers returned.
-    """
-
-    count: int = 0
-    problems: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
-    shapes: dict[str, tuple[int | None, ...]] = dataclasses.field(default_factory=dict)
-
-
-def _forward_fn(
-    model: keras.Model, infos: Sequence[LayerInfo], report: _TraceReport
-) -> Callable[[Any], dict[str, Any]]:
-    """The probe's Python body: run the model with the capture installed, return the drawable outputs."""
-
-    def forward(x: Any) -> dict[str, Any]:
-        store: dict[str, list[Any]] = {}
-        with _capturing(infos, store):
-            model(x, training=False)
-        report.count += 1
-        report.problems.clear()
-        result: dict[str, Any] = {}
-        for info in infos:
-            outs = store.get(info.path) or []
-            if not outs:
-                report.problems[info.path] = ("not-called", "")
-                continue
-            _, drawable, reason = describe_output(outs[0])
-            if not drawable:
-                report.problems[info.path] = ("not-drawable", str(reason))
-                continue
-            out = outs[0]
-            while isinstance(out, (list, tuple, dict)):  # a one-element structure
-                out = next(iter(out.values())) if isinstance(out, dict) else out[0]
-            result[info.path] = out
-            if out.shape.rank is not None:
-                report.shapes[info.path] = (None, *out.shape[1:])
-            if len(outs) > 1:
-                report.problems[info.path] = ("calls", str(len(outs)))
-        return result
-
-    return forward
-
-
 # --------------------------------------------------------------------------------------------------
 
 
@@ -418,7 +354,7 @@ class ActivationExtractor:
     Args:
         model: A Keras model of any kind: Functional (single or multi-input), Sequential (built or not),
             subclassed, with nested models at any depth.
-        layers: What :func:`~tbactviz.selection.resolve_layers` takes (``None`` = default overview of at most
+        layers: What :func:`~tbactviz.layers.resolve_layers` takes (``None`` = default overview of at most
             :data:`~tbactviz.layers.DEFAULT_MAX_LAYERS` layers), or a list of :class:`LayerInfo`.
         batch_size: Samples per forward pass; ``None`` (automatic): the first pass takes ``min_first``
             samples (see :meth:`iter_batches`), later ones as many as fit in about
@@ -452,6 +388,7 @@ class ActivationExtractor:
                 f"model must be a keras.Model (Functional, Sequential or subclassed); received "
                 f"{type(model).__name__}."
             )
+        check_backend()
         batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
         self._model = model
         self._selection = layers
@@ -459,13 +396,14 @@ class ActivationExtractor:
         self._bytes_per_sample: int | None = None
         self._infos: tuple[LayerInfo, ...] | None = None
         self._function: Any = None
+        self._reducers: dict[Any, CompiledProbe] = {}
         self._warn = WarnOnce(logging.getLogger(__name__))
-        self._report = _TraceReport()
+        self._report = TraceReport()
         if isinstance(layers, (list, tuple)) and layers and all(isinstance(x, LayerInfo) for x in layers):
             self._infos = tuple(layers)  # type: ignore[arg-type]
             return
         if input_shape is not None:
-            _build_if_needed(model, _specs(input_shape))
+            build_if_needed(model, input_specs(input_shape))
             self._resolve(input_shape=input_shape)
         elif layers is not None or not self._shapes_unknown():
             self._resolve()
@@ -486,16 +424,22 @@ class ActivationExtractor:
     def _ensure_ready(self, sample: Any) -> None:
         if self._function is not None:
             return
-        specs = _relaxed_specs(sample)
-        _build_if_needed(self._model, specs)
+        specs = keras.tree.map_structure(
+            lambda t: keras.KerasTensor(
+                (None, *tuple(t.shape)[1:]), dtype=keras.backend.standardize_dtype(t.dtype)
+            ),
+            sample,
+        )
+        build_if_needed(self._model, specs)
         if self._infos is None:
             self._resolve(input_shape=specs)
         assert self._infos is not None
-        function = tf.function(_forward_fn(self._model, self._infos, self._report), reduce_retracing=True)
-        # Trace once for any number of samples: later chunks (and a smaller last one) reuse this trace.
-        function.get_concrete_function(specs)
+        function = CompiledProbe(self._model, self._infos, self._report)
+        # TensorFlow traces once for any number of samples: later chunks (and a smaller last one) reuse it.
+        function.build(sample)
         self._function = function
-        self._check_report()
+        if self._report.count:
+            self._check_report()
 
     # -- public ---------------------------------------------------------------------------------------------
 
@@ -569,13 +513,19 @@ class ActivationExtractor:
     def _warn_once(self, key: str, message: str) -> None:
         self._warn(key, message, stacklevel=4)
 
-    def _run(self, chunk: Any) -> dict[str, np.ndarray]:
+    def _run(self, chunk: Any, reduce: Any = None, extra: Any = None) -> dict[str, Any]:
         traces = self._report.count
-        outputs = self._function(chunk)
+        function = self._function
+        if reduce is not None:
+            assert self._infos is not None
+            if reduce not in self._reducers:
+                self._reducers[reduce] = CompiledProbe(self._model, self._infos, self._report, reduce)
+            function = self._reducers[reduce]
+        outputs = function(chunk, extra)
         if self._report.count != traces:  # traced just now: report what the trace found
             self._check_report()
         assert self._infos is not None
-        return {info.path: _to_numpy(outputs[info.path]) for info in self._infos if info.path in outputs}
+        return {info.path: outputs[info.path] for info in self._infos if info.path in outputs}
 
     def _chunk_size(self, n: int, min_first: int) -> int:
         if self._batch_size is not None:
@@ -594,7 +544,7 @@ class ActivationExtractor:
             shape = info.output_shape
             if shape is None or any(d is None for d in shape[1:]):
                 return None
-            total += 4 * math.prod(int(d) for d in shape[1:] if d is not None)
+            total += 4 * math.prod(int(d) for d in shape[1:])  # type: ignore[arg-type]
         return total
 
     @contextmanager
@@ -605,7 +555,7 @@ class ActivationExtractor:
         """
         try:
             yield chunk
-        except _INPUT_ERRORS as exc:
+        except input_errors() as exc:
             if isinstance(exc, TbactvizError):
                 raise
             received = describe_inputs(chunk if shown is None else shown)
@@ -614,7 +564,9 @@ class ActivationExtractor:
                 f"{_expected(self._model)}. Keras said: {_keras_message(exc)}"
             ) from exc
 
-    def iter_batches(self, inputs: Any, *, min_first: int = 1) -> Iterator[dict[str, np.ndarray]]:
+    def iter_batches(
+        self, inputs: Any, *, min_first: int = 1, reduce: Any = None, extra: Any = None
+    ) -> Iterator[dict[str, Any]]:
         """Yield the chosen layers' outputs chunk by chunk: one compiled forward pass per chunk.
 
         Args:
@@ -622,6 +574,11 @@ class ActivationExtractor:
                 (multi-input, in ``model.inputs`` order) or a dict keyed by input name. ``n >= 1``.
             min_first: With ``batch_size=None``: samples of the first chunk (and the least of every chunk),
                 so a caller that needs the first samples together (e.g. to draw them) gets them in one chunk.
+            reduce: Optional ``reduce(outputs, extra)`` written with ``keras.ops`` (see
+                :class:`tbactviz.probe.CompiledProbe`), run inside the compiled probe: then each chunk
+                yields ``{path: ...}`` as ``reduce`` returns it (numpy), and only that leaves the device. One
+                compiled probe per ``reduce`` function, kept for the extractor's lifetime.
+            extra: Tensors (a nest) given to ``reduce`` with every chunk, e.g. histogram bounds.
 
         Yields:
             ``{path: ndarray (chunk, ...)}`` in :attr:`paths` order, chunks of ``batch_size`` samples (the
@@ -644,13 +601,14 @@ class ActivationExtractor:
         start = 0
         while start < n:
             if self._function is None:  # trace first, for any number of samples: shapes are then known
-                with self._input_errors(_prepare(_slice(inputs, 0, 1)), shown=inputs) as first:
+                with self._input_errors(prepare(_slice(inputs, 0, 1)), shown=inputs) as first:
                     self._ensure_ready(first)
             stop = min(n, start + self._chunk_size(n, min_first))
-            chunk = _prepare(_slice(inputs, start, stop))
+            chunk = prepare(_slice(inputs, start, stop))
             with self._input_errors(chunk):
-                result = self._run(chunk)
-            self._bytes_per_sample = sum(a.nbytes for a in result.values()) // (stop - start)
+                result = self._run(chunk) if reduce is None else self._run(chunk, reduce, extra)
+            if reduce is None:
+                self._bytes_per_sample = sum(a.nbytes for a in result.values()) // (stop - start)
             start = stop
             yield result
 
@@ -679,7 +637,7 @@ def extract_activations(
     Args:
         model: Any Keras model (Functional, Sequential, subclassed, nested).
         inputs: The probe, as ``model.predict`` takes it.
-        layers: Layer selection (see :func:`~tbactviz.selection.resolve_layers`); ``None`` = default overview.
+        layers: Layer selection (see :func:`~tbactviz.layers.resolve_layers`); ``None`` = default overview.
         batch_size: Samples per forward pass (``None``: automatic chunks of at most about 256 MiB of
             activations; the result is the chunks joined).
 

@@ -25,8 +25,9 @@ from typing import Any, Union
 
 import keras
 
-from tbactviz.capture import infer_outputs
+from tbactviz.capture import describe_output
 from tbactviz.overview import DEFAULT_MAX_LAYERS, default_layers
+from tbactviz.probe import infer_outputs
 
 __all__ = [
     "DEFAULT_MAX_LAYERS",
@@ -80,34 +81,6 @@ class LayerInfo:
         """Return a copy described from an actual output (a tensor, KerasTensor or a structure of them)."""
         shape, drawable, reason = describe_output(output)
         return dataclasses.replace(self, output_shape=shape, drawable=drawable, reason=reason)
-
-
-def describe_output(output: Any) -> tuple[tuple[int | None, ...] | None, bool, str | None]:
-    """Describe a layer output as ``(output_shape, drawable, reason)``.
-
-    Args:
-        output: A tensor-like with ``.shape`` (KerasTensor, tf.Tensor, ndarray) or a list/tuple/dict of them.
-
-    Returns:
-        ``(shape, True, None)`` for a single tensor of rank >= 2, else ``(shape or None, False, reason)``.
-    """
-    if isinstance(output, (list, tuple, dict)):
-        n = len(output)
-        if n == 1:
-            only = next(iter(output.values())) if isinstance(output, dict) else output[0]
-            return describe_output(only)
-        kind = type(output).__name__
-        return None, False, f"returns {n} outputs ({kind}); only layers with a single tensor output are drawn"
-    shape = getattr(output, "shape", None)
-    if shape is None:
-        return None, False, f"returns a {type(output).__name__}, not a tensor"
-    try:
-        dims = tuple(None if d is None else int(d) for d in shape)
-    except (TypeError, ValueError):  # unknown rank (tf.TensorShape(None))
-        return None, True, None
-    if len(dims) < 2:
-        return dims, False, f"output has rank {len(dims)} (needs at least 2: batch and one more axis)"
-    return dims, True, None
 
 
 def _describe_layer(layer: keras.layers.Layer) -> tuple[tuple[int | None, ...] | None, bool, str | None]:

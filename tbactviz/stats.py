@@ -39,12 +39,16 @@ import numpy as np
 
 from tbactviz.options import STAT_NAMES
 
+DEFAULT_DORMANT_TAU = 0.1
+"""ReDo's dormancy threshold tau (Sokar et al., ICML 2023) used by default for ``dormant_fraction``."""
+
 __all__ = [
     "DEFAULT_BUCKET_COUNT",
     "DEFAULT_MAX_HISTOGRAM_VALUES",
     "STAT_NAMES",
     "HistogramAccumulator",
     "StatsAccumulator",
+    "dormant_fraction",
     "finite_mask_or_none",
     "histogram_buckets",
     "layer_stats",
@@ -153,6 +157,35 @@ def _moments_scaled(finite: np.ndarray, max_abs: float) -> tuple[float, float]:
     scale = math.ldexp(1.0, -math.frexp(max_abs)[1])
     scaled = np.multiply(finite, scale, dtype=np.float64)
     return float(scaled.mean()) / scale, float(scaled.std()) / scale
+
+
+def dormant_fraction(abs_sum: np.ndarray, count: np.ndarray, tau: float = DEFAULT_DORMANT_TAU) -> float:
+    """Fraction of tau-dormant channels, as in ReDo (Sokar et al., ICML 2023, eq. 1).
+
+    A channel's score is its mean ``|a|`` over samples and positions (finite values only), divided by the
+    mean score of the layer's channels; the channel is dormant when its score is ``<= tau``. ``tau = 0``
+    counts exactly dead channels. When every channel's mean ``|a|`` is 0 the whole layer is dormant. A
+    channel without finite values is not dormant (like ``dead_channels``, it is broken, not idle).
+
+    Args:
+        abs_sum: float ``(C,)``, per channel the sum of ``|a|`` over the finite values.
+        count: ``(C,)``, per channel the number of finite values (channels with none score 0).
+        tau: The threshold, >= 0.
+
+    Returns:
+        A fraction in [0, 1]; 0.0 for no channel.
+
+    Example:
+        >>> dormant_fraction(np.array([0.0, 1.0, 3.0, 4.0]), np.array([2, 2, 2, 2]), tau=0.1)
+        0.25
+    """
+    count = np.asarray(count, np.float64)
+    score = (np.asarray(abs_sum, np.float64) / np.maximum(count, 1.0))[count > 0]
+    if score.size == 0:
+        return 0.0
+    layer = float(score.mean())
+    dormant = score.size if not layer > 0 else np.count_nonzero(score / layer <= tau)
+    return float(dormant) / count.size
 
 
 def _zero_stats() -> dict[str, float]:

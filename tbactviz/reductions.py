@@ -1,0 +1,244 @@
+"""What leaves the device: per-layer reductions written once with ``keras.ops``, and their host-side merge.
+
+The probe (:mod:`tbactviz.probe`) runs :func:`partials` inside the compiled function, so every backend
+(TensorFlow, JAX, PyTorch) compiles the same code, and only small arrays reach the host: per channel a few
+sums, counts and extremes (``O(C)``), the histogram's bucket counts (``O(k)``) and the drawn samples. On the
+host, :func:`merge` folds the partials of several probe chunks (sums and counts add, extremes take min/max,
+centred sums of squares merge by Chan et al.'s pairwise formula in float64) and :func:`finish` turns them into
+the written figures.
+
+Definitions (``a`` is one layer's activations over all probe samples, channels last, ``C`` channels;
+"finite" excludes NaN and +-Inf, which are counted once, in ``nonfinite``; ``eps`` >= 0):
+
+* ``sparsity``: fraction of all values with ``|a| <= eps`` (NaN/Inf never count as zero).
+* ``dead_channels``: fraction of channels whose every value has ``|a| <= eps``.
+* ``mean``, ``std`` (population), ``max_abs``: over the finite values; 0 when there is none.
+* ``nonfinite``: number of NaN and +-Inf values.
+* ``dormant_fraction``: fraction of tau-dormant channels as in ReDo (Sokar, Agarwal, Castro & Evci, "The
+  Dormant Neuron Phenomenon in Deep Reinforcement Learning", ICML 2023, eq. 1): a channel's score is its mean
+  ``|a|`` over samples and positions (finite values), divided by the mean score of the layer's channels; a
+  channel is dormant when its score is ``<= tau``. ``tau = 0`` counts exactly dead channels; when every
+  channel's mean ``|a|`` is 0 the layer is all dormant. Default ``tau`` = :data:`DEFAULT_DORMANT_TAU` (0.1),
+  a value the ReDo paper uses for convolutional networks.
+* per channel, one ``(C, 4)`` float32 array with columns :data:`CHANNEL_COLUMNS`: ``mean`` and ``std`` of
+  the channel's finite values, ``zero_fraction`` (values with ``|a| <= eps``, over all of the channel's
+  values) and ``max_abs``.
+* histogram: TensorBoard's ``summary_v2`` bucketing (``k`` equal buckets between the finite min and max of
+  the whole probe, the last closed) of every finite value; the device compares in float32 where TensorBoard
+  uses float64, so a value within float32 rounding of a bucket edge may land in the neighbouring bucket.
+
+Sums run in float32 on the device (per channel and chunk, then float64 on the host): figures equal the
+float64 reference of :mod:`tbactviz.stats` to about 1e-6 relative.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tbactviz.stats import DEFAULT_DORMANT_TAU, dormant_fraction
+
+__all__ = [
+    "CHANNEL_COLUMNS",
+    "DEFAULT_DORMANT_TAU",
+    "device_bounds",
+    "finish",
+    "histogram_counts",
+    "histogram_rows",
+    "merge",
+    "partials",
+    "value_bounds",
+]
+
+#: Columns of the per-channel figures written as ``channels/<path>``.
+CHANNEL_COLUMNS: tuple[str, ...] = ("mean", "std", "zero_fraction", "max_abs")
+
+# Keys of one layer's partials that add across chunks, and those that take extremes.
+_SUMS = ("count", "total", "small", "abs_sum")
+_FINITE_MAX = 3.4028234663852886e38
+
+
+def _rows(a: Any) -> Any:
+    """``(n, ..., C)`` -> float32 ``(rows, C)`` (rank 2 stays ``(n, C)``)."""
+    from keras import ops
+
+    channels = a.shape[-1]
+    return ops.reshape(ops.cast(a, "float32"), (-1, channels))
+
+
+def partials(a: Any, *, eps: float = 0.0) -> dict[str, Any]:
+    """Per-channel partial sums of one chunk of one layer's activations (``keras.ops``; runs on the device).
+
+    Args:
+        a: Tensor ``(n, ..., C)``, rank >= 2, any real dtype (cast to float32).
+        eps: Values with ``|a| <= eps`` count as zero.
+
+    Returns:
+        ``rows`` (values per channel, an int32 scalar) and tensors of shape ``(C,)``: ``count`` (finite
+        values, int32), ``total`` (their sum), ``m2`` (their sum of squares about the channel's mean in this
+        chunk), ``abs_sum`` (sum of ``|a|``), ``small`` (values with ``|a| <= eps``, int32), ``lo`` and
+        ``hi`` (finite min and max; +inf/-inf when none), all float32 unless said.
+
+    Example:
+        >>> import numpy as np
+        >>> p = partials(np.array([[0.0, 1.0], [0.0, 3.0]], "float32"))
+        >>> [float(v) for v in np.asarray(p["total"])], [int(v) for v in np.asarray(p["small"])]
+        ([0.0, 4.0], [2, 0])
+    """
+    from keras import ops
+
+    x = _rows(a)
+    finite = ops.isfinite(x)
+    xf = ops.where(finite, x, 0.0)
+    count = ops.sum(ops.cast(finite, "int32"), axis=0)
+    total = ops.sum(xf, axis=0)
+    mean = total / ops.cast(ops.maximum(count, 1), "float32")
+    centred = ops.where(finite, x - mean, 0.0)
+    small = ops.sum(ops.cast(ops.abs(x) <= eps, "int32"), axis=0)
+    return {
+        "rows": ops.sum(ops.cast(ops.ones_like(x[:, 0]), "int32")),
+        "count": count,
+        "total": total,
+        "m2": ops.sum(centred * centred, axis=0),
+        "abs_sum": ops.sum(ops.abs(xf), axis=0),
+        "small": small,
+        "lo": ops.min(ops.where(finite, x, np.inf), axis=0),
+        "hi": ops.max(ops.where(finite, x, -np.inf), axis=0),
+    }
+
+
+def histogram_counts(a: Any, lo: Any, hi: Any, bucket_count: int) -> Any:
+    """Bucket counts of the finite values of ``a`` between ``lo`` and ``hi`` (``keras.ops``; on the device).
+
+    TensorBoard's rule: bucket ``floor((x - lo) / width)`` with ``width = (hi - lo) / k``, clamped to
+    ``k - 1``; when ``hi == lo`` every value goes to the last bucket. Values outside ``[lo, hi]`` are clamped
+    into the first/last bucket (``lo``/``hi`` are the whole probe's extremes, so none are).
+
+    Args:
+        a: Tensor of any shape and real dtype.
+        lo, hi: float32 scalars, the finite min and max of the whole probe's values of this layer.
+        bucket_count: ``k`` >= 1.
+
+    Returns:
+        int32 tensor ``(k,)``.
+    """
+    from keras import ops
+
+    x = ops.reshape(ops.cast(a, "float32"), (-1,))
+    finite = ops.isfinite(x)
+    span = hi - lo
+    width = ops.where(span > 0, span / bucket_count, 1.0)
+    index = ops.floor((ops.where(finite, x, lo) - lo) / width)
+    index = ops.where(span > 0, ops.clip(index, 0, bucket_count - 1), bucket_count - 1)
+    index = ops.where(finite, ops.cast(index, "int32"), bucket_count)  # non-finite: an extra, dropped bucket
+    ones = ops.cast(ops.ones_like(index), "int32")
+    counts = ops.segment_sum(ones, index, num_segments=bucket_count + 1)
+    return counts[:bucket_count]
+
+
+def device_bounds(part: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The finite ``(min, max)`` of one chunk's partials, as device scalars; ``(0, 0)`` when none."""
+    from keras import ops
+
+    lo, hi = ops.min(part["lo"]), ops.max(part["hi"])
+    some = lo <= hi
+    return ops.where(some, lo, 0.0), ops.where(some, hi, 0.0)
+
+
+def histogram_rows(counts: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``(k, 3)`` rows ``[left_edge, right_edge, count]`` in TensorBoard's format from bucket counts.
+
+    Edges are ``linspace(lo, hi, k + 1)`` (the last exactly ``hi``); all edges are ``hi`` when ``hi == lo``;
+    zeros when there is no finite value (``lo > hi``).
+    """
+    counts = np.asarray(counts, np.float64)
+    k = counts.size
+    out = np.zeros((k, 3), np.float64)
+    if k == 0 or not lo <= hi:
+        return out
+    if hi == lo:
+        out[:, :2] = hi
+    else:
+        edges = np.linspace(lo, hi, k + 1)
+        edges[0], edges[-1] = lo, hi
+        out[:, 0], out[:, 1] = edges[:-1], edges[1:]
+    out[:, 2] = counts
+    return out
+
+
+def value_bounds(part: Mapping[str, np.ndarray]) -> tuple[float, float]:
+    """The finite ``(min, max)`` of a layer from its (merged) partials; ``(inf, -inf)`` when none."""
+    return float(np.min(part["lo"])), float(np.max(part["hi"]))
+
+
+def merge(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Fold the partials ``b`` of one chunk into ``a`` (host, float64): the partials of both chunks together.
+
+    Args:
+        a: Partials so far (None for the first chunk).
+        b: One chunk's partials, as :func:`partials` returns them (numpy).
+
+    Returns:
+        New float64/int64 arrays; ``m2`` merged by Chan et al.'s pairwise update.
+    """
+    b64 = {
+        key: np.asarray(value, np.int64 if key in ("rows", "count", "small") else np.float64)
+        for key, value in b.items()
+    }
+    if a is None:
+        return b64
+    out = {key: a[key] + b64[key] for key in ("rows", *_SUMS)}
+    n_a, n_b = a["count"].astype(np.float64), b64["count"].astype(np.float64)
+    n = np.maximum(n_a + n_b, 1.0)
+    mean_a = a["total"] / np.maximum(n_a, 1.0)
+    mean_b = b64["total"] / np.maximum(n_b, 1.0)
+    out["m2"] = a["m2"] + b64["m2"] + (mean_b - mean_a) ** 2 * n_a * n_b / n
+    out["lo"] = np.minimum(a["lo"], b64["lo"])
+    out["hi"] = np.maximum(a["hi"], b64["hi"])
+    return out
+
+
+def finish(
+    part: Mapping[str, np.ndarray], *, dormant_tau: float = DEFAULT_DORMANT_TAU
+) -> tuple[dict[str, float], np.ndarray]:
+    """The layer's figures and the per-channel ``(C, 4)`` array from its merged partials.
+
+    Args:
+        part: Partials of all chunks (:func:`merge`).
+        dormant_tau: ReDo's threshold ``tau`` >= 0 for ``dormant_fraction``.
+
+    Returns:
+        ``(figures, channels)``: ``figures`` has the keys ``sparsity``, ``dead_channels``, ``mean``, ``std``,
+        ``max_abs``, ``nonfinite`` and ``dormant_fraction`` (Python floats, never NaN); ``channels`` is
+        float32 ``(C, 4)`` with columns :data:`CHANNEL_COLUMNS`.
+    """
+    rows = np.full(part["count"].shape, float(part["rows"]))
+    count = part["count"].astype(np.float64)
+    total, m2 = part["total"], part["m2"]
+    small = part["small"].astype(np.float64)
+    c_mean = total / np.maximum(count, 1.0)
+    c_std = np.sqrt(np.maximum(m2, 0.0) / np.maximum(count, 1.0))
+    lo = np.where(count > 0, part["lo"], 0.0)
+    hi = np.where(count > 0, part["hi"], 0.0)
+    c_max = np.maximum(np.abs(lo), np.abs(hi))
+    n_values, n_finite = float(rows.sum()), float(count.sum())
+    if n_finite:
+        mean = float(total.sum()) / n_finite
+        var = (float(m2.sum()) + float(np.sum(count * (c_mean - mean) ** 2))) / n_finite
+        std, max_abs = math.sqrt(max(var, 0.0)), float(c_max.max())
+    else:
+        mean = std = max_abs = 0.0
+    channels = np.stack([c_mean, c_std, small / np.maximum(rows, 1.0), c_max], axis=1)
+    figures = {
+        "sparsity": float(small.sum()) / n_values if n_values else 0.0,
+        "dead_channels": float(np.mean(small == rows)) if rows.size else 0.0,
+        "mean": mean,
+        "std": std,
+        "max_abs": max_abs,
+        "nonfinite": n_values - n_finite,
+        "dormant_fraction": dormant_fraction(part["abs_sum"], count, dormant_tau),
+    }
+    return figures, np.clip(channels, -_FINITE_MAX, _FINITE_MAX).astype(np.float32)

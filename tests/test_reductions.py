@@ -1,0 +1,93 @@
+"""The device reductions (keras.ops, run eagerly on the active backend) equal the numpy reference."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from tbactviz import reductions, stats
+
+
+def reference_dormant(rows: np.ndarray, tau: float) -> float:
+    """ReDo (Sokar et al., ICML 2023): channel score = mean |a| / layer mean score; dormant if <= tau.
+
+    A loop over channels; a channel without finite values is not dormant.
+    """
+    scores = []
+    for c in range(rows.shape[1]):
+        col = rows[:, c]
+        col = col[np.isfinite(col)]
+        if col.size:
+            scores.append(float(np.mean(np.abs(col))))
+    layer = sum(scores) / len(scores)
+    return sum(1 for score in scores if score / layer <= tau) / rows.shape[1]
+
+
+def test_dormant_fraction_equals_the_loop() -> None:
+    acts = _acts(0).reshape(-1, 6).astype(np.float64)
+    abs_sum, count = np.abs(acts).sum(axis=0), np.full(6, len(acts))
+    for tau in (0.0, 0.1, 0.5):
+        assert stats.dormant_fraction(abs_sum, count, tau) == reference_dormant(acts, tau)
+    assert stats.dormant_fraction(np.zeros(3), np.ones(3)) == 1.0  # all dead: all dormant
+    assert stats.dormant_fraction(np.zeros(3), np.zeros(3)) == 0.0  # no finite value: none
+
+
+def _numpy(tree: dict) -> dict:
+    return {key: keras.ops.convert_to_numpy(value) for key, value in tree.items()}
+
+
+def _acts(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    acts = np.maximum(rng.standard_normal((4, 9, 7, 6)), 0).astype(np.float32)
+    acts[..., 2] = 0.0  # dead
+    acts[..., 4] *= 0.01  # dormant at tau=0.1
+    return acts
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_figures_equal_layer_stats(seed: int, chunks: int) -> None:
+    acts = _acts(seed)
+    if seed == 2:
+        acts[1, 2, 3, 5] = np.nan
+        acts[0, 0, 0, 1] = np.inf
+    merged = None
+    for part in np.array_split(acts, chunks):
+        merged = reductions.merge(merged, _numpy(reductions.partials(keras.ops.convert_to_tensor(part))))
+    figures, channels = reductions.finish(merged)
+    want = {
+        **stats.layer_stats(acts),
+        "dormant_fraction": reference_dormant(acts.reshape(-1, 6).astype(np.float64), tau=0.1),
+    }
+    assert list(figures) == list(want)
+    assert figures["dormant_fraction"] == 2 / 6  # the dead and the dormant channel
+    for name, value in want.items():
+        assert figures[name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
+    assert channels.shape == (6, 4) and channels.dtype == np.float32
+    for c in range(6):
+        col = acts[..., c].ravel().astype(np.float64)
+        fin = col[np.isfinite(col)]
+        want_c = [fin.mean(), fin.std(), np.mean(col == 0), np.abs(fin).max()]
+        np.testing.assert_allclose(channels[c], want_c, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_histogram_counts_equal_histogram_buckets(seed: int) -> None:
+    acts = np.random.default_rng(seed).integers(-50, 50, (3, 5, 5, 4)).astype(np.float32) / 8  # dyadic
+    acts[0, 0, 0, 0] = np.nan
+    part = _numpy(reductions.partials(keras.ops.convert_to_tensor(acts)))
+    lo, hi = reductions.value_bounds(part)
+    counts = keras.ops.convert_to_numpy(
+        reductions.histogram_counts(keras.ops.convert_to_tensor(acts), np.float32(lo), np.float32(hi), 30)
+    )
+    got = reductions.histogram_rows(counts, lo, hi)
+    np.testing.assert_array_equal(got, stats.histogram_buckets(acts, bucket_count=30))
+
+
+def test_constant_and_empty_histograms_follow_tensorboard() -> None:
+    acts = np.full((2, 3, 3, 2), 7.0, np.float32)
+    counts = reductions.histogram_counts(keras.ops.convert_to_tensor(acts), np.float32(7), np.float32(7), 4)
+    got = reductions.histogram_rows(keras.ops.convert_to_numpy(counts), 7.0, 7.0)
+    np.testing.assert_array_equal(got, stats.histogram_buckets(acts, bucket_count=4))
+    assert not reductions.histogram_rows(np.zeros(4), np.inf, -np.inf).any()
