@@ -109,11 +109,11 @@ def _planned_side(logged: list[LayerInfo], step_bytes: int, layout: dict[str, An
     from tbactviz.budget import plan_max_side
     from tbactviz.options import DEFAULT_MAX_SIDE, defaults
 
-    shapes = [
-        tuple(int(d) for d in i.output_shape[1:])
-        for i in logged
-        if i.output_shape is not None and all(d is not None for d in i.output_shape[1:])
-    ]
+    shapes: list[tuple[int, ...]] = []
+    for info in logged:
+        dims = info.output_shape[1:] if info.output_shape is not None else (None,)
+        if all(d is not None for d in dims):
+            shapes.append(tuple(int(d or 0) for d in dims))
     if not shapes:
         return DEFAULT_MAX_SIDE
     return plan_max_side(

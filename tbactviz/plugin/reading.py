@@ -53,7 +53,8 @@ def _read_tensors(
         downsample=n,
         run_tag_filter=provider.RunTagFilter(runs=[run_name], tags=None if tags is None else list(tags)),
     )
-    return found.get(run_name, {})
+    result: dict[str, list[Any]] = found.get(run_name, {})
+    return result
 
 
 def _layers(ctx: Any, experiment: str, data: provider.DataProvider, run_name: str) -> list[dict[str, Any]]:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
@@ -32,6 +33,15 @@ __all__ = ["STATIC_DIR", "ActivationsPlugin"]
 
 #: Directory of the tab's ES modules and CSS.
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
+_Handler = Callable[[Any, Any], Any]
+
+
+def _application(handler: _Handler) -> _Handler:
+    """``werkzeug``'s ``Request.application`` on a method (it takes the request as the last argument, as
+    TensorBoard's own plugins use it); werkzeug types it for plain functions only."""
+    return cast(_Handler, wrappers.Request.application(handler))  # type: ignore[arg-type]
+
+
 _CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".json": "application/json"}
 
 
@@ -42,7 +52,7 @@ def _static_files() -> dict[str, tuple[bytes, str]]:
         ext = os.path.splitext(name)[1]
         if os.path.isfile(full) and ext in _CONTENT_TYPES:
             with open(full, "rb") as f:
-                files[name] = (f.read(), _CONTENT_TYPES[ext] or mimetypes.guess_type(name)[0])
+                files[name] = (f.read(), _CONTENT_TYPES[ext] or mimetypes.guess_type(name)[0] or "text/plain")
     return files
 
 
@@ -98,7 +108,7 @@ class ActivationsPlugin(base_plugin.TBPlugin):
         body, content_type = self._static[name]
         return http_util.Respond(request, body, content_type)
 
-    @wrappers.Request.application
+    @_application
     def _serve_static(self, request: Any) -> Any:
         return self._file(request, request.path.rsplit("/static/", 1)[-1])
 
@@ -108,7 +118,7 @@ class ActivationsPlugin(base_plugin.TBPlugin):
     def _where(request: Any) -> tuple[Any, str]:
         return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
 
-    @wrappers.Request.application
+    @_application
     def _serve_runs(self, request: Any) -> Any:
         ctx, eid = self._where(request)
         body = {
@@ -118,19 +128,19 @@ class ActivationsPlugin(base_plugin.TBPlugin):
         }
         return http_util.Respond(request, body, "application/json")
 
-    @wrappers.Request.application
+    @_application
     def _serve_run(self, request: Any) -> Any:
         ctx, eid = self._where(request)
         body = reading.run(ctx, eid, self._data, _arg(request, "run"))
         return http_util.Respond(request, body, "application/json")
 
-    @wrappers.Request.application
+    @_application
     def _serve_layer(self, request: Any) -> Any:
         ctx, eid = self._where(request)
         body = reading.layer(ctx, eid, self._data, _arg(request, "run"), _arg(request, "layer"))
         return http_util.Respond(request, body, "application/json")
 
-    @wrappers.Request.application
+    @_application
     def _serve_channel(self, request: Any) -> Any:
         ctx, eid = self._where(request)
         text = _arg(request, "channel")
@@ -139,7 +149,7 @@ class ActivationsPlugin(base_plugin.TBPlugin):
         body = reading.channel(ctx, eid, self._data, _arg(request, "run"), _arg(request, "layer"), int(text))
         return http_util.Respond(request, body, "application/json")
 
-    @wrappers.Request.application
+    @_application
     def _serve_blob(self, request: Any) -> Any:
         ctx, _ = self._where(request)
         data = self._data.read_blob(ctx, blob_key=_arg(request, "key"))
