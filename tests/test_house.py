@@ -15,36 +15,60 @@ BEING_RESHAPED = {"extract", "tiling", "stats", "logger", "cli"}
 
 
 def modules() -> dict[str, Path]:
-    return {path.stem: path for path in sorted(PACKAGE.glob("*.py"))}
+    """Every module of the package by dotted name below ``tbactviz`` (``logger``, ``cli.parser``, ...)."""
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts = parts[:-1]  # a subpackage is its __init__
+        out[".".join(parts)] = path
+    return out
 
 
-def imports_of(path: Path, names: set[str]) -> set[str]:
+def _resolve(target: str, names: set[str]) -> str | None:
+    """The longest module of ``names`` that ``target`` (a dotted name below tbactviz) is or lies in."""
+    parts = target.split(".")
+    for k in range(len(parts), 0, -1):
+        if ".".join(parts[:k]) in names:
+            return ".".join(parts[:k])
+    return None
+
+
+def imports_of(name: str, path: Path, names: set[str]) -> set[str]:
     """The package modules ``path`` imports, anywhere in it (also inside functions and TYPE_CHECKING)."""
     found: set[str] = set()
+    package = name if path.stem == "__init__" else name.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            parts = node.module.split(".")
-            if parts[0] != "tbactviz":
+        targets: list[str] = []
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".") if package else []
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            elif node.module and node.module.split(".")[0] == "tbactviz":
+                module = node.module.partition(".")[2]
+            else:
                 continue
-            if len(parts) > 1:
-                found.add(parts[1])
-            else:  # from tbactviz import naming, ActivationLogger
-                found.update(a.name if a.name in names else "__init__" for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level > 0:
-            found.update(a.name for a in node.names if a.name in names)
-            if node.module:
-                found.add(node.module.split(".")[0])
+            if not module:  # from tbactviz import naming, ActivationLogger
+                targets += [a.name if a.name in names else "__init__" for a in node.names]
+            else:
+                targets += [f"{module}.{a.name}" for a in node.names] + [module]
         elif isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
-                if parts[0] == "tbactviz":
-                    found.add(parts[1] if len(parts) > 1 else "__init__")
-    return found - {path.stem}
+            targets += [
+                a.name.partition(".")[2] or "__init__"
+                for a in node.names
+                if a.name.split(".")[0] == "tbactviz"
+            ]
+        for target in targets:
+            hit = _resolve(target, names) if target != "__init__" else "__init__"
+            if hit is not None:
+                found.add(hit)
+    return found - {name}
 
 
 def import_graph() -> dict[str, set[str]]:
     mods = modules()
-    return {name: imports_of(path, set(mods)) for name, path in mods.items()}
+    return {name: imports_of(name, path, set(mods)) for name, path in mods.items()}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
