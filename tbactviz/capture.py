@@ -56,6 +56,7 @@ L = TypeVar("L", bound=CapturedLayer)
 __all__ = ["TraceReport", "capturing", "forward"]
 __all__ = ["CapturedLayer", "TraceReport", "capturing", "describe_output", "forward"]
 
+
 def describe_output(output: Any) -> tuple[tuple[int | None, ...] | None, bool, str | None]:
     """Describe a layer output as ``(output_shape, drawable, reason)``.
 

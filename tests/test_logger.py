@@ -15,7 +15,7 @@ from tbactviz import tiling
 from tbactviz._colormaps import LUTS
 from tbactviz.errors import LayerNotFoundError, WriterClosedError
 
-STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite")
+STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite", "dormant_fraction")
 
 
 def three_conv_cnn() -> keras.Model:
@@ -301,7 +301,7 @@ def test_chunked_probe_gives_the_same_event(
         else:
             assert value == pytest.approx(chunks[key], rel=1e-6, abs=1e-7), key
     for path in layers:
-        assert whole_figures[path] == pytest.approx(chunk_figures[path], rel=1e-9, abs=1e-12)
+        assert whole_figures[path] == pytest.approx(chunk_figures[path], rel=1e-5, abs=1e-7)  # float32
 
 
 def test_auto_chunks_bound_the_activations_held_at_once(
@@ -315,16 +315,16 @@ def test_auto_chunks_bound_the_activations_held_at_once(
     sizes: list[int] = []
     real = extract.ActivationExtractor._run
 
-    def spy(self: extract.ActivationExtractor, chunk: np.ndarray) -> dict[str, np.ndarray]:
+    def spy(self: extract.ActivationExtractor, chunk: np.ndarray, *args: object) -> dict[str, np.ndarray]:
         sizes.append(len(chunk))
-        return real(self, chunk)
+        return real(self, chunk, *args)
 
     monkeypatch.setattr(extract.ActivationExtractor, "_run", spy)
     probe8 = np.concatenate([probe, probe[::-1]])
     figures = log(probe8, 0)  # the output shapes are known once traced: chunks of 2 from the start
     log(probe8, 1)
     log.close()
-    assert sizes == [2, 2, 2, 2, 2, 2, 2, 2]
+    assert sizes == [2] * 16  # per step: a pass for the histogram's edges, then the reductions
     want = reference(model, "conv1", probe8)
     assert figures["conv1"]["mean"] == pytest.approx(float(want.astype(np.float64).mean()), rel=1e-6)
     assert figures["conv1"]["sparsity"] == pytest.approx(float(np.mean(want == 0)))
@@ -336,7 +336,7 @@ def test_worker_threads_write_the_same_event(tmp_path: Path, model: keras.Model,
         with tbactviz.ActivationLogger(tmp_path / str(workers), model, layers=layers, workers=workers) as log:
             log(probe, 0)
     one, three = _records_by_key(tmp_path / "1"), _records_by_key(tmp_path / "3")
-    assert one.keys() == three.keys() and len(one) == 3 * 8
+    assert one.keys() == three.keys() and len(one) == 3 * 9
     for key, value in one.items():
         if key[0].startswith("activations/"):
             assert [i.tobytes() for i in value[1]] == [i.tobytes() for i in three[key][1]]

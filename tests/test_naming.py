@@ -20,6 +20,7 @@ def test_tags_for_layer_follow_the_conventions() -> None:
         "std/conv1",
         "max_abs/conv1",
         "nonfinite/conv1",
+        "dormant_fraction/conv1",
     ]
     assert naming.tags_for_layer("a", images=False, histograms=False) == []
 

@@ -125,6 +125,7 @@ def test_a_new_process_resuming_the_run_continues_the_steps(tmp_path: Path) -> N
                 "std",
                 "max_abs",
                 "nonfinite",
+                "dormant_fraction",
             )
         }, name
         for tag, steps in written.items():

@@ -56,8 +56,8 @@ def _check_logdir(logdir: str) -> None:
 
 
 def _counted(
-    chunks: Iterator[Mapping[str, np.ndarray]], n: int, shapes: dict[str, tuple[int, ...]], progress: bool
-) -> Iterator[Mapping[str, np.ndarray]]:
+    chunks: Iterator[Mapping[str, Any]], n: int, shapes: dict[str, tuple[int, ...]], progress: bool
+) -> Iterator[Mapping[str, Any]]:
     """Pass the probe's chunks on, noting each layer's per-sample shape and showing progress in samples."""
     from tqdm.auto import tqdm
 
