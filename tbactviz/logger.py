@@ -250,8 +250,10 @@ class ActivationLogger:
     def tags(self) -> list[str]:
         """Every tag of the stock dashboards one :meth:`log` call writes, in writing order.
 
-        Beside each grid the logger also writes ``layout/<path>``, a tensor summary only the Activations tab
-        reads (where each channel's tile lies; see :mod:`tbactviz.gridlayout`).
+        Beside them the logger writes tensor summaries only the Activations tab reads: ``layout/<path>``
+        beside each grid (where each channel's tile lies; see :mod:`tbactviz.gridlayout`) and, with stats,
+        ``channels/<path>`` (per channel ``[mean, std, zero_fraction, max_abs]``, float32 ``(C, 4)``);
+        ``naming.tags_for_layer(..., own=True)`` lists them too.
         """
         return [
             tag

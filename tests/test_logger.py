@@ -342,3 +342,34 @@ def test_worker_threads_write_the_same_event(tmp_path: Path, model: keras.Model,
             assert [i.tobytes() for i in value[1]] == [i.tobytes() for i in three[key][1]]
         else:
             np.testing.assert_array_equal(value, three[key])
+
+
+@pytest.mark.parametrize("images", [False, True])
+def test_only_small_arrays_leave_the_device(tmp_path: Path, images: bool) -> None:
+    from tbactviz.background import chunk_nbytes
+
+    inp = keras.Input((64, 64, 3))
+    model = keras.Model(inp, keras.layers.Conv2D(64, 3, padding="same", name="c")(inp))
+    probe = np.random.default_rng(0).random((16, 64, 64, 3), dtype=np.float32)
+    acts_bytes = 16 * 64 * 64 * 64 * 4  # the layer's float32 activations of the whole probe: 16 MiB
+    with tbactviz.ActivationLogger(tmp_path, model, "c", max_images=1, images=images, batch_size=8) as log:
+        chunks = list(log.probe_chunks(probe))
+        figures = log.write_chunks(chunks, 16, 0)
+    assert [part.shape for chunk in chunks for part in chunk.values()] == [(8, 64, 64, 64)] * 2
+    sizes = [chunk_nbytes(chunk) for chunk in chunks]
+    # per chunk: per-channel partial sums (7 x 64 x 4 bytes), 30 histogram counts, and with grids the one
+    # drawn sample's maps (the device-side grid reduction will shrink those to the grid's pixels)
+    assert sizes[1] <= 7 * 64 * 4 + 4 + 30 * 4 and sizes[1] < acts_bytes / 1000
+    assert sizes[0] <= sizes[1] + (64 * 64 * 64 * 4 if images else 0)
+    assert sum(sizes) < acts_bytes / (10 if images else 1000)
+    assert 0.0 <= figures["c"]["dormant_fraction"] <= 1.0
+
+
+def test_own_tags_are_listed_by_naming(tmp_path: Path, model: keras.Model, probe: np.ndarray) -> None:
+    from tbactviz import naming
+
+    with tbactviz.ActivationLogger(tmp_path, model, layers=["conv1", "conv2"], stats=["mean"]) as log:
+        log(probe, step=0)
+    written = [r.tag for r in read_events(tmp_path, own=True)]
+    listed = [t for p in ("conv1", "conv2") for t in naming.tags_for_layer(p, stats=["mean"], own=True)]
+    assert sorted(written) == sorted(listed)

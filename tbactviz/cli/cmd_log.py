@@ -13,7 +13,7 @@ import argparse
 import shlex
 import time
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tbactviz.cli.exits import CliError, ExitCode
 from tbactviz.cli.inputs import (
@@ -26,9 +26,6 @@ from tbactviz.cli.inputs import (
 )
 from tbactviz.cli.models import check_model_path, input_spec, load_factory_weights, load_model
 from tbactviz.cli.parser import logger_options, split_selectors
-
-if TYPE_CHECKING:
-    import numpy as np
 
 __all__ = ["board_hint", "run"]
 
