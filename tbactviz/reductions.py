@@ -133,6 +133,7 @@ def histogram_counts(a: Any, lo: Any, hi: Any, bucket_count: int, *, dtype: str 
     Returns:
         int32 tensor ``(k,)``.
     """
+    import keras
     from keras import ops
 
     x = ops.reshape(ops.cast(a, dtype), (-1,))
@@ -142,8 +143,11 @@ def histogram_counts(a: Any, lo: Any, hi: Any, bucket_count: int, *, dtype: str 
     index = ops.floor((ops.where(finite, x, lo) - lo) / width)
     index = ops.where(span > 0, ops.clip(index, 0, bucket_count - 1), bucket_count - 1)
     index = ops.where(finite, ops.cast(index, "int32"), bucket_count)  # non-finite: an extra, dropped bucket
-    ones = ops.cast(ops.ones_like(index), "int32")
-    counts = ops.segment_sum(ones, index, num_segments=bucket_count + 1)
+    if keras.backend.backend() == "jax":  # jnp.bincount needs a static length under jit: scatter-add
+        ones = ops.cast(ops.ones_like(index), "int32")
+        counts = ops.segment_sum(ones, index, num_segments=bucket_count + 1)
+    else:  # a counting kernel, several times faster than TensorFlow's unsorted segment sum on CPU
+        counts = ops.cast(ops.bincount(index, minlength=bucket_count + 1), "int32")
     return counts[:bucket_count]
 
 
