@@ -374,7 +374,7 @@ def tile_activations(
     check_sample_shape(tuple(arr.shape[1:]), what="activations per-sample shape")
     with np.errstate(all="ignore"):
         x = to_float(arr[:max_images])
-        finite = finite is True or finite_count(x) == 0
+        nonfinite = 0 if finite is True else finite_count(x)
     from tbactviz import gridreduce
 
     precision = gridreduce.host_precision()
@@ -388,11 +388,11 @@ def tile_activations(
         padding=padding,
         max_side=max_side,
         min_side=min_side,
-        finite=finite,
+        finite=nonfinite == 0,
         precision=precision,
     )
-    bounds = (
-        None if fixed is None else np.asarray(fixed, np.float64 if precision == "float64" else np.float32)
-    )
+    if plan.order == "index" and plan.kind != "dense":  # only the drawn channels go to the backend
+        x = x[..., : plan.n]
+    bounds = None if fixed is None else np.asarray(fixed, precision)
     partial = gridreduce.partial_to_numpy(gridreduce.grid_partial(x, plan, bounds))
-    return assemble(partial, plan, colormap)
+    return assemble({**partial, "nonfinite": nonfinite}, plan, colormap)
