@@ -186,30 +186,31 @@ def _select(x: Any, finite_x: Any, plan: GridPlan, acc: str) -> tuple[Any, Any]:
 
 
 def _groups(x: Any, plan: GridPlan) -> Any:
-    """Drawn channels as normalization groups ``(k, groups, positions)``; leading spatial axes projected."""
+    """Drawn channels channels-last, positions in the middle: grid ``(k, H, W, n)`` (leading spatial axes
+    max-projected), heatmap ``(k, T, n)``, dense ``(k, units, 1)`` (one group: the whole vector)."""
     from keras import ops
 
     if plan.kind == "dense":
-        return ops.reshape(x, (-1, 1, plan.n))
-    if plan.kind == "heatmap":
-        return ops.transpose(x, (0, 2, 1))  # (k, n, T)
-    if len(x.shape) > 4:  # maximum-intensity projection, NaN ignored unless a whole column is NaN
+        return ops.reshape(x, (-1, plan.n, 1))
+    if plan.kind == "grid" and len(x.shape) > 4:  # max projection, NaN ignored unless all of a column is
         axes = tuple(range(1, len(x.shape) - 3))
         if plan.finite:
-            x = ops.max(x, axis=axes)
-        else:
-            nan = ops.isnan(x)
-            top = ops.max(ops.where(nan, -np.inf, x), axis=axes)
-            x = ops.where(ops.all(nan, axis=axes), np.nan, top)
-    return ops.reshape(ops.transpose(x, (0, 3, 1, 2)), (-1, plan.n, plan.h * plan.w))
+            return ops.max(x, axis=axes)
+        nan = ops.isnan(x)
+        top = ops.max(ops.where(nan, -np.inf, x), axis=axes)
+        return ops.where(ops.all(nan, axis=axes), np.nan, top)
+    return x
 
 
 def _normalize(v: Any, plan: GridPlan, value_range: Any, acc: str) -> Any:
-    """Levels in [0, 255], float32 ``(k, groups, P)``, NaN where ``v`` is not finite."""
+    """Levels in [0, 255], float32, shaped like ``v``; NaN where ``v`` is not finite.
+
+    Per-group modes reduce over the middle (position) axes of ``v``, shared ones over everything.
+    """
     from keras import ops
 
     mode = plan.normalize
-    axis: Any = -1 if mode in ("standardize", "minmax") else None
+    axis: Any = tuple(range(1, len(v.shape) - 1)) if mode in ("standardize", "minmax") else None
     mask = None if plan.finite else ops.isfinite(v)
     if mask is None:
         lo, hi = ops.min(v, axis=axis, keepdims=True), ops.max(v, axis=axis, keepdims=True)
@@ -225,25 +226,23 @@ def _normalize(v: Any, plan: GridPlan, value_range: Any, acc: str) -> Any:
         lo, hi = fixed[0], fixed[1]
     else:
         mag = ops.maximum(ops.abs(lo), ops.abs(hi))
-    # an exact power of two brings extreme magnitudes near 1 (two factors: each stays a normal float32)
+    # an exact power of two brings extreme magnitudes near 1 (a normal number in the value dtype)
     extreme = ops.logical_and(mag != 0, ops.logical_or(mag < _SAFE_LOW, mag > _SAFE_HIGH))
     exponent = ops.where(extreme, ops.floor(ops.log2(ops.where(mag > 0, mag, 1.0))), 0.0)
-    half = ops.floor(exponent / 2.0)
-    s1, s2 = ops.power(2.0, -half), ops.power(2.0, half - exponent)
-    v = ops.cast(ops.cast(v, acc) * s1 * s2, "float32")
-    lo, hi = lo * s1 * s2, hi * s1 * s2
+    limit = 1000.0 if acc == "float64" else 126.0
+    scale = ops.power(2.0, ops.clip(-exponent, -limit, limit))
+    v = ops.cast(ops.cast(v, acc) * scale, "float32")
+    lo, hi = lo * scale, hi * scale
     if mode == "standardize":
         zero = ops.zeros_like(v)
-        count = (
-            ops.full((1, 1, 1), float(v.shape[-1]), acc)
-            if mask is None
-            else ops.sum(ops.cast(mask, acc), -1, True)
-        )
-        count = ops.maximum(count, ops.cast(1.0, acc))
-        total = ops.sum(ops.cast(v if mask is None else ops.where(mask, v, zero), acc), -1, keepdims=True)
+        if mask is None:
+            count = ops.convert_to_tensor(float(np.prod([v.shape[a] for a in axis])), acc)
+        else:
+            count = ops.maximum(ops.sum(ops.cast(mask, acc), axis=axis, keepdims=True), 1.0)
+        total = ops.sum(ops.cast(v if mask is None else ops.where(mask, v, zero), acc), axis, keepdims=True)
         centred = v - ops.cast(total / count, "float32")
         squares = centred * centred if mask is None else ops.where(mask, centred * centred, zero)
-        std = ops.sqrt(ops.sum(ops.cast(squares, acc), axis=-1, keepdims=True) / count)
+        std = ops.sqrt(ops.sum(ops.cast(squares, acc), axis=axis, keepdims=True) / count)
         gain = ops.where(std > 0, 64.0 / ops.where(std > 0, std, 1.0), 0.0)
         levels = centred * ops.cast(ops.minimum(gain, _F32_MAX), "float32") + 128.0
     else:
@@ -255,37 +254,37 @@ def _normalize(v: Any, plan: GridPlan, value_range: Any, acc: str) -> Any:
 
 
 def _tiles(levels: Any, plan: GridPlan) -> tuple[Any, np.ndarray | None]:
-    """Levels as tiles ``(k, tiles, h, w)``, block-mean downscaled; the mask of existing cells (or None)."""
+    """Levels as channels-last tiles ``(k, h, w, tiles)``, block-mean downscaled; existing cells or None."""
     from keras import ops
 
     valid = None
     if plan.kind == "dense":
         cells = plan.h * plan.w
         if cells != plan.n:
-            levels = ops.pad(levels, ((0, 0), (0, 0), (0, cells - plan.n)))
+            levels = ops.pad(levels, ((0, 0), (0, cells - plan.n), (0, 0)))
             valid = (np.arange(cells) < plan.n).reshape(plan.h, plan.w)
-        tiles = ops.reshape(levels, (-1, 1, plan.h, plan.w))
+        tiles = ops.reshape(levels, (-1, plan.h, plan.w, 1))
     elif plan.kind == "heatmap":
-        tiles = ops.transpose(levels, (0, 2, 1))[:, None]  # (k, 1, T, n)
+        tiles = levels[..., None]  # (k, T, n, 1)
     else:
-        tiles = ops.reshape(levels, (-1, plan.n, plan.h, plan.w))
+        tiles = levels  # (k, H, W, n)
     f = plan.down
     if f == 1:
         return tiles, valid
-    h, w = plan.h, plan.w
+    h, w, t = plan.h, plan.w, tiles.shape[-1]
     hb, wb = -(-h // f), -(-w // f)
     if hb * f != h or wb * f != w:
-        tiles = ops.pad(tiles, ((0, 0), (0, 0), (0, hb * f - h), (0, wb * f - w)))
-    sums = ops.sum(ops.reshape(tiles, (-1, tiles.shape[1], hb, f, wb, f)), axis=(3, 5))  # NaN propagates
+        tiles = ops.pad(tiles, ((0, 0), (0, hb * f - h), (0, wb * f - w), (0, 0)))
+    sums = ops.sum(ops.reshape(tiles, (-1, hb, f, wb, f, t)), axis=(2, 4))  # NaN propagates
     ones = np.zeros((hb * f, wb * f), np.float32)
     ones[:h, :w] = 1.0 if valid is None else valid
     counts = ones.reshape(hb, f, wb, f).sum(axis=(1, 3))
-    tiles = ops.divide(sums, ops.convert_to_tensor(np.maximum(counts, 1.0)))
+    tiles = ops.divide(sums, ops.convert_to_tensor(np.maximum(counts, 1.0)[:, :, None]))
     return tiles, (None if valid is None else counts > 0)
 
 
 def _quantize(tiles: Any, plan: GridPlan, valid: np.ndarray | None) -> Any:
-    """Float levels (NaN = marker) -> codes: uint8 palette indices, or int32 codes for all 256 levels."""
+    """Float levels (NaN = marker) -> codes ``(k, tiles, h, w)``: uint8 palette indices, or int32 codes."""
     from keras import ops
 
     nan = None if plan.finite else ops.isnan(tiles)
@@ -298,5 +297,6 @@ def _quantize(tiles: Any, plan: GridPlan, valid: np.ndarray | None) -> Any:
     if nan is not None:
         code = ops.where(nan, levels, code)
     if valid is not None and not valid.all():
-        code = ops.where(ops.convert_to_tensor(valid), code, levels + 1)
-    return ops.cast(code, "uint8") if levels < ALL_LEVELS else code
+        code = ops.where(ops.convert_to_tensor(valid[:, :, None]), code, levels + 1)
+    code = ops.cast(code, "uint8") if levels < ALL_LEVELS else code
+    return ops.transpose(code, (0, 3, 1, 2))
