@@ -272,7 +272,7 @@ class ActivationExtractor:
             shape = info.output_shape
             if shape is None or any(d is None for d in shape[1:]):
                 return None
-            total += 4 * math.prod(int(d) for d in shape[1:])  # type: ignore[arg-type]
+            total += 4 * math.prod(int(d) for d in shape[1:])  # type: ignore[arg-type,misc]
         return total
 
     def _ready(self, inputs: Any) -> None:

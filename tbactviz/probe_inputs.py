@@ -40,7 +40,7 @@ __all__ = [
 
 
 def _leaves(inputs: Any) -> list[Any]:
-    return keras.tree.flatten(inputs)
+    return list(keras.tree.flatten(inputs))
 
 
 def _dtype_name(leaf: Any) -> tuple[str, bool]:

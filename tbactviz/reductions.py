@@ -233,7 +233,7 @@ def merge(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray]) -> di
     n = np.maximum(n_a + n_b, 1.0)
     mean_a = a["total"] / np.maximum(n_a, 1.0)
     mean_b = b64["total"] / np.maximum(n_b, 1.0)
-    out["m2"] = a["m2"] + b64["m2"] + (mean_b - mean_a) ** 2 * n_a * n_b / n
+    out["m2"] = a["m2"] + b64["m2"] + np.square(mean_b - mean_a) * n_a * n_b / n
     out["lo"] = np.minimum(a["lo"], b64["lo"])
     out["hi"] = np.maximum(a["hi"], b64["hi"])
     return out
