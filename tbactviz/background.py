@@ -1,9 +1,10 @@
 """Background writing: a queue bounded in bytes, and the writer thread that folds probe chunks into events.
 
 With ``ActivationCallback(async_write=True)`` the training thread only runs the probe's forward passes
-(:meth:`tbactviz.ActivationLogger.probe_chunks`, which must run where the model is) and hands each chunk of
-activations to a :class:`BackgroundWriter`; its thread folds the chunks of a step into grids, histograms and
-figures and writes them as one event (:meth:`tbactviz.ActivationLogger.write_chunks`). Two bounds keep memory
+(:meth:`tbactviz.ActivationLogger.probe_chunks`, which must run where the model is, and reduces each chunk on
+the device to small arrays) and hands each chunk to a :class:`BackgroundWriter`; its thread folds the
+chunks of a step into grids, histograms and figures and writes them as one event
+(:meth:`tbactviz.ActivationLogger.write_chunks`). Two bounds keep memory
 in check whatever the probe's size:
 
 * bytes: a :class:`ByteBoundedQueue` holds at most ``max_bytes`` of activations, counted from the moment a
@@ -42,7 +43,8 @@ class ChunkWriter(Protocol):
 
 
 def chunk_nbytes(chunk: Mapping[str, Any]) -> int:
-    """Bytes held by one probe chunk ``{path: ndarray}``.
+    """Bytes held by one probe chunk ``{path: part}``: the sum of each part's ``nbytes`` (a numpy array, or
+    the logger's :class:`tbactviz.digest.LayerPart` of device-reduced arrays).
 
     Example:
         >>> import numpy as np

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
@@ -123,9 +124,9 @@ def capturing(infos: Sequence[CapturedLayer], store: dict[str, list[Any]]) -> It
             wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # keeps inspect.signature() right
             setattr(layer, attr, wrapper)
             if had_own:
-                undo.append(lambda layer=layer, attr=attr, original=original: setattr(layer, attr, original))
+                undo.append(functools.partial(setattr, layer, attr, original))
             else:
-                undo.append(lambda layer=layer, attr=attr: delattr(layer, attr))
+                undo.append(functools.partial(delattr, layer, attr))
         yield
     finally:
         for restore in reversed(undo):

@@ -23,8 +23,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from tbactviz import budget, gridlayout, naming, stats, tiling
-from tbactviz._png import encode_indexed_png, encode_png
+from tbactviz import budget, naming, tiling
+from tbactviz.device_probe import Chunk, DeviceProbe
+from tbactviz.digest import (
+    BUCKETS,
+    DrawOptions,
+    LayerDigest,
+    LayerPart,
+    ReduceSpec,
+    reduce_arrays,
+)
 from tbactviz.errors import LogdirError, WarnOnce, WriterClosedError
 from tbactviz.extract import ActivationExtractor, num_samples
 from tbactviz.options import (
@@ -36,14 +44,7 @@ from tbactviz.options import (
     check_int,
     check_options,
 )
-from tbactviz.writer import (
-    EventWriter,
-    check_logdir,
-    histogram_value,
-    image_value,
-    scalar_value,
-    tbactviz_tensor_value,
-)
+from tbactviz.writer import EventWriter, check_logdir
 
 if TYPE_CHECKING:
     import keras
@@ -55,11 +56,6 @@ __all__ = ["ActivationLogger", "check_options"]
 _log = logging.getLogger(__name__)
 
 ValueRange = tuple[float, float]
-
-#: Histogram sample values kept per log event, all layers together (each layer keeps at most
-#: :data:`tbactviz.stats.DEFAULT_MAX_HISTOGRAM_VALUES`, at least 1024).
-HISTOGRAM_BUDGET = 1 << 22
-
 
 _DRAWING_OPTIONS = (
     "max_images",
@@ -108,6 +104,7 @@ class ActivationLogger:
             activations of all chosen layers (but at least ``max_images`` samples), so memory stays bounded
             for large probes; stats and histograms are merged across chunks.
         eps: Values with ``|a| <= eps`` count as zero for ``sparsity`` and ``dead_channels`` (>= 0).
+        dormant_tau: ReDo's threshold for ``dormant_fraction`` (>= 0, default 0.1; 0 counts dead channels).
         max_side: Grids larger than this many pixels on a side are downscaled by an integer factor per tile
             (>= 1). ``None`` (default): the largest side that keeps a step within ``max_bytes_per_step``,
             the same for every layer (:func:`tbactviz.budget.plan_max_side`), chosen at the first call.
@@ -156,6 +153,7 @@ class ActivationLogger:
         stats: bool | Iterable[str] = True,
         batch_size: int | None = None,
         eps: float = 0.0,
+        dormant_tau: float = 0.1,
         max_side: int | None = None,
         max_bytes_per_step: int = DEFAULT_STEP_BYTES,
         min_side: int = DEFAULT_MIN_SIDE,
@@ -179,6 +177,7 @@ class ActivationLogger:
                 "stats": stats,
                 "batch_size": batch_size,
                 "eps": eps,
+                "dormant_tau": dormant_tau,
                 "max_side": max_side,
                 "max_bytes_per_step": max_bytes_per_step,
                 "min_side": min_side,
@@ -195,10 +194,17 @@ class ActivationLogger:
         self._tile_options: dict[str, Any] = {name: opts[name] for name in _DRAWING_OPTIONS}
         self._images, self._histograms = bool(images), bool(histograms)
         self._eps = opts["eps"]
+        self._tau = opts["dormant_tau"]
         self._compress_level = int(compress_level)
         self._levels = int(levels)
         self._on_error = on_error
         self._extractor: ActivationExtractor = ActivationExtractor(model, layers, batch_size=batch_size)
+        self._device = DeviceProbe(
+            self._extractor,
+            eps=self._eps,
+            histograms=self._histograms,
+            grid_samples=int(max_images) if self._images else 0,
+        )
         paths = self._extractor.paths
         self._tag_paths = dict(zip(paths, naming.unique_paths(paths), strict=True))
         self._order = {path: i for i, path in enumerate(paths)}  # layer index in the layout summary
@@ -244,8 +250,10 @@ class ActivationLogger:
     def tags(self) -> list[str]:
         """Every tag of the stock dashboards one :meth:`log` call writes, in writing order.
 
-        Beside each grid the logger also writes ``layout/<path>``, a tensor summary only the Activations tab
-        reads (where each channel's tile lies; see :mod:`tbactviz.gridlayout`).
+        Beside them the logger writes tensor summaries only the Activations tab reads: ``layout/<path>``
+        beside each grid (where each channel's tile lies; see :mod:`tbactviz.gridlayout`) and, with stats,
+        ``channels/<path>`` (per channel ``[mean, std, zero_fraction, max_abs]``, float32 ``(C, 4)``);
+        ``naming.tags_for_layer(..., own=True)`` lists them too.
         """
         return [
             tag
@@ -306,7 +314,7 @@ class ActivationLogger:
             return {}
         return self._emit(digests, step)
 
-    def probe_chunks(self, inputs: Any) -> Iterator[dict[str, np.ndarray]]:
+    def probe_chunks(self, inputs: Any) -> Iterator[Chunk]:
         """Run the probe through the model chunk by chunk: the part that must run where the model lives.
 
         Chunks hold ``batch_size`` samples (auto: at most about 256 MiB of activations of all chosen layers,
@@ -318,17 +326,21 @@ class ActivationLogger:
             inputs: Probe inputs, as for :meth:`log`.
 
         Yields:
-            ``{layer_path: ndarray (chunk, ...)}`` in :attr:`layer_paths` order; read-only views, valid until
-            the next chunk is asked for.
+            ``{layer_path: LayerPart}`` in :attr:`layer_paths` order: what the compiled probe reduced on the
+            device (:mod:`tbactviz.digest`), small numpy arrays (per-channel partial sums, histogram counts,
+            and the first ``max_images`` samples' grid inputs); each part's ``nbytes`` is what it holds. With
+            several chunks, the probe first runs once more for the histogram's edges (the whole probe's
+            finite extremes).
 
         Raises:
             tbactviz.ProbeError: ``inputs`` do not fit the model.
         """
         n = num_samples(inputs)
-        yield from self._extractor.iter_batches(inputs, min_first=min(n, self._tile_options["max_images"]))
+        need = min(n, self._tile_options["max_images"]) if self._images else 0
+        yield from self._device.chunks(inputs, need)
 
     def write_chunks(
-        self, chunks: Iterable[Mapping[str, np.ndarray]], n: int, step: int
+        self, chunks: Iterable[Mapping[str, LayerPart]], n: int, step: int
     ) -> dict[str, dict[str, float]]:
         """Fold probe chunks into grids, histograms and stats, and write them as one event at ``step``.
 
@@ -386,15 +398,17 @@ class ActivationLogger:
         """
         self._check_open(step)
         check_int("step", step, 0)
-        chunk = {path: np.asarray(activations[path]) for path in self._tag_paths if path in activations}
-        n = max((len(a) for a in chunk.values()), default=0)
+        grid = self._tile_options["max_images"] if self._images else 0
+        spec = ReduceSpec(eps=self._eps, buckets=BUCKETS if self._histograms else 0, grid_samples=grid)
+        chunk = {p: reduce_arrays(activations[p], spec) for p in self._tag_paths if p in activations}
+        n = max((len(part) for part in chunk.values()), default=0)
         digests = self._new_digests(chunk, n)
         self._feed(digests, chunk)
         return self._emit(digests, step)
 
-    def _digest(self, chunks: Iterable[Mapping[str, np.ndarray]], n: int) -> list[_LayerDigest]:
+    def _digest(self, chunks: Iterable[Mapping[str, LayerPart]], n: int) -> list[LayerDigest]:
         """Fold chunk after chunk into per-layer digests (each chunk released before the next)."""
-        digests: list[_LayerDigest] | None = None
+        digests: list[LayerDigest] | None = None
         for chunk in chunks:
             if digests is None:
                 digests = self._new_digests(chunk, n)
@@ -404,45 +418,69 @@ class ActivationLogger:
             raise ValueError("chunks yielded no chunk; expected at least one (n >= 1 samples)")
         return digests
 
-    def _new_digests(self, chunk: Mapping[str, np.ndarray], n: int) -> list[_LayerDigest]:
+    def _new_digests(self, chunk: Mapping[str, LayerPart], n: int) -> list[LayerDigest]:
         paths = [p for p in self._tag_paths if p in chunk]
         self._plan_side(chunk, n)
-        hist_values = max(
-            1024, min(stats.DEFAULT_MAX_HISTOGRAM_VALUES, HISTOGRAM_BUDGET // max(len(paths), 1))
-        )
+        need = min(self._tile_options["max_images"], n) if self._images else 0
         return [
-            _LayerDigest(self, path, self._tag_paths[path], chunk[path], n, hist_values) for path in paths
+            LayerDigest(
+                path,
+                self._tag_paths[path],
+                need=need,
+                histograms=self._histograms,
+                stat_names=self._stat_names,
+                dormant_tau=self._tau,
+                draw=DrawOptions(
+                    self._tile_options,
+                    self._levels,
+                    self._compress_level,
+                    self._value_range,
+                    lambda images: self._sides.get(images, DEFAULT_MAX_SIDE),
+                    self._order[path],
+                    len(self._order),
+                ),
+            )
+            for path in paths
         ]
 
-    def _plan_side(self, chunk: Mapping[str, np.ndarray], n: int) -> None:
+    def _value_range(self, path: str, drawn: np.ndarray) -> ValueRange | None:
+        """With ``normalize="fixed"``: the layer's range (given, or measured on its first drawn samples)."""
+        if self._tile_options["normalize"] != "fixed":
+            return None
+        found = self._fixed_ranges.get(path) or self._shared_range
+        if found is None:
+            found = self._fixed_ranges[path] = tiling.value_range(drawn)
+        return found
+
+    def _plan_side(self, chunk: Mapping[str, LayerPart], n: int) -> None:
         """With ``max_side=None``: the side that keeps a step of ``n`` probe samples within the budget."""
         images = min(n, self._tile_options["max_images"])
         if self._tile_options["max_side"] is not None or images in self._sides:
             return
         opts = self._tile_options
         self._sides[images] = budget.plan_max_side(
-            [a.shape[1:] for a in chunk.values()],
+            [part.sample_shape for part in chunk.values()],
             budget=self._step_bytes,
             images=max(images, 1) if self._images else 1,
             max_channels=opts["max_channels"],
             columns=opts["columns"],
             levels=self._levels,
-            per_channel_bytes=0,  # 16 once the (C, 4) float32 channels/<path> summary is written
+            per_channel_bytes=16,  # the (C, 4) float32 channels/<path> summary
         )
 
-    def _feed(self, digests: list[_LayerDigest], chunk: Mapping[str, np.ndarray]) -> None:
+    def _feed(self, digests: list[LayerDigest], chunk: Mapping[str, LayerPart]) -> None:
         self._map(lambda d: d.update(chunk[d.path]), digests)
 
     def _map(self, fn: Any, items: list[Any]) -> list[Any]:
         pool = self._get_pool() if len(items) > 1 else None
         return list(pool.map(fn, items) if pool is not None else map(fn, items))
 
-    def _emit(self, digests: list[_LayerDigest], step: int) -> dict[str, dict[str, float]]:
+    def _emit(self, digests: list[LayerDigest], step: int) -> dict[str, dict[str, float]]:
         """Finish every layer (tiles, PNGs, figures) and write them as one event at ``step``."""
         values: list[Any] = []
         figures: dict[str, dict[str, float]] = {}
         for digest, (layer_values, layer_figures) in zip(
-            digests, self._map(_LayerDigest.finish, digests), strict=True
+            digests, self._map(LayerDigest.finish, digests), strict=True
         ):
             if digest.error is not None:
                 if self._on_error == "raise":
@@ -520,116 +558,3 @@ class ActivationLogger:
             f"ActivationLogger(logdir={self._logdir!r}, layers={list(self.layer_paths)!r}"
             f"{', closed' if self._closed else ''})"
         )
-
-
-def _encode_grids(
-    result: tiling.TileResult, compress_level: int, levels: int
-) -> tuple[list[bytes], int, int]:
-    """PNG bytes of each grid, and the grids' height and width.
-
-    Palette PNGs (one byte per pixel) unless the grid exists only as RGB (tiling's over-large fallback).
-    """
-    indexed = result.indexed(levels)
-    if indexed is None:
-        images = result.images
-        pngs = [encode_png(img, compress_level=compress_level) for img in images]
-        return pngs, images.shape[1], images.shape[2]
-    indices, palette = indexed
-    pngs = [encode_indexed_png(img, palette, compress_level=compress_level) for img in indices]
-    return pngs, indices.shape[1], indices.shape[2]
-
-
-class _LayerDigest:
-    """What one log event needs of one layer, fed chunk by chunk (one thread at a time per digest).
-
-    Grids come from the first ``max_images`` samples (tiled straight from the first chunk when it has them
-    all, else from copies kept until there are enough); stats and histograms accumulate over every sample.
-    An error is kept (``error``) rather than raised, so that the other layers go on.
-    """
-
-    def __init__(
-        self, logger: ActivationLogger, path: str, tag_path: str, first: np.ndarray, n: int, hist_values: int
-    ) -> None:
-        self.logger, self.path, self.tag_path = logger, path, tag_path
-        self.error: Exception | None = None
-        # a probe with fewer samples than max_images draws them all from the first chunk, without a copy
-        self._need = min(logger._tile_options["max_images"], n) if logger._images else 0
-        self._kept: list[np.ndarray] = []
-        self._image_value: Any = None
-        self._layout_value: Any = None
-        self._stats = stats.StatsAccumulator(eps=logger._eps) if logger._stat_names else None
-        self._hist = None
-        if logger._histograms:
-            per_sample = int(np.prod(first.shape[1:], dtype=np.int64))
-            channels = first.shape[-1] if first.ndim > 1 else 1
-            self._hist = stats.HistogramAccumulator(
-                total=n * per_sample, channels=channels, max_values=hist_values
-            )
-
-    def update(self, acts: np.ndarray) -> None:
-        if self.error is not None:
-            return
-        try:
-            bounds = None
-            if self._stats is not None:
-                self._stats.update(acts)
-                bounds = self._stats.last_bounds
-            if self._hist is not None:
-                self._hist.update(acts, bounds=bounds)
-            if self._need > 0:
-                if not self._kept and len(acts) >= self._need:  # the usual case: no copy
-                    # the stats pass already proved the chunk finite (or not): tiling need not look again
-                    finite = True if bounds is not None and bounds[2] == acts.size else None
-                    self._draw(acts[: self._need], finite=finite)
-                    self._need = 0
-                else:  # chunks smaller than max_images: keep copies of the first samples
-                    part = np.array(acts[: self._need])
-                    self._kept.append(part)
-                    self._need -= len(part)
-        except Exception as exc:
-            self.error = exc
-
-    def _draw(self, acts: np.ndarray, finite: bool | None = None) -> None:
-        logger = self.logger
-        value_range = None
-        if logger._tile_options["normalize"] == "fixed":
-            value_range = logger._fixed_ranges.get(self.path) or logger._shared_range
-            if value_range is None:
-                value_range = logger._fixed_ranges[self.path] = tiling.value_range(acts)
-        options = dict(logger._tile_options)
-        if options["max_side"] is None:
-            options["max_side"] = logger._sides.get(len(acts), DEFAULT_MAX_SIDE)
-        result = tiling.tile_activations(acts, value_range=value_range, finite=finite, **options)
-        pngs, height, width = _encode_grids(result, logger._compress_level, logger._levels)
-        self._image_value = image_value(naming.image_tag(self.tag_path), pngs, width, height)
-        layout = gridlayout.encode(
-            result.geometry,
-            result.channels,
-            index=logger._order[self.path],
-            count=len(logger._order),
-            images=len(pngs),
-            channels=int(acts.shape[-1]) if acts.ndim > 1 else 1,
-        )
-        self._layout_value = tbactviz_tensor_value(naming.layout_tag(self.tag_path), layout, kind="layout")
-
-    def finish(self) -> tuple[list[Any], dict[str, float]]:
-        if self.error is not None:
-            return [], {}
-        try:
-            if self._kept:
-                self._draw(np.concatenate(self._kept))
-                self._kept = []
-            values = [] if self._image_value is None else [self._image_value, self._layout_value]
-            if self._hist is not None:
-                values.append(histogram_value(naming.histogram_tag(self.tag_path), self._hist.result()))
-            figures: dict[str, float] = {}
-            if self._stats is not None:
-                all_figures = self._stats.result()
-                figures = {name: all_figures[name] for name in self.logger._stat_names}
-                values.extend(
-                    scalar_value(naming.scalar_tag(k, self.tag_path), v) for k, v in figures.items()
-                )
-        except Exception as exc:
-            self.error = exc
-            return [], {}
-        return values, figures

@@ -19,8 +19,8 @@ per-channel figures  ``channels/<path>``           Activations (tbactviz)
 ===================  ============================  =========================
 
 with ``s`` one of :data:`tbactviz.stats.STAT_NAMES` (``sparsity``, ``dead_channels``, ``mean``, ``std``,
-``max_abs``, ``nonfinite``). One tag never carries two plugins, and TensorBoard groups the cards by the
-prefix before the first ``/``, so each kind of figure gets its own section.
+``max_abs``, ``nonfinite``, ``dormant_fraction``). One tag never carries two plugins, and TensorBoard
+groups the cards by the prefix before the first ``/``, so each kind of figure gets its own section.
 
 Layer paths of nested models keep their ``/`` (``backbone/conv1_conv``); characters TensorBoard or file
 systems dislike are replaced by ``_`` (see :func:`sanitize`).
@@ -154,15 +154,23 @@ def scalar_tag(stat: str, path: str) -> str:
 
 
 def tags_for_layer(
-    path: str, *, images: bool = True, histograms: bool = True, stats: Iterable[str] = ()
+    path: str,
+    *,
+    images: bool = True,
+    histograms: bool = True,
+    stats: Iterable[str] = (),
+    own: bool = False,
 ) -> list[str]:
     """All tags one log event writes for a layer, in writing order.
 
     Args:
         path: The layer path.
-        images: Whether the grid image is written.
+        images: Whether the grid image is written (with ``own``, its ``layout/`` summary too).
         histograms: Whether the histogram is written.
-        stats: The stat names written as scalars (empty for none).
+        stats: The stat names written as scalars (empty for none; with ``own``, the per-channel figures
+            ``channels/`` are written when it is not empty).
+        own: Also list tbactviz's own tensor summaries (``layout/``, ``channels/``), which only the
+            Activations tab reads; by default only the tags of TensorBoard's stock dashboards.
 
     Returns:
         The list of tags.
@@ -170,11 +178,18 @@ def tags_for_layer(
     Example:
         >>> tags_for_layer("conv1", stats=["sparsity"])
         ['activations/conv1', 'histograms/conv1', 'sparsity/conv1']
+        >>> tags_for_layer("conv1", histograms=False, stats=["sparsity"], own=True)
+        ['activations/conv1', 'layout/conv1', 'channels/conv1', 'sparsity/conv1']
     """
+    stats = list(stats)
     tags = []
     if images:
         tags.append(image_tag(path))
+        if own:
+            tags.append(layout_tag(path))
     if histograms:
         tags.append(histogram_tag(path))
+    if own and stats:
+        tags.append(channels_tag(path))
     tags.extend(scalar_tag(s, path) for s in stats)
     return tags

@@ -50,7 +50,15 @@ CHANNEL_ORDERS: tuple[str, ...] = ("index", "activity")
 #: What a logging error does: propagate, or one warning per layer and cause.
 ON_ERROR: tuple[str, ...] = ("raise", "warn")
 #: The per-layer scalar figures, in writing order (defined in :mod:`tbactviz.stats`).
-STAT_NAMES: tuple[str, ...] = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite")
+STAT_NAMES: tuple[str, ...] = (
+    "sparsity",
+    "dead_channels",
+    "mean",
+    "std",
+    "max_abs",
+    "nonfinite",
+    "dormant_fraction",
+)
 #: Grids larger than this many pixels on a side are downscaled by an integer factor per tile.
 DEFAULT_MAX_SIDE = 384
 #: Grids smaller than this many pixels on a side are upscaled (nearest neighbour, integer factor).
@@ -171,6 +179,13 @@ LOGGER_OPTIONS: tuple[Option, ...] = (
         none_ok=True,
     ),
     Option("eps", 0.0, "float", "values with |a| <= eps count as zero for sparsity and dead channels", 0.0),
+    Option(
+        "dormant_tau",
+        0.1,
+        "float",
+        "ReDo threshold: a channel whose mean |a| over the layer's mean is <= tau is dormant",
+        0.0,
+    ),
     Option(
         "max_side",
         None,

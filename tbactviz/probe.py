@@ -70,7 +70,7 @@ def check_backend() -> str:
             f"the Keras backend {name!r} is not supported by tbactviz; supported backends are "
             f"{list(SUPPORTED_BACKENDS)} (set KERAS_BACKEND before importing keras)"
         )
-    return name
+    return str(name)
 
 
 @functools.lru_cache(maxsize=1)
@@ -128,7 +128,7 @@ def to_numpy(tensor: Any) -> np.ndarray:
             array = tensor.numpy()
     else:
         array = np.asarray(tensor)
-    view = array.view()
+    view: np.ndarray = array.view()
     view.flags.writeable = False
     return view
 

@@ -39,15 +39,16 @@ from typing import Any
 
 import numpy as np
 
-from tbactviz.stats import DEFAULT_DORMANT_TAU, dormant_fraction
-
 __all__ = [
     "CHANNEL_COLUMNS",
     "DEFAULT_DORMANT_TAU",
+    "bounds",
     "device_bounds",
+    "dormant_fraction",
     "finish",
     "histogram_counts",
     "histogram_rows",
+    "host_dtype",
     "merge",
     "partials",
     "value_bounds",
@@ -56,25 +57,31 @@ __all__ = [
 #: Columns of the per-channel figures written as ``channels/<path>``.
 CHANNEL_COLUMNS: tuple[str, ...] = ("mean", "std", "zero_fraction", "max_abs")
 
+DEFAULT_DORMANT_TAU = 0.1
+"""ReDo's dormancy threshold tau (Sokar et al., ICML 2023) used by default for ``dormant_fraction``."""
+
 # Keys of one layer's partials that add across chunks, and those that take extremes.
 _SUMS = ("count", "total", "small", "abs_sum")
 _FINITE_MAX = 3.4028234663852886e38
+_F64_MAX = float(np.finfo(np.float64).max)
 
 
-def _rows(a: Any) -> Any:
-    """``(n, ..., C)`` -> float32 ``(rows, C)`` (rank 2 stays ``(n, C)``)."""
+def _rows(a: Any, dtype: str) -> Any:
+    """``(n, ..., C)`` -> ``(rows, C)`` in ``dtype`` (rank 2 stays ``(n, C)``)."""
     from keras import ops
 
     channels = a.shape[-1]
-    return ops.reshape(ops.cast(a, "float32"), (-1, channels))
+    return ops.reshape(ops.cast(a, dtype), (-1, channels))
 
 
-def partials(a: Any, *, eps: float = 0.0) -> dict[str, Any]:
+def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32") -> dict[str, Any]:
     """Per-channel partial sums of one chunk of one layer's activations (``keras.ops``; runs on the device).
 
     Args:
         a: Tensor ``(n, ..., C)``, rank >= 2, any real dtype (cast to float32).
         eps: Values with ``|a| <= eps`` count as zero.
+        dtype: The floating dtype the sums run in: float32 on the device; the host's eager calls
+            (:mod:`tbactviz.stats`) use float64 where the backend has it.
 
     Returns:
         ``rows`` (values per channel, an int32 scalar) and tensors of shape ``(C,)``: ``count`` (finite
@@ -90,12 +97,12 @@ def partials(a: Any, *, eps: float = 0.0) -> dict[str, Any]:
     """
     from keras import ops
 
-    x = _rows(a)
+    x = _rows(a, dtype)
     finite = ops.isfinite(x)
     xf = ops.where(finite, x, 0.0)
     count = ops.sum(ops.cast(finite, "int32"), axis=0)
     total = ops.sum(xf, axis=0)
-    mean = total / ops.cast(ops.maximum(count, 1), "float32")
+    mean = total / ops.cast(ops.maximum(count, 1), dtype)
     centred = ops.where(finite, x - mean, 0.0)
     small = ops.sum(ops.cast(ops.abs(x) <= eps, "int32"), axis=0)
     return {
@@ -110,7 +117,7 @@ def partials(a: Any, *, eps: float = 0.0) -> dict[str, Any]:
     }
 
 
-def histogram_counts(a: Any, lo: Any, hi: Any, bucket_count: int) -> Any:
+def histogram_counts(a: Any, lo: Any, hi: Any, bucket_count: int, *, dtype: str = "float32") -> Any:
     """Bucket counts of the finite values of ``a`` between ``lo`` and ``hi`` (``keras.ops``; on the device).
 
     TensorBoard's rule: bucket ``floor((x - lo) / width)`` with ``width = (hi - lo) / k``, clamped to
@@ -121,22 +128,53 @@ def histogram_counts(a: Any, lo: Any, hi: Any, bucket_count: int) -> Any:
         a: Tensor of any shape and real dtype.
         lo, hi: float32 scalars, the finite min and max of the whole probe's values of this layer.
         bucket_count: ``k`` >= 1.
+        dtype: The floating dtype of the arithmetic (as :func:`partials`).
 
     Returns:
         int32 tensor ``(k,)``.
     """
+    import keras
     from keras import ops
 
-    x = ops.reshape(ops.cast(a, "float32"), (-1,))
+    x = ops.reshape(ops.cast(a, dtype), (-1,))
     finite = ops.isfinite(x)
     span = hi - lo
     width = ops.where(span > 0, span / bucket_count, 1.0)
     index = ops.floor((ops.where(finite, x, lo) - lo) / width)
     index = ops.where(span > 0, ops.clip(index, 0, bucket_count - 1), bucket_count - 1)
     index = ops.where(finite, ops.cast(index, "int32"), bucket_count)  # non-finite: an extra, dropped bucket
-    ones = ops.cast(ops.ones_like(index), "int32")
-    counts = ops.segment_sum(ones, index, num_segments=bucket_count + 1)
+    if keras.backend.backend() == "jax":  # jnp.bincount needs a static length under jit: scatter-add
+        ones = ops.cast(ops.ones_like(index), "int32")
+        counts = ops.segment_sum(ones, index, num_segments=bucket_count + 1)
+    else:  # a counting kernel, several times faster than TensorFlow's unsorted segment sum on CPU
+        counts = ops.cast(ops.bincount(index, minlength=bucket_count + 1), "int32")
     return counts[:bucket_count]
+
+
+def host_dtype() -> str:
+    """The dtype eager reductions of host arrays run in: float64 where the active backend computes in it
+    (TensorFlow, PyTorch; JAX with ``jax_enable_x64``), else float32."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if not getattr(jax.config, "jax_enable_x64", False):
+            return "float32"
+    return "float64"
+
+
+def bounds(a: Any, *, dtype: str = "float32") -> tuple[Any, Any]:
+    """The finite ``(min, max)`` of all values of ``a`` as float32 device scalars; ``(inf, -inf)`` when none.
+
+    What a first pass over a probe of several chunks computes (folded across chunks on the host), so that
+    the histogram's edges come from the whole probe (TensorBoard's rule) before any chunk is bucketed.
+    """
+    from keras import ops
+
+    x = ops.reshape(ops.cast(a, dtype), (-1,))
+    finite = ops.isfinite(x)
+    return ops.min(ops.where(finite, x, np.inf)), ops.max(ops.where(finite, x, -np.inf))
 
 
 def device_bounds(part: Mapping[str, Any]) -> tuple[Any, Any]:
@@ -195,7 +233,7 @@ def merge(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray]) -> di
     n = np.maximum(n_a + n_b, 1.0)
     mean_a = a["total"] / np.maximum(n_a, 1.0)
     mean_b = b64["total"] / np.maximum(n_b, 1.0)
-    out["m2"] = a["m2"] + b64["m2"] + (mean_b - mean_a) ** 2 * n_a * n_b / n
+    out["m2"] = np.asarray(a["m2"] + b64["m2"] + np.square(mean_b - mean_a) * n_a * n_b / n, np.float64)
     out["lo"] = np.minimum(a["lo"], b64["lo"])
     out["hi"] = np.maximum(a["hi"], b64["hi"])
     return out
@@ -215,6 +253,14 @@ def finish(
         ``max_abs``, ``nonfinite`` and ``dormant_fraction`` (Python floats, never NaN); ``channels`` is
         float32 ``(C, 4)`` with columns :data:`CHANNEL_COLUMNS`.
     """
+    with np.errstate(over="ignore", invalid="ignore"):
+        figures, channels = _finish(part, dormant_tau)
+    for name in ("mean", "std", "max_abs"):  # float64 sums of magnitudes beyond ~1e154 overflow: clamp
+        figures[name] = float(np.nan_to_num(figures[name], nan=0.0, posinf=_F64_MAX, neginf=-_F64_MAX))
+    return figures, channels
+
+
+def _finish(part: Mapping[str, np.ndarray], dormant_tau: float) -> tuple[dict[str, float], np.ndarray]:
     rows = np.full(part["count"].shape, float(part["rows"]))
     count = part["count"].astype(np.float64)
     total, m2 = part["total"], part["m2"]
@@ -241,4 +287,34 @@ def finish(
         "nonfinite": n_values - n_finite,
         "dormant_fraction": dormant_fraction(part["abs_sum"], count, dormant_tau),
     }
+    channels = np.nan_to_num(channels, nan=0.0, posinf=_FINITE_MAX, neginf=-_FINITE_MAX)
     return figures, np.clip(channels, -_FINITE_MAX, _FINITE_MAX).astype(np.float32)
+
+
+def dormant_fraction(abs_sum: np.ndarray, count: np.ndarray, tau: float = DEFAULT_DORMANT_TAU) -> float:
+    """Fraction of tau-dormant channels, as in ReDo (Sokar et al., ICML 2023, eq. 1).
+
+    A channel's score is its mean ``|a|`` over samples and positions (finite values only), divided by the
+    mean score of the layer's channels; the channel is dormant when its score is ``<= tau``. ``tau = 0``
+    counts exactly dead channels. When every channel's mean ``|a|`` is 0 the whole layer is dormant. A
+    channel without finite values is not dormant (like ``dead_channels``, it is broken, not idle).
+
+    Args:
+        abs_sum: float ``(C,)``, per channel the sum of ``|a|`` over the finite values.
+        count: ``(C,)``, per channel the number of finite values (channels with none score 0).
+        tau: The threshold, >= 0.
+
+    Returns:
+        A fraction in [0, 1]; 0.0 for no channel.
+
+    Example:
+        >>> dormant_fraction(np.array([0.0, 1.0, 3.0, 4.0]), np.array([2, 2, 2, 2]), tau=0.1)
+        0.25
+    """
+    count = np.asarray(count, np.float64)
+    score = (np.asarray(abs_sum, np.float64) / np.maximum(count, 1.0))[count > 0]
+    if score.size == 0:
+        return 0.0
+    layer = float(score.mean())
+    dormant = score.size if not layer > 0 else np.count_nonzero(score / layer <= tau)
+    return float(dormant) / count.size

@@ -1,13 +1,15 @@
-"""Feature maps of any rank -> uint8 grid images (pure numpy).
+"""Feature maps of any rank -> uint8 grid images: the host half (layout, palette) and the numpy entry point.
 
-This module owns how a batch of activations becomes pictures: which samples and channels are drawn
-(channel cap and order), how values are normalized (``standardize``, ``minmax``, ``layer``, ``fixed``), how
-channels are laid out (near-square grid of tiles with separator lines, a heatmap for sequences, a cell image
-for Dense layers), how the result is up- or downscaled to a useful size, and how levels become colours
-(256-entry lookup tables from :mod:`tbactviz._colormaps`). It imports numpy and the standard library only, so
-it is fast to import and test.
+How a batch of activations becomes pictures is split in three (see ``docs/architecture.md``):
 
-Conventions shared by every function here:
+* :func:`tbactviz.layout.plan_grid`: the static plan (rank handling, channels drawn, grid, scale factors);
+* :func:`tbactviz.gridreduce.grid_partial`: the data-dependent part (channel choice and order, the 4
+  normalizations, non-finite markers, block-mean downscaling, quantization), written once with ``keras.ops``
+  and run where the activations are (inside the compiled probe, or eagerly here);
+* :func:`assemble` (here, numpy): tiles with separators, integer upscaling, palette / RGB colours.
+
+:func:`tile_activations` is the three in a row on a numpy array, on the active Keras backend (imported on
+first call; importing this module loads numpy only). Conventions shared by every function here:
 
 * activations are batch first, channels last (Keras' default);
 * separators are drawn *between* tiles only (no outer border), ``padding`` pixels wide, in white;
@@ -18,16 +20,25 @@ Conventions shared by every function here:
 from __future__ import annotations
 
 import functools
-import math
-import operator
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 
 from tbactviz._colormaps import LUTS
+from tbactviz.arrays import apply_colormap, as_array, finite_count, to_float, value_range, value_range_arg
+from tbactviz.layout import (
+    ALL_LEVELS,
+    GridGeometry,
+    GridPlan,
+    check_sample_shape,
+    choice_arg,
+    grid_shape,
+    int_arg,
+    plan_grid,
+)
 from tbactviz.options import (
     CHANNEL_ORDERS,
     COLORMAPS,
@@ -51,6 +62,7 @@ __all__ = [
     "Normalize",
     "TileResult",
     "apply_colormap",
+    "assemble",
     "grid_shape",
     "tile_activations",
     "value_range",
@@ -64,78 +76,28 @@ ChannelOrder = Literal["index", "activity"]
 MARKER_COLOR: tuple[int, int, int] = (255, 0, 255)
 #: Colour of separators and empty grid slots (RGB; 255 in gray images).
 SEPARATOR_COLOR: tuple[int, int, int] = (255, 255, 255)
-
-# Internal level codes past the 256 colormap entries: the extended LUTs have 258 rows.
-_MARKER = 256
-_SEPARATOR = 257
-_EXT_LUTS: dict[str, np.ndarray] = {
-    name: np.vstack([lut, np.array([MARKER_COLOR, SEPARATOR_COLOR], dtype=np.uint8)])
-    for name, lut in LUTS.items()
-}
-for _lut in _EXT_LUTS.values():
-    _lut.flags.writeable = False
-
-# Data whose largest finite magnitude lies outside this window is rescaled (by an exact power of two) before
-# the statistics are taken, so that sums of squares neither overflow nor underflow in float32.
-_SAFE_LOW, _SAFE_HIGH = 2.0**-32, 2.0**32
+_SPECIAL = np.array([MARKER_COLOR, SEPARATOR_COLOR], dtype=np.uint8)
 
 
 @functools.lru_cache(maxsize=64)
 def _palette(colormap: str, levels: int) -> tuple[np.ndarray, np.ndarray]:
-    """(code -> palette index table of 258 entries, palette (levels + 2, 3)) for ``levels`` colour levels."""
+    """(code -> palette index table of 258 entries, palette (levels + 2, 3)) for ``levels`` colour levels.
+
+    ``levels = 256`` gives the identity and the full colormap: codes 0..255, marker 256, separator 257.
+    """
     code_to_index = np.concatenate(
         [(np.arange(256, dtype=np.int64) * (levels - 1) + 127) // 255, [levels, levels + 1]]
-    ).astype(np.uint8)
+    ).astype(np.uint8 if levels < ALL_LEVELS else np.uint16)
     at = (np.arange(levels, dtype=np.int64) * 255 + (levels - 1) // 2) // (levels - 1)
-    palette = np.vstack([LUTS[colormap][at], np.array([MARKER_COLOR, SEPARATOR_COLOR], dtype=np.uint8)])
+    palette = np.vstack([LUTS[colormap][at], _SPECIAL])
     code_to_index.flags.writeable = False
     palette.flags.writeable = False
     return code_to_index, palette
 
 
-@dataclass(frozen=True)
-class GridGeometry:
-    """Where the tiles lie in a drawn image (what :attr:`TileResult.geometry` returns).
-
-    Tile ``i`` (row-major, showing channel ``TileResult.channels[i]``) covers, in the image's pixels, rows
-    ``r * (tile_h + pad) // final_down`` onwards for ``tile_h // final_down`` pixels (and likewise columns
-    with ``c``, ``tile_w``), with ``r, c = divmod(i, cols)``; there is no outer border (offset 0).
-
-    Attributes:
-        kind: ``"grid"`` (one tile per channel), ``"heatmap"`` (rank 3: one image, a column per channel) or
-            ``"dense"`` (rank 1/2: a cell per unit).
-        rows: Tile rows (heatmap: 1; dense: cell rows).
-        cols: Tile columns (heatmap: 1; dense: cells per row).
-        tile_h: Height of one tile in pixels before ``final_down`` (scaling included).
-        tile_w: Width of one tile in pixels before ``final_down``.
-        pad: Separator width in pixels between tiles, before ``final_down``.
-        source_h: Height of one channel's map before scaling (heatmap: T; dense: cell rows).
-        source_w: Width of one channel's map before scaling (heatmap: channels drawn; dense: cells per row).
-        down: Block-mean factor applied to each tile (1 = none).
-        up: Nearest-neighbour factor applied to each tile (1 = none).
-        final_down: Block-mean factor applied to the assembled image (1 except in the over-large fallback).
-        height: Image height in pixels.
-        width: Image width in pixels.
-    """
-
-    kind: str
-    rows: int
-    cols: int
-    tile_h: int
-    tile_w: int
-    pad: int
-    source_h: int
-    source_w: int
-    down: int
-    up: int
-    final_down: int
-    height: int
-    width: int
-
-
 @dataclass(frozen=True, eq=False)
 class TileResult:
-    """What :func:`tile_activations` drew.
+    """What :func:`tile_activations` (or :func:`assemble`) drew.
 
     The RGB (or gray) ``images`` are computed on first access; :meth:`indexed` gives the same pictures as
     palette indices (one byte per pixel, what the event writer encodes as PNG mode ``P``).
@@ -159,34 +121,30 @@ class TileResult:
     cols: int
     tile_shape: tuple[int, int]
     nonfinite: int
-    _codes: np.ndarray = field(repr=False)  # uint16 (k, H, W): 0..255 levels, 256 marker, 257 separator
+    _codes: np.ndarray = field(
+        repr=False
+    )  # (k, H, W) palette indices of _levels levels (+ marker, separator)
     _colormap: str = field(repr=False)
     _final_down: int = field(default=1, repr=False)
-    _layout: _Layout | None = field(default=None, repr=False)
+    _plan: GridPlan | None = field(default=None, repr=False)
+    _levels: int = field(default=ALL_LEVELS, repr=False)
 
     @property
     def geometry(self) -> GridGeometry:
         """Where each tile lies in :attr:`images` (see :class:`GridGeometry`)."""
-        lay = self._layout
-        if lay is None:
+        if self._plan is None:
             raise ValueError("this TileResult was not made by tile_activations: no geometry")
-        (rows, cols), (height, width) = lay.grid_dims, lay.out_shape
-        tile_h, tile_w = lay.reported_tile if lay.kind == "dense" else lay.tile
-        return GridGeometry(
-            lay.kind, rows, cols, tile_h, tile_w, lay.pad, lay.h, lay.w, lay.down, lay.up,
-            lay.final_down, height, width,
-        )  # fmt: skip
+        return self._plan.geometry
 
     @cached_property
     def images(self) -> np.ndarray:
         """uint8 ``(k, H, W, C)`` images (see the class docstring)."""
-        lut = _EXT_LUTS[self._colormap]
+        lut = _palette(self._colormap, self._levels)[1]
         if self._colormap == "gray" and self.nonfinite == 0:
             lut = lut[:, :1]
         images = lut[self._codes]
         if self._final_down > 1:
-            blocks, _ = _block_mean(np.moveaxis(images, -1, 1).astype(np.float32), self._final_down, None)
-            images = np.moveaxis(np.rint(blocks).astype(np.uint8), 1, -1)
+            images = _block_mean_rgb(images, self._final_down)
         return np.ascontiguousarray(images)
 
     def indexed(self, levels: int = MAX_LEVELS) -> tuple[np.ndarray, np.ndarray] | None:
@@ -196,6 +154,8 @@ class TileResult:
         255 exactly to the first and last), so with the default 254 a colour differs from :attr:`images` by
         at most one colormap step; fewer levels make smaller PNGs (64 are hard to tell from 256 in a
         feature map). One byte per pixel instead of three makes PNG encoding about three times cheaper.
+        When the device already quantized to ``levels`` (``plan.levels``), the indices are returned as they
+        are, without a pass over the pixels.
 
         Args:
             levels: Colour levels, 2..254 (:data:`MAX_LEVELS`).
@@ -217,481 +177,102 @@ class TileResult:
             >>> r.indexed(levels=16)[1].shape
             (18, 3)
         """
-        levels = _int_arg("levels", levels, 2)
+        levels = int_arg("levels", levels, 2)
         if levels > MAX_LEVELS:
             raise ValueError(f"levels={levels} must be an int in 2..{MAX_LEVELS}")
         if self._final_down > 1:
             return None
         code_to_index, palette = _palette(self._colormap, levels)
+        if self._levels == levels:
+            return self._codes.astype(np.uint8, copy=False), palette
+        if self._levels != ALL_LEVELS:  # from the device's levels back to 0..255, then to ``levels``
+            at = (np.arange(self._levels) * 255 + (self._levels - 1) // 2) // (self._levels - 1)
+            code_to_index = np.concatenate([code_to_index[at], [levels, levels + 1]]).astype(np.uint8)
         return code_to_index[self._codes], palette
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """Geometry of one drawing, shared by :func:`grid_shape` and :func:`tile_activations`."""
-
-    kind: Literal["grid", "heatmap", "dense"]
-    n: int  # tiles (grid), heatmap columns (heatmap) or units (dense)
-    rows: int  # tile rows (grid) / cell rows (dense) / 1
-    cols: int  # tile cols (grid) / cells per row (dense) / 1
-    h: int  # source size of one tile (grid), of the heatmap (T), of the cell image (rows)
-    w: int  # (grid: W; heatmap: channels drawn; dense: cols)
-    pad: int  # separator width in pixels (0 unless grid)
-    down: int  # block-mean factor applied to each tile (1 = none)
-    up: int  # nearest-neighbour factor applied to each tile after downscaling (1 = none)
-    final_down: int  # block-mean factor applied to the assembled image (1 = none; fallback only)
-
-    @property
-    def tile(self) -> tuple[int, int]:
-        return (-(-self.h // self.down) * self.up, -(-self.w // self.down) * self.up)
-
-    @property
-    def assembled(self) -> tuple[int, int]:
-        th, tw = self.tile
-        return (self.rows * th + (self.rows - 1) * self.pad, self.cols * tw + (self.cols - 1) * self.pad)
-
-    @property
-    def out_shape(self) -> tuple[int, int]:
-        height, width = self.assembled
-        return (-(-height // self.final_down), -(-width // self.final_down))
-
-    @property
-    def grid_dims(self) -> tuple[int, int]:
-        """(rows, cols) as reported in :class:`TileResult`."""
-        if self.kind == "heatmap":
-            return (1, 1)
-        if self.kind == "dense":
-            return (self.h, self.w)
-        return (self.rows, self.cols)
-
-    @property
-    def reported_tile(self) -> tuple[int, int]:
-        if self.kind == "heatmap":
-            return self.out_shape
-        if self.kind == "dense":
-            return (self.up, self.up) if self.down == 1 else (1, 1)
-        return self.tile if self.final_down == 1 else (1, 1)
+def _block_mean_rgb(images: np.ndarray, f: int) -> np.ndarray:
+    """Mean over ``f x f`` blocks of uint8 ``(k, H, W, C)`` images (partial edge blocks: their pixels)."""
+    k, h, w, c = images.shape
+    hb, wb = -(-h // f), -(-w // f)
+    padded, ones = np.zeros((k, hb * f, wb * f, c), np.float32), np.zeros((hb * f, wb * f), np.float32)
+    padded[:, :h, :w], ones[:h, :w] = images, 1.0
+    sums = padded.reshape(k, hb, f, wb, f, c).sum(axis=(2, 4))
+    counts = ones.reshape(hb, f, wb, f).sum(axis=(1, 3))[None, :, :, None]
+    out: np.ndarray = np.rint(sums / counts).astype(np.uint8)
+    return out
 
 
-# ----------------------------------------------------------------------------------------------------------
-# validation
+def assemble(partial: Mapping[str, Any], plan: GridPlan, colormap: str = "viridis") -> TileResult:
+    """Lay out what :func:`tbactviz.gridreduce.grid_partial` returned (host, numpy): the drawn grids.
 
-
-def _int_arg(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name}={value!r} must be an int >= {minimum}, not a bool")
-    try:
-        result = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(
-            f"{name}={value!r} must be an int >= {minimum} (got {type(value).__name__})"
-        ) from None
-    if result < minimum:
-        raise ValueError(f"{name}={value!r} must be an int >= {minimum}")
-    return result
-
-
-def _choice_arg(name: str, value: object, options: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name}={value!r} must be a str, one of {options}")
-    if value not in options:
-        raise ValueError(f"{name}={value!r} is not one of {options}")
-    return value
-
-
-def _layout_args(
-    max_channels: object, columns: object, padding: object, max_side: object, min_side: object
-) -> tuple[int, int | None, int, int, int]:
-    return (
-        _int_arg("max_channels", max_channels, 1),
-        None if columns is None else _int_arg("columns", columns, 1),
-        _int_arg("padding", padding, 0),
-        _int_arg("max_side", max_side, 1),
-        _int_arg("min_side", min_side, 0),
-    )
-
-
-def _value_range_arg(normalize: str, value: object) -> tuple[float, float] | None:
-    if normalize != "fixed":
-        if value is not None:
-            raise ValueError(
-                f"value_range={value!r} is only used with normalize='fixed' (got normalize={normalize!r})"
-            )
-        return None
-    if value is None:
-        raise ValueError(
-            "value_range=None: normalize='fixed' needs value_range=(lo, hi) with finite lo < hi "
-            "(e.g. tbactviz.tiling.value_range(activations) measured once)"
-        )
-    try:
-        lo, hi = (float(v) for v in cast("Iterable[Any]", value))
-    except (TypeError, ValueError):
-        raise TypeError(f"value_range={value!r} must be a pair of numbers (lo, hi)") from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
-        raise ValueError(f"value_range={value!r} must be finite with lo < hi")
-    return lo, hi
-
-
-def _as_array(activations: object) -> np.ndarray:
-    """The input as an ndarray of float32/float64 (other dtypes are converted to float32) or of int/bool."""
-    try:
-        arr = np.asarray(activations)
-    except Exception as exc:  # an array-like that cannot become an ndarray
-        raise TypeError(
-            f"activations of type {type(activations).__name__} is not array-like: {exc}"
-        ) from None
-    if arr.dtype.kind in "cUSMma":
-        raise TypeError(
-            f"activations has dtype {arr.dtype}; expected a real numeric (float, int or bool) array"
-        )
-    if arr.ndim == 0:
-        raise ValueError("activations is a scalar; expected a batch, shape (N, ...) with the batch first")
-    return arr
-
-
-def _to_float(arr: np.ndarray) -> np.ndarray:
-    """``arr`` itself if float32/float64, else as float32 (float16, bfloat16-like, int, bool, object)."""
-    if arr.dtype in (np.float32, np.float64):
-        return arr
-    if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:  # longdouble
-        return np.asarray(arr, dtype=np.float64)
-    try:
-        return np.asarray(arr, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"activations of dtype {arr.dtype} cannot be converted to float32: {exc}") from None
-
-
-def _check_sample_shape(shape: tuple[int, ...], *, what: str) -> None:
-    if len(shape) >= 1 and shape[-1] == 0:
-        raise ValueError(f"{what} {shape} has no channels (last dimension is 0); nothing to draw")
-    if any(d == 0 for d in shape[:-1]):
-        raise ValueError(
-            f"{what} {shape} has a spatial dimension of size 0; feature maps need every dimension >= 1"
-        )
-
-
-# ----------------------------------------------------------------------------------------------------------
-# layout
-
-
-def _near_square(n: int, columns: int | None) -> tuple[int, int]:
-    cols = math.isqrt(n - 1) + 1 if columns is None else min(columns, n)  # isqrt(n-1)+1 == ceil(sqrt(n))
-    return -(-n // cols), cols
-
-
-def _layout(
-    shape: tuple[int, ...],
-    *,
-    max_channels: int,
-    columns: int | None,
-    padding: int,
-    max_side: int,
-    min_side: int,
-) -> _Layout:
-    """Geometry for activations of per-sample ``shape`` (validated, all dims >= 1)."""
-    if len(shape) <= 1:  # Dense (units,) or one scalar per sample ()
-        units = shape[0] if shape else 1
-        rows, cols = _near_square(units, columns)
-        lay = _Layout("dense", units, 1, 1, rows, cols, 0, 1, 1, 1)
-    elif len(shape) == 2:  # sequence (T, C): one heatmap
-        n = min(shape[1], max_channels)
-        lay = _Layout("heatmap", n, 1, 1, shape[0], n, 0, 1, 1, 1)
-    else:  # (..., H, W, C): one tile per channel
-        n = min(shape[-1], max_channels)
-        rows, cols = _near_square(n, columns)
-        lay = _Layout("grid", n, rows, cols, shape[-3], shape[-2], padding, 1, 1, 1)
-    return _fit(lay, max_side=max_side, min_side=min_side)
-
-
-def _fit(lay: _Layout, *, max_side: int, min_side: int) -> _Layout:
-    """Choose the down/upscale factors so the image respects ``max_side`` and, if possible, ``min_side``."""
-    seps_h, seps_w = (lay.rows - 1) * lay.pad, (lay.cols - 1) * lay.pad
-    height, width = lay.assembled
-    if height > max_side or width > max_side:
-        # room per tile along each axis; the smallest factor f with ceil(h / f) <= room is ceil(h / room)
-        room_h, room_w = (max_side - seps_h) // lay.rows, (max_side - seps_w) // lay.cols
-        if room_h >= 1 and room_w >= 1:
-            down = max(-(-lay.h // room_h), -(-lay.w // room_w), 1)
-            return _replace(lay, down=down)
-        # Fallback: even 1-pixel tiles do not fit between the separators. Draw 1-pixel tiles, then block-mean
-        # the whole assembled RGB image (separators and markers blend into their neighbours).
-        lay = _replace(lay, down=max(lay.h, lay.w))
-        height, width = lay.assembled
-        return _replace(lay, final_down=max(-(-height // max_side), -(-width // max_side)))
-    if min_side > 0 and max(height, width) < min_side:
-        up_h = -(-(min_side - seps_h) // (lay.rows * lay.h))
-        up_w = -(-(min_side - seps_w) // (lay.cols * lay.w))
-        cap = min((max_side - seps_h) // (lay.rows * lay.h), (max_side - seps_w) // (lay.cols * lay.w))
-        return _replace(lay, up=max(1, min(up_h, up_w, cap)))
-    return lay
-
-
-def _replace(lay: _Layout, **changes: int) -> _Layout:
-    fields = {f: getattr(lay, f) for f in _Layout.__dataclass_fields__}
-    fields.update(changes)
-    return _Layout(**fields)  # type: ignore[arg-type]
-
-
-def grid_shape(
-    shape: tuple[int | None, ...],
-    *,
-    max_channels: int = 64,
-    columns: int | None = None,
-    padding: int = 1,
-    max_side: int = DEFAULT_MAX_SIDE,
-    min_side: int = DEFAULT_MIN_SIDE,
-) -> tuple[int, int]:
-    """Size of the image :func:`tile_activations` would draw for activations of one sample's ``shape``.
+    Tiles go row-major into the grid with ``plan.pad`` separator pixels between them (empty slots in the
+    separator colour), each upscaled ``plan.up`` times by nearest neighbour; colours come from ``colormap``
+    at ``plan.levels`` levels.
 
     Args:
-        shape: per-sample shape, batch dimension excluded (e.g. a Keras ``output_shape[1:]``): ``()`` or
-            ``(units,)`` for Dense, ``(T, C)``, ``(H, W, C)``, ``(D, H, W, C)``, ...
-        max_channels, columns, padding, max_side, min_side: as in :func:`tile_activations`.
+        partial: ``codes``, ``channels`` and ``nonfinite`` as :func:`~tbactviz.gridreduce.grid_partial`
+            returns them, as numpy arrays (:func:`~tbactviz.gridreduce.partial_to_numpy`).
+        plan: The plan the partial was computed with.
+        colormap: One of :data:`COLORMAPS`.
 
     Returns:
-        ``(H, W)`` in pixels, exactly ``tile_activations(np.zeros((1, *shape)), ...).images.shape[1:3]`` for
-        the same options (the colormap, normalization and order do not change the size).
+        A :class:`TileResult` (``images``, ``indexed(levels)``, ``geometry``, ``channels``, ...).
 
     Raises:
-        ValueError: an entry of ``shape`` is None (unknown) or negative, a spatial dimension or the channel
-            dimension is 0, or an option is out of range.
-        TypeError: an entry or an option is not an int.
+        ValueError: ``colormap`` is unknown, or the codes do not have the plan's shape.
 
     Example:
-        >>> grid_shape((28, 28, 32))
-        (173, 173)
+        >>> from tbactviz.layout import plan_grid
+        >>> plan = plan_grid((2, 2, 3), min_side=0, levels=16)
+        >>> codes = np.zeros((1, 3, 2, 2), np.uint8)
+        >>> r = assemble({"codes": codes, "channels": np.arange(3), "nonfinite": 0}, plan, "gray")
+        >>> r.indexed(16)[0][0].tolist()
+        [[0, 0, 17, 0, 0], [0, 0, 17, 0, 0], [17, 17, 17, 17, 17], [0, 0, 17, 17, 17], [0, 0, 17, 17, 17]]
     """
-    opts = _layout_args(max_channels, columns, padding, max_side, min_side)
-    dims: list[int] = []
-    for i, d in enumerate(shape):
-        if d is None:
-            raise ValueError(
-                f"shape={tuple(shape)!r}: dimension {i} is None (unknown); the size needs every dim"
-            )
-        dims.append(_int_arg(f"shape[{i}]", d, 0))
-    _check_sample_shape(tuple(dims), what="shape")
-    lay = _layout(
-        tuple(dims),
-        max_channels=opts[0],
-        columns=opts[1],
-        padding=opts[2],
-        max_side=opts[3],
-        min_side=opts[4],
+    colormap = choice_arg("colormap", colormap, COLORMAPS)
+    codes = np.asarray(partial["codes"])
+    th, tw = -(-plan.h // plan.down), -(-plan.w // plan.down)
+    if codes.ndim != 4 or codes.shape[1:] != (plan.tiles, th, tw):
+        raise ValueError(
+            f"codes of shape {codes.shape} do not fit the plan: expected (k, {plan.tiles}, {th}, {tw})"
+        )
+    if plan.up > 1:
+        k, n, up = codes.shape[0], codes.shape[1], plan.up
+        codes = np.broadcast_to(codes[:, :, :, None, :, None], (k, n, th, up, tw, up))
+        codes = codes.reshape(k, n, th * up, tw * up)
+    separator = plan.levels + 1 if plan.levels < ALL_LEVELS else ALL_LEVELS + 1
+    rows, cols = plan.grid_dims
+    return TileResult(
+        channels=np.asarray(partial["channels"]).astype(np.int64),
+        rows=rows,
+        cols=cols,
+        tile_shape=plan.reported_tile,
+        nonfinite=int(partial["nonfinite"]),
+        _codes=_assemble(codes, plan, separator),
+        _colormap=colormap,
+        _final_down=plan.final_down,
+        _plan=plan,
+        _levels=plan.levels,
     )
-    return lay.out_shape
 
 
-# ----------------------------------------------------------------------------------------------------------
-# statistics and normalization
-
-
-def _finite_count(arr: np.ndarray) -> int:
-    """Number of NaN/Inf entries; a min/max check first, so all-finite data costs no mask."""
-    if arr.dtype.kind not in "fc" or arr.size == 0:
-        return 0
-    if np.isfinite(arr.min()) and np.isfinite(arr.max()):  # NaN propagates through min/max
-        return 0
-    return int(arr.size - np.count_nonzero(np.isfinite(arr)))
-
-
-def value_range(activations: np.ndarray) -> tuple[float, float]:
-    """Minimum and maximum over the finite values of ``activations``, e.g. for ``normalize="fixed"``.
-
-    Typical use: measure it once (at the first logged step) and pass it as ``value_range`` later, so that the
-    colours of every step share one scale.
-
-    Args:
-        activations: array-like of any shape and real dtype (NaN and +-Inf are ignored).
-
-    Returns:
-        ``(lo, hi)`` as Python floats with ``lo < hi``. Edge cases: empty or all-non-finite input gives
-        ``(0.0, 1.0)``; constant input ``c`` gives ``(c, c + 1.0)`` (or, when ``c`` is so large that
-        ``c + 1.0 == c``, the nearest wider pair of floats around ``c``).
-
-    Example:
-        >>> value_range(np.array([[1.0, np.nan, 3.0, -np.inf]]))
-        (1.0, 3.0)
-    """
-    arr = _as_array(activations)
-    if arr.size == 0:
-        return (0.0, 1.0)
-    arr = _to_float(arr) if arr.dtype.kind not in "biu" else arr
-    with np.errstate(all="ignore"):
-        if _finite_count(arr) == 0:
-            lo, hi = float(arr.min()), float(arr.max())
-        else:
-            mask = np.isfinite(arr)
-            if not mask.any():
-                return (0.0, 1.0)
-            lo = float(np.min(arr, where=mask, initial=np.inf))
-            hi = float(np.max(arr, where=mask, initial=-np.inf))
-    if lo == hi:
-        hi = lo + 1.0
-        if not (hi > lo and math.isfinite(hi)):
-            lo, hi = math.nextafter(lo, -math.inf), math.nextafter(lo, math.inf)
-            if not math.isfinite(hi):  # lo is the largest float
-                hi = lo = math.nextafter(lo, -math.inf)
-                lo = math.nextafter(lo, -math.inf)
-    return (lo, hi)
-
-
-def _minmax(v: np.ndarray, mask: np.ndarray | None, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Finite min and max along ``axis`` (keepdims); groups with no finite value give (0, 0)."""
-    if mask is None:
-        return v.min(axis=axis, keepdims=True), v.max(axis=axis, keepdims=True)
-    lo = np.min(v, axis=axis, keepdims=True, where=mask, initial=np.inf)
-    hi = np.max(v, axis=axis, keepdims=True, where=mask, initial=-np.inf)
-    empty = lo > hi
-    return np.where(empty, 0, lo), np.where(empty, 0, hi)
-
-
-def _normalize(
-    v: np.ndarray, mask: np.ndarray | None, mode: str, fixed: tuple[float, float] | None
-) -> np.ndarray:
-    """Levels in [0, 255] (float32, NaN where ``mask`` is False) from ``v`` of shape ``(k, groups, P)``.
-
-    ``v`` is the caller's own contiguous copy (float32 or float64) and is overwritten. Per-group statistics
-    are taken along the last axis (``standardize``, ``minmax``), shared ones over everything (``layer``,
-    ``fixed``).
-    """
-    per_group = mode in ("standardize", "minmax")
-    axis = -1 if per_group else None
-    lo, hi = _minmax(v, mask, axis)
-    lo, hi = lo.astype(np.float64), hi.astype(np.float64)
-    # Rescale by an exact power of two when magnitudes are extreme (scale invariant for every mode).
-    mag = np.maximum(np.abs(lo), np.abs(hi))
-    if fixed is not None:
-        mag = np.maximum(mag, max(abs(fixed[0]), abs(fixed[1])))
-    extreme = (mag != 0) & ((mag < _SAFE_LOW) | (mag > _SAFE_HIGH))
-    scale: Any = 1.0
-    if extreme.any() or v.dtype != np.float32:
-        if extreme.any():
-            scale = np.ldexp(1.0, -np.frexp(np.where(mag == 0, 1.0, mag))[1])
-            v = np.multiply(v, scale, out=v, casting="unsafe")
-            lo, hi = lo * scale, hi * scale
-        v = v.astype(np.float32, copy=False)
-    if mode == "standardize":
-        count = v.shape[-1] if mask is None else np.count_nonzero(mask, axis=-1, keepdims=True)
-        total = np.sum(v, axis=-1, keepdims=True, dtype=np.float64, where=mask if mask is not None else True)
-        mean = (total / np.maximum(count, 1)).astype(np.float32)
-        v -= mean
-        # sum of squares one sample at a time: the temporary is one sample's size, not the batch's
-        squares = np.empty((*v.shape[:-1], 1), dtype=np.float64)
-        for i in range(v.shape[0]):
-            sq = np.square(v[i]) if mask is None else np.square(v[i], where=mask[i], out=np.zeros_like(v[i]))
-            squares[i] = np.sum(sq, axis=-1, keepdims=True, dtype=np.float64)
-        var = squares / np.maximum(count, 1)
-        std = np.sqrt(var)
-        gain = np.where(std > 0, 64.0 / np.where(std > 0, std, 1.0), 0.0)
-        v *= np.minimum(gain, np.finfo(np.float32).max).astype(np.float32)
-        v += np.float32(128.0)
-    else:
-        if mode == "fixed":
-            assert fixed is not None
-            lo = np.float64(fixed[0]) * scale
-            hi = np.float64(fixed[1]) * scale
-        span = hi - lo
-        gain = np.where(span > 0, 255.0 / np.where(span > 0, span, 1.0), 0.0)
-        v -= np.asarray(lo, dtype=np.float32)
-        v *= np.minimum(gain, np.finfo(np.float32).max).astype(np.float32)
-    np.clip(v, 0.0, 255.0, out=v)
-    if mask is not None:
-        np.copyto(v, np.float32(np.nan), where=~mask)
-    return v
-
-
-# ----------------------------------------------------------------------------------------------------------
-# resampling and assembly
-
-
-def _block_mean(levels: np.ndarray, f: int, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mean over ``f x f`` blocks of the last two axes of ``levels`` (partial edge blocks: over their pixels).
-
-    NaN (non-finite markers) propagates, so a block with any marker stays a marker. ``valid`` (2-D, optional)
-    marks cells that exist; a block with no valid cell is returned as True in the second result (empty).
-    """
-    *lead, h, w = levels.shape
-    hb, wb = -(-h // f), -(-w // f)
-    ph, pw = hb * f - h, wb * f - w
-    if valid is not None:
-        levels = np.where(valid, levels, 0)
-    if ph or pw:
-        levels = np.pad(levels, [(0, 0)] * len(lead) + [(0, ph), (0, pw)])
-    # f*f strided adds: each reads 1/f^2 of the data with a contiguous inner loop, several times faster than
-    # a reduction over the two small block axes of a (hb, f, wb, f) view.
-    blocks = levels.reshape(*lead, hb, f, wb, f)
-    sums = blocks[..., 0, :, 0].astype(np.float32, copy=True)
-    for i in range(f):
-        for j in range(f):
-            if i or j:
-                sums += blocks[..., i, :, j]
-    if valid is None:
-        count_h = np.full(hb, f)
-        count_h[-1] = h - (hb - 1) * f
-        count_w = np.full(wb, f)
-        count_w[-1] = w - (wb - 1) * f
-        counts = np.outer(count_h, count_w)
-        empty = None
-    else:
-        counts = np.pad(valid, [(0, ph), (0, pw)]).reshape(hb, f, wb, f).sum(axis=(1, 3))
-        empty = counts == 0
-    return sums / np.maximum(counts, 1).astype(np.float32), empty
-
-
-def _codes(levels: np.ndarray, empty: np.ndarray | None, markers: bool) -> np.ndarray:
-    """Levels (float, NaN = marker) -> uint16 codes: 0..255 colours, 256 marker, 257 separator."""
-    np.rint(levels, out=levels)
-    np.clip(levels, 0, 255, out=levels)
-    if markers:
-        np.copyto(levels, np.float32(_MARKER), where=np.isnan(levels))
-    codes = levels.astype(np.uint16)
-    if empty is not None:
-        np.copyto(codes, np.uint16(_SEPARATOR), where=empty)
-    return codes
-
-
-def _assemble(tiles: np.ndarray, lay: _Layout) -> np.ndarray:
+def _assemble(tiles: np.ndarray, plan: GridPlan, separator: int) -> np.ndarray:
     """Codes (k, n, th, tw) -> one (k, H, W) code image per sample, tiles row-major with separators."""
     k, n, th, tw = tiles.shape
-    if lay.rows == lay.cols == 1:
-        return tiles[:, 0]
-    p = lay.pad
-    canvas = np.full((k, lay.rows, lay.cols, th + p, tw + p), _SEPARATOR, dtype=np.uint16)
-    canvas.reshape(k, lay.rows * lay.cols, th + p, tw + p)[:, :n, :th, :tw] = tiles
-    height, width = lay.assembled
-    grid = canvas.transpose(0, 1, 3, 2, 4).reshape(k, lay.rows * (th + p), lay.cols * (tw + p))
+    if plan.kind != "grid" or plan.rows == plan.cols == 1:
+        return np.ascontiguousarray(tiles[:, 0])
+    p, rows, cols = plan.pad, plan.rows, plan.cols
+    canvas = np.full((k, rows, cols, th + p, tw + p), separator, dtype=tiles.dtype)
+    canvas.reshape(k, rows * cols, th + p, tw + p)[:, :n, :th, :tw] = tiles
+    height, width = plan.assembled
+    grid = canvas.transpose(0, 1, 3, 2, 4).reshape(k, rows * (th + p), cols * (tw + p))
     out: np.ndarray = grid[:, :height, :width]
     return out
 
 
-def apply_colormap(values: np.ndarray, name: str) -> np.ndarray:
-    """Colour uint8 levels through a 256-entry lookup table.
-
-    Args:
-        values: uint8 array of any shape (0 = lowest colour, 255 = highest).
-        name: one of :data:`COLORMAPS`.
-
-    Returns:
-        uint8 array of shape ``(*values.shape, 3)`` (RGB; ``gray`` gives three equal components).
-
-    Raises:
-        TypeError: ``values`` is not uint8, or ``name`` is not a str.
-        ValueError: ``name`` is not a known colormap.
-
-    Example:
-        >>> apply_colormap(np.array([0, 255], dtype=np.uint8), "gray").tolist()
-        [[0, 0, 0], [255, 255, 255]]
-    """
-    name = _choice_arg("name", name, COLORMAPS)
-    values = np.asarray(values)
-    if values.dtype != np.uint8:
-        raise TypeError(f"values has dtype {values.dtype}; apply_colormap expects uint8 levels (0..255)")
-    colored: np.ndarray = LUTS[name][values]
-    return colored
-
-
 # ----------------------------------------------------------------------------------------------------------
-# the public entry point
+# the numpy entry point
 
 
 def tile_activations(
@@ -777,124 +358,41 @@ def tile_activations(
         >>> result.channels.tolist()
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     """
-    max_images = _int_arg("max_images", max_images, 1)
-    max_channels, columns, padding, max_side, min_side = _layout_args(
-        max_channels, columns, padding, max_side, min_side
-    )
-    normalize = _choice_arg("normalize", normalize, NORMALIZE_MODES)
-    fixed = _value_range_arg(normalize, value_range)
-    colormap = _choice_arg("colormap", colormap, COLORMAPS)
-    order = _choice_arg("order", order, CHANNEL_ORDERS)
+    max_images = int_arg("max_images", max_images, 1)
+    int_arg("max_channels", max_channels, 1)
+    if columns is not None:
+        int_arg("columns", columns, 1)
+    int_arg("padding", padding, 0)
+    int_arg("max_side", max_side, 1)
+    int_arg("min_side", min_side, 0)
+    normalize = choice_arg("normalize", normalize, NORMALIZE_MODES)
+    fixed = value_range_arg(normalize, value_range)
+    colormap = choice_arg("colormap", colormap, COLORMAPS)
+    order = choice_arg("order", order, CHANNEL_ORDERS)
 
-    arr = _as_array(activations)
-    sample_shape = tuple(arr.shape[1:])
-    _check_sample_shape(sample_shape, what="activations per-sample shape")
-    lay = _layout(
-        sample_shape,
+    arr = as_array(activations)
+    check_sample_shape(tuple(arr.shape[1:]), what="activations per-sample shape")
+    with np.errstate(all="ignore"):
+        x = to_float(arr[:max_images])
+        nonfinite = 0 if finite is True else finite_count(x)
+    from tbactviz import gridreduce
+
+    precision = gridreduce.host_precision()
+    plan = plan_grid(
+        tuple(arr.shape[1:]),
+        max_images=max_images,
         max_channels=max_channels,
+        normalize=normalize,
+        order=order,
         columns=columns,
         padding=padding,
         max_side=max_side,
         min_side=min_side,
+        finite=nonfinite == 0,
+        precision=precision,
     )
-    with np.errstate(all="ignore"):
-        x = _to_float(arr[:max_images])
-        nonfinite = 0 if finite is True else _finite_count(x)
-        pick, channels = _select_channels(x, lay, order, nonfinite)
-        levels, valid = _levels(x, pick, lay, normalize, fixed, nonfinite)
-        empty = None
-        if lay.down > 1:
-            levels, empty = _block_mean(levels, lay.down, valid)
-        elif valid is not None:
-            empty = ~valid
-        codes = _codes(levels, empty, markers=nonfinite > 0)
-        if lay.up > 1:
-            kk, n, th, tw = codes.shape
-            codes = np.broadcast_to(codes[:, :, :, None, :, None], (kk, n, th, lay.up, tw, lay.up))
-            codes = codes.reshape(kk, n, th * lay.up, tw * lay.up)
-        grid = _assemble(codes, lay)
-    rows, cols = lay.grid_dims
-    return TileResult(
-        channels=channels,
-        rows=rows,
-        cols=cols,
-        tile_shape=lay.reported_tile,
-        nonfinite=nonfinite,
-        _codes=grid,
-        _colormap=colormap,
-        _final_down=lay.final_down,
-        _layout=lay,
-    )
-
-
-def _select_channels(
-    x: np.ndarray, lay: _Layout, order: str, nonfinite: int
-) -> tuple[slice | np.ndarray, np.ndarray]:
-    """Which channels of the drawn samples ``x`` (channels last) to draw: (channel-axis index, indices).
-
-    The index is a slice for ``order="index"`` (no copy needed) and the index array for ``"activity"``.
-    """
-    if lay.kind == "dense" or order == "index" or x.shape[0] == 0:
-        return slice(0, lay.n), np.arange(lay.n, dtype=np.int64)
-    # mean |a| per channel, one sample at a time (the temporaries are one sample's size)
-    axes = tuple(range(x.ndim - 2))
-    total = np.zeros(x.shape[-1], dtype=np.float64)
-    count = np.zeros(x.shape[-1], dtype=np.int64)
-    for sample in x:
-        magnitude = np.abs(sample)
-        if nonfinite == 0:
-            count += sample.size // sample.shape[-1]
-        else:
-            finite = np.isfinite(sample)
-            magnitude[~finite] = 0
-            count += np.count_nonzero(finite, axis=axes)
-        total += magnitude.sum(axis=axes, dtype=np.float64)
-    score = total / np.maximum(count, 1)
-    score = np.nan_to_num(score, nan=0.0, posinf=np.finfo(np.float64).max)
-    channels = np.argsort(-score, kind="stable")[: lay.n].astype(np.int64)
-    return channels, channels
-
-
-def _levels(
-    x: np.ndarray,
-    pick: slice | np.ndarray,
-    lay: _Layout,
-    mode: str,
-    fixed: tuple[float, float] | None,
-    nonfinite: int,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Normalized levels as tiles ``(k, n_tiles, h, w)`` (float32, NaN = marker) and the valid-cell mask.
-
-    ``pick`` selects the drawn channels (last axis of ``x``); the selection, the channels-first layout and the
-    copy that normalization overwrites are one gather. The mask is for Dense cell images whose last row is not
-    full (else None).
-    """
-    k = x.shape[0]
-    if lay.kind == "dense":
-        v = x.reshape(k, 1, lay.n)
-    elif lay.kind == "heatmap":
-        v = np.swapaxes(x, 1, 2)[:, pick]  # (k, C, T)
-    else:
-        if x.ndim > 4:  # maximum-intensity projection over the leading spatial dims
-            x = np.fmax.reduce(x[..., pick], axis=tuple(range(1, x.ndim - 3)))
-            pick = slice(None)
-        v = np.moveaxis(x, -1, 1)[:, pick].reshape(k, lay.n, lay.h * lay.w)
-    v = np.ascontiguousarray(v)
-    if np.may_share_memory(v, x):
-        v = v.copy()
-    mask = None
-    if nonfinite:
-        mask = np.isfinite(v)
-        if mask.all():
-            mask = None
-    levels = np.zeros(v.shape, dtype=np.float32) if k == 0 else _normalize(v, mask, mode, fixed)
-    if lay.kind == "dense":
-        cells = lay.h * lay.w
-        valid = None
-        if cells != lay.n:
-            levels = np.concatenate([levels, np.zeros((k, 1, cells - lay.n), np.float32)], axis=-1)
-            valid = (np.arange(cells) < lay.n).reshape(lay.h, lay.w)
-        return levels.reshape(k, 1, lay.h, lay.w), valid
-    if lay.kind == "heatmap":
-        return np.ascontiguousarray(np.swapaxes(levels, 1, 2))[:, None], None
-    return levels.reshape(k, lay.n, lay.h, lay.w), None
+    if plan.order == "index" and plan.kind != "dense":  # only the drawn channels go to the backend
+        x = x[..., : plan.n]
+    bounds = None if fixed is None else np.asarray(fixed, precision)
+    partial = gridreduce.partial_to_numpy(gridreduce.grid_partial(x, plan, bounds))
+    return assemble({**partial, "nonfinite": nonfinite}, plan, colormap)

@@ -18,9 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-CHANNEL_FIGURES = {  # step -> (C=4, 4) [mean, std, zero_fraction, max_abs] written for conv1
-    step: np.arange(16, dtype=np.float32).reshape(4, 4) / 16 + step for step in range(4)
-}
 LAYERS = ["conv1", "block/inner_conv", "conv2"]
 
 
@@ -46,7 +43,6 @@ def _model():
 def build(root: str, demo: bool = True) -> str:
     """Write the ``nested``, ``posthoc`` (and ``demo``) runs under ``root`` once; return ``root``."""
     import tbactviz
-    from tbactviz.writer import EventWriter, tbactviz_tensor_value
 
     model = _model()
     probe = np.random.default_rng(0).random((2, 16, 16, 3)).astype("float32")
@@ -55,9 +51,6 @@ def build(root: str, demo: bool = True) -> str:
             log(probe, step)
             for w in model.trainable_weights:
                 w.assign(w * 0.8)
-    with EventWriter(os.path.join(root, "nested")) as writer:
-        for step, figures in CHANNEL_FIGURES.items():
-            writer.write(step, [tbactviz_tensor_value("channels/conv1", figures, kind="channels")])
     with tbactviz.ActivationLogger(os.path.join(root, "posthoc"), model, LAYERS) as log:
         log(probe, 0)
     if demo:

@@ -19,7 +19,7 @@ from tbactviz import tiling
 from tbactviz.callback import ActivationCallback
 from tbactviz.errors import ProbeError, TbactvizWarning
 
-STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite")
+STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite", "dormant_fraction")
 X = np.random.default_rng(0).random((16, 12, 12, 3), dtype=np.float32)
 Y = np.random.default_rng(1).random((16, 2), dtype=np.float32)
 

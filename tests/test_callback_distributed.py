@@ -105,6 +105,7 @@ TAGS = {
         "std",
         "max_abs",
         "nonfinite",
+        "dormant_fraction",
     )
 }
 

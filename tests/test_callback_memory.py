@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import tensorflow as tf
-from test_callback import X, assert_logged, fit, small_cnn
+from test_callback import X, assert_logged, fit, small_cnn, steps_by_tag, tags_of
 
-from tbactviz import background, stats
+from tbactviz import background, digest
 from tbactviz.background import ByteBoundedQueue
 from tbactviz.callback import ActivationCallback
 from tbactviz.extract import ActivationExtractor
@@ -22,9 +22,9 @@ def forward_pass_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     original = ActivationExtractor._run
 
-    def spy(self: ActivationExtractor, chunk: Any) -> Any:
+    def spy(self: ActivationExtractor, chunk: Any, *args: Any) -> Any:
         sizes.append(len(tf.nest.flatten(chunk)[0]))
-        return original(self, chunk)
+        return original(self, chunk, *args)
 
     monkeypatch.setattr(ActivationExtractor, "_run", spy)
     return sizes
@@ -38,22 +38,25 @@ def test_forward_passes_run_in_chunks_of_batch_size(
     fit(small_cnn(), cb, epochs=2)
     assert cb.logged_steps == [0, 1, 2]
     # [1]: the first probe sample, run once at the start of fit to check that the probe fits the model
-    assert forward_pass_sizes == [1] + [2, 2, 2, 2] * 3
+    # per step: a pass for the histograms' edges (the whole probe's extremes), then the reductions
+    assert forward_pass_sizes == [1] + [2, 2, 2, 2] * 2 * 3
     assert_logged(tmp_path, [0, 1, 2])
 
 
 def test_async_queue_holds_at_most_its_bound_with_a_slow_writer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    chunk = 2 * (10 * 10 * 4 + 8 * 8 * 6) * 4  # 2 samples of conv1 and conv2, float32
+    # what leaves the device per chunk without grids: per layer 7 partial sums of C channels (conv1: 4,
+    # conv2: 6), a row count and 30 histogram counts, 4 bytes each
+    chunk = 7 * (4 + 6) * 4 + 2 * 4 + 2 * 30 * 4
     monkeypatch.setattr(background, "DEFAULT_MAX_BYTES", 2 * chunk)
-    original_update = stats.StatsAccumulator.update
+    original_update = digest.LayerDigest.update
 
     def slow_update(self: Any, *args: Any, **kwargs: Any) -> Any:
         time.sleep(0.02)  # the writer thread folds slower than training runs forward passes
         return original_update(self, *args, **kwargs)
 
-    monkeypatch.setattr(stats.StatsAccumulator, "update", slow_update)
+    monkeypatch.setattr(digest.LayerDigest, "update", slow_update)
     held: list[int] = []
     waits: list[bool] = []
     original_put = ByteBoundedQueue.put
@@ -65,8 +68,11 @@ def test_async_queue_holds_at_most_its_bound_with_a_slow_writer(
         assert self.max_bytes == 2 * chunk
 
     monkeypatch.setattr(ByteBoundedQueue, "put", put)
-    cb = ActivationCallback(tmp_path, X[:8], "conv*", batch_size=2, async_write=True, max_queue=4)
+    cb = ActivationCallback(
+        tmp_path, X[:8], "conv*", batch_size=2, async_write=True, max_queue=4, images=False
+    )
     fit(small_cnn(), cb, epochs=2)
     assert max(held) <= 2 * chunk and max(held) >= chunk
     assert any(waits)  # the bound was reached: the training thread waited for the writer
-    assert_logged(tmp_path, [0, 1, 2])
+    written = steps_by_tag(tmp_path)
+    assert written == {t: [0, 1, 2] for t in tags_of("conv1", "conv2") if not t.startswith("activations/")}

@@ -22,7 +22,7 @@ from PIL import Image
 
 from tbactviz.cli import PREPROCESS_NAMES, ExitCode, build_parser, main
 
-STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite")
+STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite", "dormant_fraction")
 
 
 def _tags(path: str) -> set[str]:

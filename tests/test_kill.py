@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from _events import event_files, read_events
 
-STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite")
+STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite", "dormant_fraction")
 LAYERS = ("conv1", "conv2", "head")
 
 CHILD = textwrap.dedent(

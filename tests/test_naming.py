@@ -20,8 +20,17 @@ def test_tags_for_layer_follow_the_conventions() -> None:
         "std/conv1",
         "max_abs/conv1",
         "nonfinite/conv1",
+        "dormant_fraction/conv1",
     ]
     assert naming.tags_for_layer("a", images=False, histograms=False) == []
+    assert naming.tags_for_layer("a", stats=["mean"], own=True) == [
+        "activations/a",
+        "layout/a",
+        "histograms/a",
+        "channels/a",
+        "mean/a",
+    ]
+    assert naming.tags_for_layer("a", stats=(), own=True) == ["activations/a", "layout/a", "histograms/a"]
 
 
 @pytest.mark.parametrize(

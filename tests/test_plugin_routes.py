@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _events import read_events
-from _plugin_logs import CHANNEL_FIGURES, LAYERS, build
+from _plugin_logs import LAYERS, build
 from tensorboard.backend import application
 from tensorboard.backend.event_processing import data_provider
 from tensorboard.backend.event_processing import plugin_event_multiplexer as multiplexer
@@ -135,7 +135,15 @@ def test_run_is_the_health_map_in_model_order(app: test.Client, root: Path) -> N
         "image_steps": [0, 1, 2, 3],
         "dropped": {"images": 0},
     }
-    assert sorted(body["figures"]) == ["dead_channels", "max_abs", "mean", "nonfinite", "sparsity", "std"]
+    assert sorted(body["figures"]) == [
+        "dead_channels",
+        "dormant_fraction",
+        "max_abs",
+        "mean",
+        "nonfinite",
+        "sparsity",
+        "std",
+    ]
 
 
 def test_posthoc_run_has_one_step(app: test.Client, root: Path) -> None:
@@ -210,27 +218,35 @@ def test_layout_summaries_are_tbactviz_tensors(root: Path) -> None:
         "layout/block/inner_conv",
         "layout/conv2",
         "channels/conv1",
+        "channels/block/inner_conv",
+        "channels/conv2",
     }
     layouts = [gridlayout.decode(r.value) for r in own if r.tag.startswith("layout/")]
     assert len(layouts) == 12 and {lay["count"] for lay in layouts} == {3}
 
 
-def test_channel_figures_over_steps(app: test.Client) -> None:
+def test_channel_figures_over_steps(app: test.Client, root: Path) -> None:
+    written = {  # step -> (C, 4) [mean, std, zero_fraction, max_abs], as the logger wrote them
+        r.step: np.asarray(r.value)
+        for r in read_events(root, own=True)
+        if r.run == "nested" and r.tag == "channels/conv1"
+    }
+    assert sorted(written) == [0, 1, 2, 3] and written[0].shape[1] == 4
     assert get(app, "/channel", run="nested", layer="conv1", channel=2) == {
         "run": "nested",
         "layer": "conv1",
         "channel": 2,
         "steps": [0, 1, 2, 3],
         "figures": {
-            name: [float(CHANNEL_FIGURES[s][2, j]) for s in range(4)]
+            name: [float(written[s][2, j]) for s in range(4)]
             for j, name in enumerate(["mean", "std", "zero_fraction", "max_abs"])
         },
     }
     # a layer without per-channel figures, and a channel out of range
     empty = {"steps": [], "figures": {}}
-    assert get(app, "/channel", run="nested", layer="conv2", channel=0) | empty == {
+    assert get(app, "/channel", run="nested", layer="nope", channel=0) | empty == {
         "run": "nested",
-        "layer": "conv2",
+        "layer": "nope",
         "channel": 0,
         **empty,
     }

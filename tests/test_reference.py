@@ -140,6 +140,10 @@ def test_stats_equal_plain_float64_numpy(seed: int) -> None:
         "std": finite.std(),
         "max_abs": np.abs(finite).max(),
         "nonfinite": 1.0,
+        "dormant_fraction": stats.dormant_fraction(
+            np.abs(np.where(np.isfinite(a64), a64, 0)).reshape(-1, 16).sum(axis=0),
+            np.isfinite(a64).reshape(-1, 16).sum(axis=0),
+        ),
     }
     got = stats.layer_stats(acts)
     assert list(got) == list(want)

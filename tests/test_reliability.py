@@ -166,7 +166,7 @@ def test_duplicate_selectors_give_one_tag_each(model: keras.Model, tmp_path: Pat
     selection = ["conv1", "conv1", "conv*", keras.layers.Conv2D, "Conv2D", conv1]
     with ActivationLogger(tmp_path, model, selection) as logger:
         assert logger.layer_paths == ("conv1", "conv2")
-        assert len(logger.tags) == len(set(logger.tags)) == 16
+        assert len(logger.tags) == len(set(logger.tags)) == 18
         logger(X[:2], step=0)
     assert steps_by_tag(tmp_path) == {tag: [0] for tag in tags_of("conv1", "conv2")}
 
@@ -322,6 +322,7 @@ def test_all_zero_and_constant_layers_draw_uniform_tiles_and_finite_figures(
         "std": 0.0,
         "max_abs": 0.0,
         "nonfinite": 0.0,
+        "dormant_fraction": 1.0,
     }
     assert figures["const"]["std"] == 0.0 and figures["const"]["mean"] == 7.0
     for path in ("zero", "const"):
@@ -365,7 +366,10 @@ def test_memory_of_a_huge_layer_is_bounded_by_a_small_multiple_of_its_size(
 ) -> None:
     acts = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
     peak = _peak_memory_of_a_write(tmp_path, acts)
-    assert peak < 3.5 * acts.nbytes, f"peak {peak / 2**20:.1f} MiB for {acts.nbytes / 2**20:.1f} MiB"
+    # plus the per-channel figures' state (partial sums merged in float64, the (C, 4) summary): O(C), which
+    # for a 1M-unit Dense layer of 3 samples is several times the activations themselves
+    bound = 3.5 * acts.nbytes + 300 * shape[-1]
+    assert peak < bound, f"peak {peak / 2**20:.1f} MiB for {acts.nbytes / 2**20:.1f} MiB"
 
 
 def test_memory_of_a_probe_smaller_than_max_images_is_not_copied(tmp_path: Path) -> None:

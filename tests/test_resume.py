@@ -125,7 +125,9 @@ def test_a_new_process_resuming_the_run_continues_the_steps(tmp_path: Path) -> N
                 "std",
                 "max_abs",
                 "nonfinite",
+                "dormant_fraction",
                 "layout",
+                "channels",
             )
         }, name
         for tag, steps in written.items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 
@@ -15,10 +14,8 @@ from hypothesis.extra import numpy as hnp
 from tensorboard.plugins.histogram import summary_v2 as tb_histogram
 from tensorboard.util import tensor_util
 
-from tbactviz import stats
 from tbactviz.stats import (
     DEFAULT_BUCKET_COUNT,
-    DEFAULT_MAX_HISTOGRAM_VALUES,
     STAT_NAMES,
     finite_mask_or_none,
     histogram_buckets,
@@ -52,7 +49,23 @@ def reference_stats(a: np.ndarray, eps: float = 0.0) -> dict[str, float]:
         "std": std,
         "max_abs": float(np.abs(values).max()) if values.size else 0.0,
         "nonfinite": float((~finite).sum()),
+        "dormant_fraction": reference_dormant(a64.reshape(-1, channels), finite.reshape(-1, channels)),
     }
+
+
+def reference_dormant(a64: np.ndarray, finite: np.ndarray, tau: float = 0.1) -> float:
+    """ReDo (Sokar et al., ICML 2023), a loop over channels; channels with no finite value are not dormant."""
+    scores = []
+    for c in range(a64.shape[1]):
+        col = a64[finite[:, c], c]
+        if col.size:
+            with np.errstate(over="ignore"):
+                scores.append(float(np.mean(np.abs(col))))
+    if not scores:
+        return 0.0
+    layer = sum(scores) / len(scores)
+    dormant = len(scores) if not layer > 0 else sum(1 for score in scores if score / layer <= tau)
+    return dormant / a64.shape[1]
 
 
 def tensorboard_buckets(data: np.ndarray, bucket_count: int) -> np.ndarray:
@@ -90,10 +103,7 @@ def test_layer_stats_matches_reference_on_random_data(
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.01])
-def test_layer_stats_matches_reference_across_many_chunks_with_nonfinite(
-    monkeypatch: pytest.MonkeyPatch, eps: float
-) -> None:
-    monkeypatch.setattr(stats, "_CHUNK", 64)  # exercise the per-chunk combination on small data
+def test_layer_stats_matches_reference_with_nonfinite(eps: float) -> None:
     rng = np.random.default_rng(1)
     a = np.maximum(rng.standard_normal((3, 9, 7, 5)), 0).astype(np.float32)
     a.flat[rng.choice(a.size, 20, replace=False)] = rng.choice([np.nan, np.inf, -np.inf], 20)
@@ -101,16 +111,7 @@ def test_layer_stats_matches_reference_across_many_chunks_with_nonfinite(
     assert_stats_close(layer_stats(a, eps=eps), reference_stats(a, eps), rtol=1e-6)
 
 
-def test_layer_stats_rows_wider_than_a_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stats, "_CHUNK", 8)
-    a = np.random.default_rng(2).standard_normal((3, 20))
-    a[:, 4] = 0.0
-    a[1, 7] = np.nan
-    assert_stats_close(layer_stats(a), reference_stats(a))
-
-
 def test_layer_stats_is_unchanged_by_chunking() -> None:
-    # > _CHUNK values: several chunks, same figures as the reference.
     a = np.random.default_rng(3).standard_normal((4, 64, 64, 16)).astype(np.float32)
     a[..., 3] = 0.0
     a[2, 5, 6, 7] = np.inf
@@ -135,6 +136,7 @@ def test_exact_values_on_a_tiny_input() -> None:
         "std": math.sqrt(np.var([1.0, -2.0, 3.0, 0.0, 0.0, 6.0])),
         "max_abs": 6.0,
         "nonfinite": 0.0,
+        "dormant_fraction": 0.0,
     }
 
 
@@ -175,7 +177,7 @@ def test_eps_counts_small_magnitudes_as_zero() -> None:
     for eps in (math.inf, 1e6):  # 1e6: beyond float16's range
         assert layer_stats(with_inf, eps=eps) == {
             "sparsity": 0.5, "dead_channels": 0.5, "mean": 2 / 3, "std": (8 / 9) ** 0.5,
-            "max_abs": 2.0, "nonfinite": 3.0,
+            "max_abs": 2.0, "nonfinite": 3.0, "dormant_fraction": 0.0,
         }  # fmt: skip
 
 
@@ -200,10 +202,12 @@ def test_bool_and_bfloat16() -> None:
     b = np.array([[True, False], [True, False]])
     assert layer_stats(b) == {
         "sparsity": 0.5, "dead_channels": 0.5, "mean": 0.5, "std": 0.5, "max_abs": 1.0, "nonfinite": 0.0,
+        "dormant_fraction": 0.5,
     }  # fmt: skip
     bf = np.array([[1.5, 0.0], [np.inf, 0.0]], dtype=ml_dtypes.bfloat16)
     assert layer_stats(bf) == {
         "sparsity": 0.5, "dead_channels": 0.5, "mean": 0.5, "std": 0.5**0.5, "max_abs": 1.5, "nonfinite": 1.0,
+        "dormant_fraction": 0.5,
     }  # fmt: skip
 
 
@@ -293,7 +297,7 @@ def test_histogram_equals_tensorboard(
     make: Callable[[np.random.Generator], np.ndarray], bucket_count: int
 ) -> None:
     data = make(np.random.default_rng(bucket_count))
-    got = histogram_buckets(data, bucket_count=bucket_count, max_values=None)
+    got = histogram_buckets(data, bucket_count=bucket_count)
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got, tensorboard_buckets(data, bucket_count))
 
@@ -335,40 +339,7 @@ def test_histogram_equals_tensorboard_tf_op() -> None:
     ):
         for k in (1, 3, 30):
             want = tb_histogram._buckets(tf.constant(data), tf.constant(k, tf.int32)).numpy()
-            np.testing.assert_array_equal(histogram_buckets(data, bucket_count=k, max_values=None), want)
-
-
-def test_subsampled_counts_sum_to_finite_count_and_edges_are_true_extremes() -> None:
-    rng = np.random.default_rng(6)
-    a = rng.standard_normal((4, 50, 50, 8)).astype(np.float32)  # 80000 values
-    a.flat[1] = -50.0  # true min and max at positions the strided sample skips
-    a.flat[2] = 60.0
-    a.flat[3] = np.nan
-    full = histogram_buckets(a, max_values=None)
-    got = histogram_buckets(a, max_values=4000)
-    assert got.shape == (DEFAULT_BUCKET_COUNT, 3)
-    assert got[:, 2].sum() == a.size - 1
-    np.testing.assert_array_equal(got[:, 2], np.round(got[:, 2]))  # whole counts
-    assert got[0, 0] == -50.0
-    assert got[-1, 1] == 60.0
-    np.testing.assert_array_equal(got[:, :2], full[:, :2])
-    # a representative sample: the bulk of the distribution lands in the same buckets, in proportion
-    np.testing.assert_allclose(got[:, 2], full[:, 2], atol=0.02 * a.size)
-
-
-def test_subsample_visits_every_channel() -> None:
-    a = np.zeros((5000, 4), np.float32)
-    a[:, 1] = 1.0  # a plain stride of 4 would only ever see channel 0
-    got = histogram_buckets(a, bucket_count=2, max_values=a.size // 4)
-    assert got[:, 2].tolist() == pytest.approx([0.75 * a.size, 0.25 * a.size], rel=0.01)
-    assert got[:, 2].sum() == a.size
-
-
-def test_max_values_none_and_default() -> None:
-    assert DEFAULT_MAX_HISTOGRAM_VALUES == 1 << 20
-    a = np.arange(3000.0)
-    np.testing.assert_array_equal(histogram_buckets(a, max_values=None), tensorboard_buckets(a, 30))
-    np.testing.assert_array_equal(histogram_buckets(a, max_values=3000), tensorboard_buckets(a, 30))
+            np.testing.assert_array_equal(histogram_buckets(data, bucket_count=k), want)
 
 
 def test_histogram_extreme_float64_ranges_stay_finite() -> None:
@@ -387,8 +358,6 @@ def test_histogram_extreme_float64_ranges_stay_finite() -> None:
 def test_histogram_invalid_arguments() -> None:
     with pytest.raises(ValueError, match="bucket_count"):
         histogram_buckets(np.ones(3), bucket_count=-1)
-    with pytest.raises(ValueError, match="max_values"):
-        histogram_buckets(np.ones(3), max_values=0)
     with pytest.raises(TypeError):
         histogram_buckets(np.ones(3), bucket_count=2.5)  # type: ignore[arg-type]
 
@@ -454,94 +423,3 @@ def test_properties(a: np.ndarray, eps: float, bucket_count: int) -> None:
         span = float(values.max()) - float(values.min())  # Python floats: overflow to inf, silently
         if math.isfinite(span) and span / bucket_count >= np.finfo(np.float64).tiny:
             np.testing.assert_array_equal(hist, tensorboard_buckets(a, bucket_count))
-
-
-# ----------------------------------------------------------------------------------------------------------
-# accumulators: chunked data gives the figures of the concatenation
-
-
-def _chunks(a: np.ndarray, cuts: list[int]) -> list[np.ndarray]:
-    edges = [0, *sorted(c % (len(a) + 1) for c in cuts), len(a)]
-    return [a[i:j] for i, j in itertools.pairwise(edges)]
-
-
-@pytest.mark.parametrize("cuts", [[], [1], [2, 5], [1, 2, 3, 4, 5, 6]])
-def test_stats_accumulator_equals_layer_stats_of_the_concatenation(cuts: list[int]) -> None:
-    rng = np.random.default_rng(11)
-    a = np.maximum(rng.standard_normal((7, 5, 5, 6)), 0).astype(np.float32) * 3 + 100
-    a[..., 2] = 0.0  # dead across every chunk
-    a[0, ..., 3] = 0.0  # zero in the first chunk only: alive
-    a[3, 1, 1, 4] = np.nan
-    a[5, 0, 0, 1] = -np.inf
-    acc = stats.StatsAccumulator(eps=0.0)
-    for chunk in _chunks(a, cuts):
-        acc.update(chunk)
-    got, want = acc.result(), layer_stats(a)
-    assert list(got) == list(STAT_NAMES)
-    for name in ("sparsity", "dead_channels", "max_abs", "nonfinite"):
-        assert got[name] == want[name], name
-    assert got["mean"] == pytest.approx(want["mean"], rel=1e-12)
-    assert got["std"] == pytest.approx(want["std"], rel=1e-9)
-    assert got["dead_channels"] == 1 / 6
-
-
-def test_stats_accumulator_merges_huge_values_without_overflow() -> None:
-    a = np.array([[1e300], [-1e300], [3e300], [0.0]])
-    acc = stats.StatsAccumulator()
-    for chunk in _chunks(a, [1, 2]):
-        acc.update(chunk)
-    got = acc.result()
-    assert got["mean"] == pytest.approx(0.75e300) and got["std"] == pytest.approx(np.std(a / 1e300) * 1e300)
-
-
-def test_stats_accumulator_empty_and_channel_mismatch() -> None:
-    acc = stats.StatsAccumulator()
-    assert acc.result() == dict.fromkeys(STAT_NAMES, 0.0)
-    acc.update(np.zeros((0, 3)))
-    acc.update(np.ones((2, 3)))
-    with pytest.raises(ValueError, match="4 channels; earlier chunks had 3"):
-        acc.update(np.ones((2, 4)))
-    with pytest.raises(ValueError, match="eps"):
-        stats.StatsAccumulator(eps=-1)
-
-
-@pytest.mark.parametrize("max_values", [None, 50, 333, 10_000])
-@pytest.mark.parametrize("cuts", [[], [1], [3, 4], [1, 2, 3, 4, 5]])
-def test_histogram_accumulator_equals_histogram_buckets(max_values: int | None, cuts: list[int]) -> None:
-    rng = np.random.default_rng(12)
-    a = rng.standard_normal((6, 4, 4, 5)).astype(np.float32)
-    a[2, 0, 0, 0] = np.nan
-    a[4, 3, 3, 4] = np.inf
-    acc = stats.HistogramAccumulator(total=a.size, channels=5, max_values=max_values)
-    for chunk in _chunks(a, cuts):
-        acc.update(chunk)
-    np.testing.assert_array_equal(
-        acc.result(bucket_count=12), histogram_buckets(a, bucket_count=12, max_values=max_values)
-    )
-
-
-def test_histogram_accumulator_holds_a_bounded_sample() -> None:
-    acc = stats.HistogramAccumulator(total=100 * 1000, channels=7, max_values=1000)
-    for _ in range(100):
-        acc.update(np.random.default_rng(0).random((10, 100)))
-    assert sum(s.size for s in acc._samples) <= 1000
-    assert acc.result()[:, 2].sum() == 100 * 1000
-
-
-@pytest.mark.parametrize("poison", [None, np.nan, np.inf])
-def test_histogram_bounds_from_stats_give_the_same_buckets(poison: float | None) -> None:
-    rng = np.random.default_rng(13)
-    a = rng.standard_normal((5, 6, 6, 3)).astype(np.float32)
-    if poison is not None:
-        a[1, 2, 3, 0] = poison
-    st_acc = stats.StatsAccumulator()
-    plain = stats.HistogramAccumulator(total=a.size, channels=3, max_values=97)
-    hinted = stats.HistogramAccumulator(total=a.size, channels=3, max_values=97)
-    for chunk in (a[:2], a[2:]):
-        st_acc.update(chunk)
-        plain.update(chunk)
-        hinted.update(chunk, bounds=st_acc.last_bounds)
-    np.testing.assert_array_equal(plain.result(), hinted.result())
-    lo, hi, count = st_acc.last_bounds
-    finite = a[2:][np.isfinite(a[2:])]
-    assert (lo, hi, count) == (float(finite.min()), float(finite.max()), finite.size)

@@ -13,7 +13,7 @@ import argparse
 import shlex
 import time
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tbactviz.cli.exits import CliError, ExitCode
 from tbactviz.cli.inputs import (
@@ -26,9 +26,6 @@ from tbactviz.cli.inputs import (
 )
 from tbactviz.cli.models import check_model_path, input_spec, load_factory_weights, load_model
 from tbactviz.cli.parser import logger_options, split_selectors
-
-if TYPE_CHECKING:
-    import numpy as np
 
 __all__ = ["board_hint", "run"]
 
@@ -56,8 +53,8 @@ def _check_logdir(logdir: str) -> None:
 
 
 def _counted(
-    chunks: Iterator[Mapping[str, np.ndarray]], n: int, shapes: dict[str, tuple[int, ...]], progress: bool
-) -> Iterator[Mapping[str, np.ndarray]]:
+    chunks: Iterator[Mapping[str, Any]], n: int, shapes: dict[str, tuple[int, ...]], progress: bool
+) -> Iterator[Mapping[str, Any]]:
     """Pass the probe's chunks on, noting each layer's per-sample shape and showing progress in samples."""
     from tqdm.auto import tqdm
 

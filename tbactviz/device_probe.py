@@ -1,0 +1,129 @@
+"""The logger's probe: the model's forward pass with every chosen layer reduced on the device.
+
+:class:`DeviceProbe` runs an :class:`~tbactviz.extract.ActivationExtractor` with
+:func:`tbactviz.digest.reduce_layer` applied to each captured layer inside the compiled function, and yields,
+chunk by chunk, ``{layer_path: LayerPart}``: small numpy arrays (per-channel partial sums, histogram bucket
+counts, what the grids need of the first samples). Histogram edges come from the whole probe, as
+TensorBoard's do: a probe that runs as one chunk computes its extremes and its bucket counts in the same
+compiled call; a probe of several chunks first runs a pass that returns only each layer's finite extremes.
+
+One compiled probe per variant (with or without grid inputs, with or without given edges, the extremes
+pass), built on first use and kept for the extractor's lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from tbactviz import reductions
+from tbactviz.digest import BUCKETS, LayerPart, ReduceSpec, reduce_layer
+from tbactviz.extract import ActivationExtractor
+from tbactviz.probe_inputs import num_samples
+
+__all__ = ["Chunk", "DeviceProbe"]
+
+#: What one probe chunk brings to the host: ``{layer_path: LayerPart}``.
+Chunk = dict[str, LayerPart]
+
+
+class DeviceProbe:
+    """Probe chunks reduced on the device, for :meth:`tbactviz.ActivationLogger.probe_chunks`.
+
+    Args:
+        extractor: The compiled probe of the chosen layers.
+        eps: Values with ``|a| <= eps`` count as zero (>= 0).
+        histograms: Whether histogram counts are computed.
+        grid_samples: ``max_images`` (0: no grids).
+
+    Example:
+        >>> import keras, numpy as np
+        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="c")])
+        >>> probe = DeviceProbe(ActivationExtractor(model, "c"), eps=0.0, histograms=True, grid_samples=1)
+        >>> [chunk["c"].shape for chunk in probe.chunks(np.zeros((2, 8, 8, 3), "float32"), need=1)]
+        [(2, 6, 6, 4)]
+    """
+
+    def __init__(
+        self, extractor: ActivationExtractor, *, eps: float, histograms: bool, grid_samples: int
+    ) -> None:
+        self._extractor = extractor
+        self._eps, self._histograms, self._grid = eps, histograms, grid_samples
+        self._reducers: dict[Any, Any] = {}
+
+    def chunks(self, inputs: Any, need: int) -> Iterator[Chunk]:
+        """Run the probe chunk by chunk; yield each chunk's parts.
+
+        Args:
+            inputs: The probe, as ``model.predict`` takes it.
+            need: Samples that will be drawn (the first chunk holds them all with automatic chunk sizes).
+
+        Raises:
+            tbactviz.ProbeError: ``inputs`` do not fit the model.
+        """
+        extractor = self._extractor
+        n = num_samples(inputs)
+        first = max(need, 1)
+        size = extractor.chunk_size(inputs, min_first=first)
+        grid = self._grid if need else 0
+        if size >= n:  # one chunk: the histogram's edges and counts in the same compiled call
+            reduced = extractor.iter_batches(inputs, min_first=first, reduce=self._reducer(grid, False))
+        else:  # several: a first pass for the whole probe's extremes (TensorBoard's edges), then the rest
+            reduced = extractor.iter_batches(
+                inputs,
+                min_first=first,
+                reduce=self._reducer(0, True),
+                reduce_first=self._reducer(grid, True) if grid else None,
+                extra=self._probe_bounds(inputs, first) if self._histograms else None,
+            )
+        shapes = {info.path: info.output_shape for info in extractor.layers}
+        start = 0
+        for chunk in reduced:
+            samples = min(size, n - start)
+            start += samples
+            yield {
+                path: LayerPart.from_reduced(r, samples, _sample_shape(shapes.get(path), r))
+                for path, r in chunk.items()
+            }
+
+    def _reducer(self, grid: int, with_bounds: bool) -> Any:
+        """The reduce function run in the compiled probe (one per variant, kept: one trace each)."""
+        key = (grid, with_bounds)
+        if key not in self._reducers:
+            spec = ReduceSpec(eps=self._eps, buckets=BUCKETS if self._histograms else 0, grid_samples=grid)
+
+            def reduce(outputs: dict[str, Any], extra: Any) -> dict[str, Any]:
+                return {
+                    path: reduce_layer(a, spec, None if extra is None else extra[path])
+                    for path, a in outputs.items()
+                }
+
+            self._reducers[key] = reduce
+        return self._reducers[key]
+
+    def _probe_bounds(self, inputs: Any, first: int) -> dict[str, tuple[np.float32, np.float32]]:
+        """The whole probe's finite extremes per layer: one compiled pass per chunk, folded here."""
+        if "bounds" not in self._reducers:
+            self._reducers["bounds"] = lambda outputs, extra: {
+                path: reductions.bounds(a) for path, a in outputs.items()
+            }
+        found: dict[str, tuple[float, float]] = {}
+        for chunk in self._extractor.iter_batches(inputs, min_first=first, reduce=self._reducers["bounds"]):
+            for path, (lo, hi) in chunk.items():
+                old = found.get(path, (np.inf, -np.inf))
+                found[path] = (min(old[0], float(lo)), max(old[1], float(hi)))
+        return {
+            path: (np.float32(lo), np.float32(hi)) if lo <= hi else (np.float32(0), np.float32(0))
+            for path, (lo, hi) in found.items()
+        }
+
+
+def _sample_shape(shape: tuple[int | None, ...] | None, reduced: Mapping[str, Any]) -> tuple[int, ...]:
+    """One sample's activation shape: the layer's static output shape, or the drawn samples' shape."""
+    if shape is not None and all(d is not None for d in shape[1:]):
+        return tuple(int(d) for d in shape[1:])  # type: ignore[arg-type]
+    if "grid" in reduced:
+        return tuple(int(d) for d in np.shape(reduced["grid"])[1:])
+    return tuple(1 if d is None else int(d) for d in (shape or (None, 1))[1:])

@@ -1,0 +1,324 @@
+"""One layer's share of one log event: reduced on the device, folded and drawn on the host.
+
+The logger's probe runs :func:`reduce_layer` on every chosen layer inside the compiled forward pass
+(:mod:`tbactviz.probe`), so only small arrays leave the device: per channel a few partial sums
+(:func:`tbactviz.reductions.partials`), the histogram's bucket counts, and what the grids need of the first
+``max_images`` samples (:func:`_grid_inputs`). Each chunk's result becomes a :class:`LayerPart`;
+a :class:`LayerDigest` folds the parts of a step (:func:`tbactviz.reductions.merge`) and turns them into
+summary values: the grid PNGs and their layout, the histogram, the per-channel ``(C, 4)`` figures and the
+scalars. Raw activations (:meth:`tbactviz.ActivationLogger.write`) go through the same :func:`reduce_layer`,
+run eagerly (:func:`reduce_arrays`): one implementation of each computation.
+
+Example:
+    >>> import numpy as np
+    >>> spec = ReduceSpec(eps=0.0, buckets=4, grid_samples=1)
+    >>> part = reduce_arrays(np.ones((2, 3, 3, 2), "float32"), spec)
+    >>> part.shape, part.partials["total"].tolist(), part.counts.tolist(), part.grid.shape
+    ((2, 3, 3, 2), [18.0, 18.0], [0, 0, 0, 36], (1, 3, 3, 2))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tbactviz import gridlayout, naming, reductions, tiling
+from tbactviz._png import encode_indexed_png, encode_png
+from tbactviz.writer import histogram_value, image_value, scalar_value, tbactviz_tensor_value
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+__all__ = ["BUCKETS", "LayerDigest", "LayerPart", "ReduceSpec", "reduce_arrays", "reduce_layer"]
+
+#: Histogram buckets per layer (TensorBoard's default).
+BUCKETS = 30
+#: Values per piece when host activations are reduced eagerly (:func:`reduce_arrays`): 1 MiB of float32.
+PIECE_VALUES = 1 << 18
+
+
+@dataclasses.dataclass(frozen=True)
+class ReduceSpec:
+    """What :func:`reduce_layer` computes (static: one compiled probe per spec).
+
+    Attributes:
+        eps: Values with ``|a| <= eps`` count as zero (>= 0; +inf is clamped to the float32 maximum).
+        buckets: Histogram buckets ``k`` (0: no histogram).
+        grid_samples: Samples whose grid inputs are returned (0: none).
+        dtype: The floating dtype of the sums: float32 on the device, :func:`tbactviz.reductions.host_dtype`
+            for host arrays.
+    """
+
+    eps: float = 0.0
+    buckets: int = BUCKETS
+    grid_samples: int = 0
+    dtype: str = "float32"
+
+
+def _grid_inputs(acts: Any, spec: ReduceSpec) -> Any:
+    """On the device: what the grids need of a chunk (today the first ``grid_samples`` samples as they are;
+    the device-side grid reduction replaces this)."""
+    return acts[: spec.grid_samples]
+
+
+def reduce_layer(acts: Any, spec: ReduceSpec, bounds: Any = None) -> dict[str, Any]:
+    """What leaves the device of one layer's chunk (``keras.ops``; runs inside the compiled probe).
+
+    Args:
+        acts: Tensor ``(n, ..., C)``, rank >= 2.
+        spec: What to compute.
+        bounds: ``(lo, hi)`` float32 scalars, the whole probe's finite extremes (a probe of several chunks),
+            or None: the chunk is the whole probe, and its own extremes are the histogram's edges.
+
+    Returns:
+        ``{"partials": {...}, "counts": (k,) int32, "lo", "hi": edges used, "grid": (k, ...)}``, the last
+        three only when asked for (``buckets``, ``grid_samples`` > 0).
+    """
+    eps = min(float(spec.eps), float(np.finfo(spec.dtype).max))  # eps=inf: Inf itself is not small
+    part = reductions.partials(acts, eps=eps, dtype=spec.dtype)
+    out: dict[str, Any] = {"partials": part}
+    if spec.buckets:
+        lo, hi = reductions.device_bounds(part) if bounds is None else bounds
+        out["counts"] = reductions.histogram_counts(acts, lo, hi, spec.buckets, dtype=spec.dtype)
+        out["lo"], out["hi"] = lo, hi
+    if spec.grid_samples:
+        out["grid"] = _grid_inputs(acts, spec)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerPart:
+    """What one probe chunk brings of one layer to the host: small numpy arrays.
+
+    Attributes:
+        samples: Probe samples in the chunk.
+        sample_shape: One sample's activation shape (batch axis excluded).
+        partials: Per-channel partial sums (:func:`tbactviz.reductions.partials`, numpy).
+        counts: Histogram bucket counts ``(k,)`` or None.
+        bounds: The histogram's ``(lo, hi)`` edges the counts were taken with, or None.
+        grid: What the grids need of this chunk's first samples, or None.
+    """
+
+    samples: int
+    sample_shape: tuple[int, ...]
+    partials: dict[str, np.ndarray]
+    counts: np.ndarray | None = None
+    bounds: tuple[float, float] | None = None
+    grid: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the activations this part summarizes, ``(samples, *sample_shape)``."""
+        return (self.samples, *self.sample_shape)
+
+    def __len__(self) -> int:
+        return self.samples
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (what :func:`tbactviz.background.chunk_nbytes` counts)."""
+        arrays = [*self.partials.values(), self.counts, self.grid]
+        return sum(int(a.nbytes) for a in arrays if a is not None)
+
+    @classmethod
+    def from_reduced(cls, reduced: Mapping[str, Any], samples: int, sample_shape: Sequence[int]) -> LayerPart:
+        """A part from what :func:`reduce_layer` returned, as numpy."""
+        bounds = None
+        if "lo" in reduced:
+            bounds = (float(np.asarray(reduced["lo"])), float(np.asarray(reduced["hi"])))
+        return cls(
+            samples=int(samples),
+            sample_shape=tuple(int(d) for d in sample_shape),
+            partials={k: np.asarray(v) for k, v in reduced["partials"].items()},
+            counts=None if "counts" not in reduced else np.asarray(reduced["counts"]),
+            bounds=bounds,
+            grid=reduced.get("grid"),
+        )
+
+
+def reduce_arrays(acts: np.ndarray, spec: ReduceSpec) -> LayerPart:
+    """:func:`reduce_layer` run eagerly on host activations ``(n, ..., C)`` taken as one whole probe.
+
+    The array is reduced in pieces of at most :data:`PIECE_VALUES` values (whole rows of at most
+    ``PIECE_VALUES`` channels), as the probe reduces chunks: a first pass for the extremes (the histogram's
+    edges), then the partial sums, merged. So the temporaries of the backend's eager ops stay small,
+    whatever the layer's size. Rank 1 ``(n,)`` is one channel.
+    """
+    from keras import ops
+
+    array = np.asarray(acts)
+    if array.ndim < 1:
+        raise ValueError(f"activations must have rank >= 1 (batch first, channels last); got {array.shape}")
+    rows = array.reshape(-1, array.shape[-1] if array.ndim > 1 else 1)
+    n_rows, channels = rows.shape
+    step_c = max(1, min(channels, PIECE_VALUES))
+    step_r = max(1, PIECE_VALUES // step_c)
+    pieces = [
+        (slice(r, r + step_r), slice(c, c + step_c))
+        for r in range(0, n_rows, step_r)
+        for c in range(0, channels, step_c)
+    ]
+    dtype = reductions.host_dtype()
+    lo, hi = np.inf, -np.inf
+    if spec.buckets:
+        for rs, cs in pieces:
+            found = reductions.bounds(ops.convert_to_tensor(rows[rs, cs]), dtype=dtype)
+            lo, hi = min(lo, float(found[0])), max(hi, float(found[1]))
+    real = np.dtype(dtype).type
+    edges = (real(lo), real(hi)) if lo <= hi else (real(0), real(0))
+    plain = dataclasses.replace(spec, grid_samples=0, dtype=dtype)
+    merged: dict[str, np.ndarray] | None = None
+    counts = np.zeros(spec.buckets, np.int64)
+    for r in range(0, max(n_rows, 1), step_r):
+        parts = []
+        for c in range(0, channels, step_c):
+            reduced = reduce_layer(ops.convert_to_tensor(rows[r : r + step_r, c : c + step_c]), plain, edges)
+            parts.append({k: ops.convert_to_numpy(v) for k, v in reduced["partials"].items()})
+            if spec.buckets:
+                counts += ops.convert_to_numpy(reduced["counts"]).astype(np.int64)
+        row_part = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "rows"}
+        merged = reductions.merge(merged, {"rows": parts[0]["rows"], **row_part})
+    assert merged is not None
+    return LayerPart(
+        samples=len(array),
+        sample_shape=tuple(int(d) for d in array.shape[1:]),
+        partials=merged,
+        counts=counts if spec.buckets else None,
+        bounds=(float(edges[0]), float(edges[1])) if spec.buckets else None,
+        grid=array[: spec.grid_samples] if spec.grid_samples else None,
+    )
+
+
+@dataclasses.dataclass
+class DrawOptions:
+    """How a layer's grids are drawn and encoded (the logger's drawing options)."""
+
+    tile_options: dict[str, Any]
+    levels: int
+    compress_level: int
+    value_range: Callable[[str, np.ndarray], tuple[float, float] | None]
+    max_side: Callable[[int], int]
+    index: int
+    count: int
+
+
+def _draw(grid: np.ndarray, finite: bool | None, path: str, tag_path: str, opts: DrawOptions) -> list[Any]:
+    """On the host: the grid PNGs and their layout, as summary values."""
+    options = dict(opts.tile_options)
+    if options["max_side"] is None:
+        options["max_side"] = opts.max_side(len(grid))
+    result = tiling.tile_activations(grid, value_range=opts.value_range(path, grid), finite=finite, **options)
+    indexed = result.indexed(opts.levels)
+    if indexed is None:  # the grid exists only as RGB (tiling's over-large fallback)
+        pngs = [encode_png(img, compress_level=opts.compress_level) for img in result.images]
+        height, width = result.images.shape[1:3]
+    else:
+        indices, palette = indexed
+        pngs = [encode_indexed_png(img, palette, compress_level=opts.compress_level) for img in indices]
+        height, width = indices.shape[1:3]
+    layout = gridlayout.encode(
+        result.geometry,
+        result.channels,
+        index=opts.index,
+        count=opts.count,
+        images=len(pngs),
+        channels=int(grid.shape[-1]) if grid.ndim > 1 else 1,
+    )
+    return [
+        image_value(naming.image_tag(tag_path), pngs, width, height),
+        tbactviz_tensor_value(naming.layout_tag(tag_path), layout, kind="layout"),
+    ]
+
+
+class LayerDigest:
+    """One layer's parts of one step, folded as they come (one thread at a time per digest).
+
+    Args:
+        path, tag_path: The layer's path and its tag-safe form.
+        need: Samples to draw (0: no grid).
+        histograms: Whether the histogram is written.
+        stat_names: The scalar figures written (empty: none, and no per-channel figures either).
+        dormant_tau: ReDo's threshold.
+        draw: How to draw.
+
+    An error is kept (``error``) rather than raised, so that the other layers go on.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        tag_path: str,
+        *,
+        need: int,
+        histograms: bool,
+        stat_names: Sequence[str],
+        dormant_tau: float,
+        draw: DrawOptions,
+    ) -> None:
+        self.path, self.tag_path = path, tag_path
+        self.error: Exception | None = None
+        self._need, self._histograms, self._stat_names = need, histograms, tuple(stat_names)
+        self._tau, self._draw_options = dormant_tau, draw
+        self._merged: dict[str, np.ndarray] | None = None
+        self._counts: np.ndarray | None = None
+        self._kept: list[np.ndarray] = []
+        self._finite: bool | None = True
+        self._images: list[Any] = []
+
+    def update(self, part: LayerPart) -> None:
+        """Fold one chunk's part (errors are kept in ``error``)."""
+        if self.error is not None:
+            return
+        try:
+            self._merged = reductions.merge(self._merged, part.partials)
+            if part.counts is not None:
+                counts = part.counts.astype(np.int64)
+                self._counts = counts if self._counts is None else self._counts + counts
+            if self._need > 0 and part.grid is not None:
+                grid = part.grid[: self._need]
+                chunk_finite = int(part.partials["count"].sum()) == int(part.partials["rows"]) * len(
+                    part.partials["count"]
+                )
+                self._finite = True if self._finite and chunk_finite else None
+                self._need -= len(grid)
+                if not self._kept and self._need == 0:  # the usual case: drawn from one chunk, no copy
+                    self._images = self._drawn(grid)
+                else:
+                    self._kept.append(np.array(grid))
+        except Exception as exc:
+            self.error = exc
+
+    def _drawn(self, grid: np.ndarray) -> list[Any]:
+        return _draw(grid, self._finite, self.path, self.tag_path, self._draw_options)
+
+    def finish(self) -> tuple[list[Any], dict[str, float]]:
+        """The layer's summary values and its figures ``{stat: value}`` (``([], {})`` after an error)."""
+        if self.error is not None:
+            return [], {}
+        try:
+            if self._kept:
+                self._images = self._drawn(np.concatenate(self._kept))
+                self._kept = []
+            values = list(self._images)
+            if self._merged is None:
+                raise ValueError(f"layer {self.path!r}: no probe chunk was folded")
+            if self._histograms and self._counts is not None:
+                lo, hi = reductions.value_bounds(self._merged)
+                rows = reductions.histogram_rows(self._counts, lo, hi)
+                values.append(histogram_value(naming.histogram_tag(self.tag_path), rows))
+            figures: dict[str, float] = {}
+            if self._stat_names:
+                all_figures, channels = reductions.finish(self._merged, dormant_tau=self._tau)
+                figures = {name: all_figures[name] for name in self._stat_names}
+                values.append(
+                    tbactviz_tensor_value(naming.channels_tag(self.tag_path), channels, kind="channels")
+                )
+                values.extend(
+                    scalar_value(naming.scalar_tag(k, self.tag_path), v) for k, v in figures.items()
+                )
+        except Exception as exc:
+            self.error = exc
+            return [], {}
+        return values, figures
