@@ -138,6 +138,34 @@ def test_compiled_once_per_plan_whatever_the_range() -> None:
     assert len(traces) == 1
 
 
+def test_unknown_batch_size_in_a_relaxed_trace() -> None:
+    import tensorflow as tf
+
+    plans = [
+        plan_grid((9, 9, 6), order="activity", max_channels=4, max_side=10, min_side=0, levels=16),
+        plan_grid((5, 6), normalize="layer", levels=16),
+        plan_grid((7,), normalize="minmax", levels=16),
+    ]
+    for plan in plans:
+        shape = (None, *plan.sample_shape)
+        draw = tf.function(lambda a, p=plan: grid_partial(a, p), input_signature=[tf.TensorSpec(shape)])
+        for n in (1, 4):
+            acts = _acts((n, *plan.sample_shape), n)
+            case = {"acts": acts, "plan": {**_options(plan), "max_images": 3}, "range": None}
+            check(case, partial_to_numpy(draw(acts)), f"{plan.kind} n={n}")
+
+
+def _options(plan: Any) -> dict[str, Any]:
+    return {
+        "max_channels": plan.n if plan.kind != "dense" else 64,
+        "normalize": plan.normalize,
+        "order": plan.order,
+        "min_side": 0 if plan.up == 1 else 128,
+        "max_side": 10 if plan.down > 1 else 384,
+        "levels": plan.levels,
+    }
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_backend_equals_the_numpy_path(backend: str, tmp_path: Path) -> None:
