@@ -193,3 +193,17 @@ def test_backend_equals_the_numpy_path(backend: str, tmp_path: Path) -> None:
             keys = ("codes", "channels", "nonfinite", "range")
             partial = {k: out[f"{prefix}{k}_{i}"] for k in keys if f"{prefix}{k}_{i}" in out}
             check(case, partial, f"{backend} {prefix}{i}")
+
+
+def test_indexed_at_other_levels_than_the_devices() -> None:
+    acts = _acts((1, 12, 12, 4), 3)
+    plan = plan_grid((12, 12, 4), min_side=0, levels=64)
+    drawn = tiling.assemble(partial_to_numpy(grid_partial(acts, plan)), plan, "magma")
+    reference = tiling.tile_activations(acts, colormap="magma", min_side=0)
+    for levels in (16, 64, 254):
+        got, palette = drawn.indexed(levels)  # type: ignore[misc]
+        want, want_palette = reference.indexed(levels)  # type: ignore[misc]
+        np.testing.assert_array_equal(palette, want_palette)
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= (1 if levels <= 64 else 5), levels
+        assert np.array_equal(got >= levels, want >= levels)
+    assert drawn.images.shape == reference.images.shape
