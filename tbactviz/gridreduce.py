@@ -15,6 +15,19 @@ kept in float64 until scaled), sums and spans in ``P``; groups whose finite magn
 last bit in float64 precision and within one colour level in float32 (a value within rounding of a level
 boundary may go either way; XLA may also fuse a multiply-add).
 
+Use in the probe (one plan per layer, made once from its output shape; the plan is static, so a changing
+``fixed`` range, passed as a tensor, causes no retrace)::
+
+    plans = {path: plan_grid(shape, max_images=3, levels=64, max_side=side) for path, shape in shapes}
+    def reduce(outputs, extra):                       # inside the compiled probe
+        return {p: grid_partial(a, plans[p], extra.get(p)) for p, a in outputs.items()}
+    for chunk in extractor.iter_batches(probe, reduce=reduce, extra=ranges):   # numpy on the host
+        result = tiling.assemble(chunk[path], plans[path], colormap)       # TileResult
+        indices, palette = result.indexed(64)                              # no pass: already 64 levels
+
+Only the first chunk holding ``max_images`` samples needs ``grid_partial``; ``out["range"]`` (``fixed``
+without a range) is the range to keep for the next steps.
+
 Example:
     >>> import numpy as np
     >>> from tbactviz.layout import plan_grid

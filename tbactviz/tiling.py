@@ -155,7 +155,7 @@ class TileResult:
         at most one colormap step; fewer levels make smaller PNGs (64 are hard to tell from 256 in a
         feature map). One byte per pixel instead of three makes PNG encoding about three times cheaper.
         When the device already quantized to ``levels`` (``plan.levels``), the indices are returned as they
-        are, without a pass over the pixels.
+        are, without a pass over the pixels; other counts re-quantize those (never finer than the device's).
 
         Args:
             levels: Colour levels, 2..254 (:data:`MAX_LEVELS`).

@@ -138,6 +138,34 @@ def test_compiled_once_per_plan_whatever_the_range() -> None:
     assert len(traces) == 1
 
 
+def test_unknown_batch_size_in_a_relaxed_trace() -> None:
+    import tensorflow as tf
+
+    plans = [
+        plan_grid((9, 9, 6), order="activity", max_channels=4, max_side=10, min_side=0, levels=16),
+        plan_grid((5, 6), normalize="layer", levels=16),
+        plan_grid((7,), normalize="minmax", levels=16),
+    ]
+    for plan in plans:
+        shape = (None, *plan.sample_shape)
+        draw = tf.function(lambda a, p=plan: grid_partial(a, p), input_signature=[tf.TensorSpec(shape)])
+        for n in (1, 4):
+            acts = _acts((n, *plan.sample_shape), n)
+            case = {"acts": acts, "plan": {**_options(plan), "max_images": 3}, "range": None}
+            check(case, partial_to_numpy(draw(acts)), f"{plan.kind} n={n}")
+
+
+def _options(plan: Any) -> dict[str, Any]:
+    return {
+        "max_channels": plan.n if plan.kind != "dense" else 64,
+        "normalize": plan.normalize,
+        "order": plan.order,
+        "min_side": 0 if plan.up == 1 else 128,
+        "max_side": 10 if plan.down > 1 else 384,
+        "levels": plan.levels,
+    }
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_backend_equals_the_numpy_path(backend: str, tmp_path: Path) -> None:
@@ -165,3 +193,17 @@ def test_backend_equals_the_numpy_path(backend: str, tmp_path: Path) -> None:
             keys = ("codes", "channels", "nonfinite", "range")
             partial = {k: out[f"{prefix}{k}_{i}"] for k in keys if f"{prefix}{k}_{i}" in out}
             check(case, partial, f"{backend} {prefix}{i}")
+
+
+def test_indexed_at_other_levels_than_the_devices() -> None:
+    acts = _acts((1, 12, 12, 4), 3)
+    plan = plan_grid((12, 12, 4), min_side=0, levels=64)
+    drawn = tiling.assemble(partial_to_numpy(grid_partial(acts, plan)), plan, "magma")
+    reference = tiling.tile_activations(acts, colormap="magma", min_side=0)
+    for levels in (16, 64, 254):
+        got, palette = drawn.indexed(levels)  # type: ignore[misc]
+        want, want_palette = reference.indexed(levels)  # type: ignore[misc]
+        np.testing.assert_array_equal(palette, want_palette)
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= (1 if levels <= 64 else 5), levels
+        assert np.array_equal(got >= levels, want >= levels)
+    assert drawn.images.shape == reference.images.shape
