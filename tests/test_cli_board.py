@@ -105,3 +105,33 @@ def test_board_leaves_no_process_and_frees_the_port(sig, command, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_board_open_opens_the_activations_tab_once_tensorboard_answers(tmp_path):
+    """``--open``: the browser ($BROWSER, here a script that records its argument) gets the tab's URL."""
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(0o755)
+    port = free_port()
+    proc = subprocess.Popen(
+        [*_board_command(tmp_path, port), "--open"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "BROWSER": f"{browser} %s"},
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.strip() == f"The Activations tab: http://127.0.0.1:{port}/#tbactviz"
+        deadline = time.monotonic() + 120
+        while not opened.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert opened.read_text().strip() == f"http://127.0.0.1:{port}/#tbactviz"
+        TensorBoardServer(tmp_path, port=port).get("/data/runs")  # it was TensorBoard answering
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)

@@ -10,18 +10,75 @@ import argparse
 import logging
 import os
 import shlex
+import socket
+import subprocess
+import sys
 
 from tbactviz.cli.exits import CliError, ExitCode
 from tbactviz.errors import LogdirError
 
-__all__ = ["run"]
+__all__ = ["open_when_ready", "port_is_free", "run"]
 
 _log = logging.getLogger("tbactviz.cli")
+
+#: TensorBoard's default port.
+DEFAULT_PORT = 6006
+#: Where the Activations tab lives in TensorBoard's page.
+TAB_FRAGMENT = "#tbactviz"
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a TCP server could bind ``host:port`` right now.
+
+    Example:
+        >>> from tbactviz.board import free_port
+        >>> port_is_free("127.0.0.1", free_port())
+        True
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+_OPENER = """
+import sys, time, urllib.request, webbrowser
+url, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    try:
+        urllib.request.urlopen(url.split("#")[0], timeout=2).close()
+    except OSError:
+        time.sleep(0.25)
+        continue
+    webbrowser.open(url)
+    break
+"""
+
+
+def open_when_ready(url: str, *, timeout: float = 120.0) -> None:
+    """Open ``url`` in a web browser once the server behind it answers, from a detached helper process.
+
+    The helper outlives this process (``tbactviz board`` then becomes TensorBoard) and gives up after
+    ``timeout`` seconds. :mod:`webbrowser` picks the browser (``$BROWSER`` first).
+
+    Args:
+        url: The page, e.g. ``http://127.0.0.1:6006/#tbactviz``.
+        timeout: Seconds to wait for the server.
+    """
+    subprocess.Popen(
+        [sys.executable, "-c", _OPENER, url, str(timeout)],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``tbactviz board``; return the exit status (on POSIX it does not return unless ``--dry-run``)."""
-    from tbactviz.board import exec_tensorboard, tensorboard_args
+    from tbactviz.board import exec_tensorboard, free_port, tensorboard_args
 
     if args.samples < 1:
         raise CliError(f"--samples={args.samples!r} is not valid; expected an int >= 1", ExitCode.USAGE)
@@ -34,7 +91,15 @@ def run(args: argparse.Namespace) -> int:
             "--logdir=%r does not exist yet; TensorBoard will show it once runs are written", args.logdir
         )
     samples = {name: args.samples for name in ("images", "histograms", "scalars", "tbactviz")}
+    port = args.port
+    if port is None and args.open:  # the browser needs the port before TensorBoard prints it
+        port = DEFAULT_PORT if port_is_free(args.host, DEFAULT_PORT) else free_port(args.host)
     if args.dry_run:
-        print(shlex.join(tensorboard_args(args.logdir, host=args.host, port=args.port, samples=samples)))
+        print(shlex.join(tensorboard_args(args.logdir, host=args.host, port=port, samples=samples)))
         return ExitCode.OK
-    return exec_tensorboard(args.logdir, host=args.host, port=args.port, samples=samples)
+    where = f"http://{args.host}:{port or DEFAULT_PORT}/{TAB_FRAGMENT}"
+    note = "" if port else f" (or the port TensorBoard prints below, if {DEFAULT_PORT} is taken)"
+    print(f"The Activations tab: {where}{note}", flush=True)
+    if args.open:
+        open_when_ready(where)
+    return exec_tensorboard(args.logdir, host=args.host, port=port, samples=samples)

@@ -332,6 +332,11 @@ def _add_board(sub: Any) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="print the TensorBoard command instead of running it"
     )
+    p.add_argument(
+        "--open",
+        action="store_true",
+        help="open the Activations tab in a web browser once TensorBoard answers ($BROWSER is honoured)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
