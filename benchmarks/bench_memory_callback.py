@@ -28,38 +28,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
+from _rss import PeakRss, current_rss_mib
+
 TARGET_MIB = 1024
-
-
-def _current_rss_mib() -> float:
-    """Resident set size now (Linux /proc; ru_maxrss only ever grows, so it cannot see a later peak)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class _PeakRss:
-    """Samples the RSS every few milliseconds on a thread; ``peak`` is the highest seen."""
-
-    def __init__(self) -> None:
-        self.peak = _current_rss_mib()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.002):
-            self.peak = max(self.peak, _current_rss_mib())
-
-    def __enter__(self) -> _PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _current_rss_mib())
 
 
 def child(which: str, n_probe: int) -> None:
@@ -82,9 +55,9 @@ def child(which: str, n_probe: int) -> None:
     if which != "baseline":
         cb = tbactviz.ActivationCallback(logdir, probe, layers, async_write=which == "async")
         callbacks.append(cb)
-    before = _current_rss_mib()
+    before = current_rss_mib()
     start = time.perf_counter()
-    with _PeakRss() as rss:
+    with PeakRss() as rss:
         model.fit(x, y, batch_size=2, epochs=2, verbose=0, callbacks=callbacks)
     seconds = time.perf_counter() - start
     result = {

@@ -46,6 +46,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+from _rss import PeakRss, current_rss_mib
 
 
 def _machine() -> str:
@@ -165,44 +166,14 @@ class Ours:
 # -- memory (subprocess) -----------------------------------------------------------------------------
 
 
-def _current_rss_mib() -> float:
-    """Resident set size now (Linux /proc; ru_maxrss only ever grows, so it cannot see a later peak)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class _PeakRss:
-    """Samples the RSS every few milliseconds on a thread; ``peak`` is the highest seen."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self.peak = _current_rss_mib()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.002):
-            self.peak = max(self.peak, _current_rss_mib())
-
-    def __enter__(self) -> _PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _current_rss_mib())
-
-
 def memory_child(which: str, n: int) -> None:
     model = build_model()
     names = four_d_layers(model)
     x = images(n)
     logdir = tempfile.mkdtemp()
     model.predict_on_batch(x[:1])  # TensorFlow's kernels and the model's forward pass, common to both
-    before = _current_rss_mib()
-    with _PeakRss() as rss:
+    before = current_rss_mib()
+    with PeakRss() as rss:
         run = Naive(model, names, logdir) if which == "naive" else Ours(model, names, logdir)
         run(x)
     print(f"{rss.peak - before:.0f}")
