@@ -7,8 +7,12 @@ counts, what the grids need of the first samples). Histogram edges come from the
 TensorBoard's do: a probe that runs as one chunk computes its extremes and its bucket counts in the same
 compiled call; a probe of several chunks first runs a pass that returns only each layer's finite extremes.
 
-One compiled probe per variant (with or without grid inputs, with or without given edges, the extremes
-pass), built on first use and kept for the extractor's lifetime.
+Grids are reduced in the same compiled call (:func:`tbactviz.gridreduce.grid_partial`): the plans come
+from :meth:`tbactviz.drawing.Drawing.plans` when the probe is traced, from the layers' static output shapes,
+and with ``normalize="fixed"`` the kept ranges are tensor arguments (no retrace when they change).
+
+One compiled probe per variant (drawn samples, with or without given edges, which layers have a kept
+``fixed`` range, the extremes pass), built on first use and kept for the extractor's lifetime.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 
 from tbactviz import reductions
 from tbactviz.digest import BUCKETS, LayerPart, ReduceSpec, reduce_layer
+from tbactviz.drawing import Drawing, static_shape
 from tbactviz.extract import ActivationExtractor
 from tbactviz.probe_inputs import num_samples
 
@@ -37,21 +42,30 @@ class DeviceProbe:
         eps: Values with ``|a| <= eps`` count as zero (>= 0).
         histograms: Whether histogram counts are computed.
         grid_samples: ``max_images`` (0: no grids).
+        drawing: How grids are planned (None: the first samples leave the device as they are).
 
     Example:
         >>> import keras, numpy as np
         >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="c")])
-        >>> probe = DeviceProbe(ActivationExtractor(model, "c"), eps=0.0, histograms=True, grid_samples=1)
+        >>> probe = DeviceProbe(ActivationExtractor(model, "c"), eps=0.0, histograms=True, grid_samples=0)
         >>> [chunk["c"].shape for chunk in probe.chunks(np.zeros((2, 8, 8, 3), "float32"), need=1)]
         [(2, 6, 6, 4)]
     """
 
     def __init__(
-        self, extractor: ActivationExtractor, *, eps: float, histograms: bool, grid_samples: int
+        self,
+        extractor: ActivationExtractor,
+        *,
+        eps: float,
+        histograms: bool,
+        grid_samples: int,
+        drawing: Drawing | None = None,
     ) -> None:
         self._extractor = extractor
         self._eps, self._histograms, self._grid = eps, histograms, grid_samples
+        self.drawing = drawing
         self._reducers: dict[Any, Any] = {}
+        self._plans: dict[tuple[int, str], Any] = {}  # (drawn samples, path) -> GridPlan, set when traced
 
     def chunks(self, inputs: Any, need: int) -> Iterator[Chunk]:
         """Run the probe chunk by chunk; yield each chunk's parts.
@@ -67,36 +81,59 @@ class DeviceProbe:
         n = num_samples(inputs)
         first = max(need, 1)
         size = extractor.chunk_size(inputs, min_first=first)
-        grid = self._grid if need else 0
+        grid = min(self._grid, need) if need else 0
+        ranges = self._ranges() if grid else {}
+        extra: dict[str, Any] = {"ranges": ranges} if ranges else {}
         if size >= n:  # one chunk: the histogram's edges and counts in the same compiled call
-            reduced = extractor.iter_batches(inputs, min_first=first, reduce=self._reducer(grid, False))
+            reducer = self._reducer(grid, False, frozenset(ranges))
+            reduced = extractor.iter_batches(inputs, min_first=first, reduce=reducer, extra=extra or None)
         else:  # several: a first pass for the whole probe's extremes (TensorBoard's edges), then the rest
+            if self._histograms:
+                extra["bounds"] = self._probe_bounds(inputs, first)
             reduced = extractor.iter_batches(
                 inputs,
                 min_first=first,
-                reduce=self._reducer(0, True),
-                reduce_first=self._reducer(grid, True) if grid else None,
-                extra=self._probe_bounds(inputs, first) if self._histograms else None,
+                reduce=self._reducer(0, True, frozenset(ranges)),
+                reduce_first=self._reducer(grid, True, frozenset(ranges)) if grid else None,
+                extra=extra or None,
             )
         shapes = {info.path: info.output_shape for info in extractor.layers}
         start = 0
         for chunk in reduced:
+            parts: Chunk = {}
             samples = min(size, n - start)
             start += samples
-            yield {
-                path: LayerPart.from_reduced(r, samples, _sample_shape(shapes.get(path), r))
-                for path, r in chunk.items()
-            }
+            for path, r in chunk.items():
+                plan = self._plans.get((grid, path)) if "grid" in r else None
+                sample_shape = _sample_shape(shapes.get(path), r, plan)
+                parts[path] = LayerPart.from_reduced(r, samples, sample_shape, plan)
+            yield parts
 
-    def _reducer(self, grid: int, with_bounds: bool) -> Any:
+    def _ranges(self) -> dict[str, np.ndarray]:
+        """With ``normalize="fixed"``: the ranges kept so far, as ``(2,)`` float32 arrays per layer path."""
+        drawing = self.drawing
+        if drawing is None or not drawing.fixed:
+            return {}
+        found = {path: drawing.range_of(path) for path in self._extractor.paths}
+        return {path: np.asarray(r, np.float32) for path, r in found.items() if r is not None}
+
+    def _reducer(self, grid: int, with_bounds: bool, ranged: frozenset[str] = frozenset()) -> Any:
         """The reduce function run in the compiled probe (one per variant, kept: one trace each)."""
-        key = (grid, with_bounds)
+        key = (grid, with_bounds, ranged)
         if key not in self._reducers:
             spec = ReduceSpec(eps=self._eps, buckets=BUCKETS if self._histograms else 0, grid_samples=grid)
 
             def reduce(outputs: dict[str, Any], extra: Any) -> dict[str, Any]:
+                extra = extra or {}
+                bounds, ranges = extra.get("bounds"), extra.get("ranges", {})
+                plans = {}
+                if grid and self.drawing is not None:  # static shapes at trace time: plan before compiling
+                    plans = self.drawing.plans({p: static_shape(a.shape) for p, a in outputs.items()}, grid)
+                    self._plans.update({(grid, p): plan for p, plan in plans.items()})
                 return {
-                    path: reduce_layer(a, spec, None if extra is None else extra[path])
+                    path: reduce_layer(
+                        a, spec, None if bounds is None else bounds[path], plans.get(path), ranges.get(path)
+                    )
                     for path, a in outputs.items()
                 }
 
@@ -120,10 +157,14 @@ class DeviceProbe:
         }
 
 
-def _sample_shape(shape: tuple[int | None, ...] | None, reduced: Mapping[str, Any]) -> tuple[int, ...]:
+def _sample_shape(
+    shape: tuple[int | None, ...] | None, reduced: Mapping[str, Any], plan: Any = None
+) -> tuple[int, ...]:
     """One sample's activation shape: the layer's static output shape, or the drawn samples' shape."""
     if shape is not None and all(d is not None for d in shape[1:]):
         return tuple(int(d) for d in shape[1:])  # type: ignore[arg-type]
-    if "grid" in reduced:
-        return tuple(int(d) for d in np.shape(reduced["grid"])[1:])
+    if plan is not None:
+        return tuple(plan.sample_shape)
+    if "raw" in reduced:
+        return tuple(int(d) for d in np.shape(reduced["raw"])[1:])
     return tuple(1 if d is None else int(d) for d in (shape or (None, 1))[1:])

@@ -2,18 +2,19 @@
 
 The logger's probe runs :func:`reduce_layer` on every chosen layer inside the compiled forward pass
 (:mod:`tbactviz.probe`), so only small arrays leave the device: per channel a few partial sums
-(:func:`tbactviz.reductions.partials`), the histogram's bucket counts, and what the grids need of the first
-``max_images`` samples (:func:`_grid_inputs`). Each chunk's result becomes a :class:`LayerPart`;
+(:func:`tbactviz.reductions.partials`), the histogram's bucket counts, and the first ``max_images``
+samples' grids reduced to quantized tiles (:func:`tbactviz.gridreduce.grid_partial`, one static
+:class:`~tbactviz.layout.GridPlan` per layer). Each chunk's result becomes a :class:`LayerPart`;
 a :class:`LayerDigest` folds the parts of a step (:func:`tbactviz.reductions.merge`) and turns them into
-summary values: the grid PNGs and their layout, the histogram, the per-channel ``(C, 4)`` figures and the
-scalars. Raw activations (:meth:`tbactviz.ActivationLogger.write`) go through the same :func:`reduce_layer`,
-run eagerly (:func:`reduce_arrays`): one implementation of each computation.
+summary values: the grid PNGs and their layout (:mod:`tbactviz.drawing`), the histogram, the per-channel
+``(C, 4)`` figures and the scalars. Raw activations (:meth:`tbactviz.ActivationLogger.write`) go through
+the same :func:`reduce_layer`, run eagerly (:func:`reduce_arrays`): one implementation of each computation.
 
 Example:
     >>> import numpy as np
     >>> spec = ReduceSpec(eps=0.0, buckets=4, grid_samples=1)
     >>> part = reduce_arrays(np.ones((2, 3, 3, 2), "float32"), spec)
-    >>> part.shape, part.partials["total"].tolist(), part.counts.tolist(), part.grid.shape
+    >>> part.shape, part.partials["total"].tolist(), part.counts.tolist(), part.raw.shape
     ((2, 3, 3, 2), [18.0, 18.0], [0, 0, 0, 36], (1, 3, 3, 2))
 """
 
@@ -24,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tbactviz import gridlayout, naming, reductions, tiling
-from tbactviz._png import encode_indexed_png, encode_png
-from tbactviz.writer import histogram_value, image_value, scalar_value, tbactviz_tensor_value
+from tbactviz import gridreduce, naming, reductions, tiling
+from tbactviz.drawing import Drawing, draw
+from tbactviz.writer import histogram_value, scalar_value, tbactviz_tensor_value
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
+
+    from tbactviz.layout import GridPlan
 
 __all__ = ["BUCKETS", "LayerDigest", "LayerPart", "ReduceSpec", "reduce_arrays", "reduce_layer"]
 
@@ -57,13 +60,9 @@ class ReduceSpec:
     dtype: str = "float32"
 
 
-def _grid_inputs(acts: Any, spec: ReduceSpec) -> Any:
-    """On the device: what the grids need of a chunk (today the first ``grid_samples`` samples as they are;
-    the device-side grid reduction replaces this)."""
-    return acts[: spec.grid_samples]
-
-
-def reduce_layer(acts: Any, spec: ReduceSpec, bounds: Any = None) -> dict[str, Any]:
+def reduce_layer(
+    acts: Any, spec: ReduceSpec, bounds: Any = None, plan: GridPlan | None = None, value_range: Any = None
+) -> dict[str, Any]:
     """What leaves the device of one layer's chunk (``keras.ops``; runs inside the compiled probe).
 
     Args:
@@ -84,7 +83,10 @@ def reduce_layer(acts: Any, spec: ReduceSpec, bounds: Any = None) -> dict[str, A
         out["counts"] = reductions.histogram_counts(acts, lo, hi, spec.buckets, dtype=spec.dtype)
         out["lo"], out["hi"] = lo, hi
     if spec.grid_samples:
-        out["grid"] = _grid_inputs(acts, spec)
+        if plan is None:
+            out["raw"] = acts[: spec.grid_samples]
+        else:
+            out["grid"] = gridreduce.grid_partial(acts, plan, value_range)
     return out
 
 
@@ -98,7 +100,9 @@ class LayerPart:
         partials: Per-channel partial sums (:func:`tbactviz.reductions.partials`, numpy).
         counts: Histogram bucket counts ``(k,)`` or None.
         bounds: The histogram's ``(lo, hi)`` edges the counts were taken with, or None.
-        grid: What the grids need of this chunk's first samples, or None.
+        grid: The first samples' quantized tiles (:func:`tbactviz.gridreduce.grid_partial`), or None.
+        plan: The plan ``grid`` was computed with.
+        raw: The first samples as they are (a layer whose sample shape was not static), or None.
     """
 
     samples: int
@@ -106,7 +110,9 @@ class LayerPart:
     partials: dict[str, np.ndarray]
     counts: np.ndarray | None = None
     bounds: tuple[float, float] | None = None
-    grid: np.ndarray | None = None
+    grid: dict[str, np.ndarray] | None = None
+    plan: GridPlan | None = None
+    raw: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -119,12 +125,18 @@ class LayerPart:
     @property
     def nbytes(self) -> int:
         """Bytes held (what :func:`tbactviz.background.chunk_nbytes` counts)."""
-        arrays = [*self.partials.values(), self.counts, self.grid]
+        arrays = [*self.partials.values(), self.counts, self.raw, *(self.grid or {}).values()]
         return sum(int(a.nbytes) for a in arrays if a is not None)
 
     @classmethod
-    def from_reduced(cls, reduced: Mapping[str, Any], samples: int, sample_shape: Sequence[int]) -> LayerPart:
-        """A part from what :func:`reduce_layer` returned, as numpy."""
+    def from_reduced(
+        cls,
+        reduced: Mapping[str, Any],
+        samples: int,
+        sample_shape: Sequence[int],
+        plan: GridPlan | None = None,
+    ) -> LayerPart:
+        """A part from what :func:`reduce_layer` returned, as numpy (``plan``: the one ``grid`` used)."""
         bounds = None
         if "lo" in reduced:
             bounds = (float(np.asarray(reduced["lo"])), float(np.asarray(reduced["hi"])))
@@ -134,12 +146,19 @@ class LayerPart:
             partials={k: np.asarray(v) for k, v in reduced["partials"].items()},
             counts=None if "counts" not in reduced else np.asarray(reduced["counts"]),
             bounds=bounds,
-            grid=reduced.get("grid"),
+            grid=None if "grid" not in reduced else {k: np.asarray(v) for k, v in reduced["grid"].items()},
+            plan=plan if "grid" in reduced else None,
+            raw=reduced.get("raw"),
         )
 
 
-def reduce_arrays(acts: np.ndarray, spec: ReduceSpec) -> LayerPart:
+def reduce_arrays(
+    acts: np.ndarray, spec: ReduceSpec, plan: GridPlan | None = None, value_range: Any = None
+) -> LayerPart:
     """:func:`reduce_layer` run eagerly on host activations ``(n, ..., C)`` taken as one whole probe.
+
+    With a ``plan`` (and ``grid_samples`` > 0) the grids are reduced as in the probe
+    (:func:`tbactviz.gridreduce.grid_partial`, eagerly); without, the first samples are kept (``raw``).
 
     The array is reduced in pieces of at most :data:`PIECE_VALUES` values (whole rows of at most
     ``PIECE_VALUES`` channels), as the probe reduces chunks: a first pass for the extremes (the histogram's
@@ -181,55 +200,23 @@ def reduce_arrays(acts: np.ndarray, spec: ReduceSpec) -> LayerPart:
         row_part = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "rows"}
         merged = reductions.merge(merged, {"rows": parts[0]["rows"], **row_part})
     assert merged is not None
+    grid = None
+    if spec.grid_samples and plan is not None:
+        first = array[: spec.grid_samples]
+        if plan.order == "index" and plan.kind != "dense":  # only the drawn channels go to the backend
+            first = first[..., : plan.n]
+        first = ops.convert_to_tensor(first)
+        grid = gridreduce.partial_to_numpy(gridreduce.grid_partial(first, plan, value_range))
     return LayerPart(
         samples=len(array),
         sample_shape=tuple(int(d) for d in array.shape[1:]),
         partials=merged,
         counts=counts if spec.buckets else None,
         bounds=(float(edges[0]), float(edges[1])) if spec.buckets else None,
-        grid=array[: spec.grid_samples] if spec.grid_samples else None,
+        grid=grid,
+        plan=plan if grid is not None else None,
+        raw=array[: spec.grid_samples] if spec.grid_samples and grid is None else None,
     )
-
-
-@dataclasses.dataclass
-class DrawOptions:
-    """How a layer's grids are drawn and encoded (the logger's drawing options)."""
-
-    tile_options: dict[str, Any]
-    levels: int
-    compress_level: int
-    value_range: Callable[[str, np.ndarray], tuple[float, float] | None]
-    max_side: Callable[[int], int]
-    index: int
-    count: int
-
-
-def _draw(grid: np.ndarray, finite: bool | None, path: str, tag_path: str, opts: DrawOptions) -> list[Any]:
-    """On the host: the grid PNGs and their layout, as summary values."""
-    options = dict(opts.tile_options)
-    if options["max_side"] is None:
-        options["max_side"] = opts.max_side(len(grid))
-    result = tiling.tile_activations(grid, value_range=opts.value_range(path, grid), finite=finite, **options)
-    indexed = result.indexed(opts.levels)
-    if indexed is None:  # the grid exists only as RGB (tiling's over-large fallback)
-        pngs = [encode_png(img, compress_level=opts.compress_level) for img in result.images]
-        height, width = result.images.shape[1:3]
-    else:
-        indices, palette = indexed
-        pngs = [encode_indexed_png(img, palette, compress_level=opts.compress_level) for img in indices]
-        height, width = indices.shape[1:3]
-    layout = gridlayout.encode(
-        result.geometry,
-        result.channels,
-        index=opts.index,
-        count=opts.count,
-        images=len(pngs),
-        channels=int(grid.shape[-1]) if grid.ndim > 1 else 1,
-    )
-    return [
-        image_value(naming.image_tag(tag_path), pngs, width, height),
-        tbactviz_tensor_value(naming.layout_tag(tag_path), layout, kind="layout"),
-    ]
 
 
 class LayerDigest:
@@ -241,9 +228,13 @@ class LayerDigest:
         histograms: Whether the histogram is written.
         stat_names: The scalar figures written (empty: none, and no per-channel figures either).
         dormant_tau: ReDo's threshold.
-        draw: How to draw.
+        drawing: How to draw.
+        index, count: The layer's index among the logged layers and their number (``layout/<path>``).
 
-    An error is kept (``error``) rather than raised, so that the other layers go on.
+    Grids come from the first chunk(s) holding the first ``need`` samples: their quantized tiles are laid out
+    here (:func:`tbactviz.tiling.assemble`); tiles of several chunks are concatenated (``layer``, ``fixed``
+    ranges and ``activity`` order are then those of the first chunk). An error is kept (``error``) rather
+    than raised, so that the other layers go on.
     """
 
     def __init__(
@@ -255,16 +246,17 @@ class LayerDigest:
         histograms: bool,
         stat_names: Sequence[str],
         dormant_tau: float,
-        draw: DrawOptions,
+        drawing: Drawing,
+        index: int = 0,
+        count: int = 1,
     ) -> None:
         self.path, self.tag_path = path, tag_path
         self.error: Exception | None = None
         self._need, self._histograms, self._stat_names = need, histograms, tuple(stat_names)
-        self._tau, self._draw_options = dormant_tau, draw
+        self._tau, self._drawing, self._index, self._count = dormant_tau, drawing, index, count
         self._merged: dict[str, np.ndarray] | None = None
         self._counts: np.ndarray | None = None
-        self._kept: list[np.ndarray] = []
-        self._finite: bool | None = True
+        self._kept: list[LayerPart] = []
         self._images: list[Any] = []
 
     def update(self, part: LayerPart) -> None:
@@ -276,31 +268,41 @@ class LayerDigest:
             if part.counts is not None:
                 counts = part.counts.astype(np.int64)
                 self._counts = counts if self._counts is None else self._counts + counts
-            if self._need > 0 and part.grid is not None:
-                grid = part.grid[: self._need]
-                chunk_finite = int(part.partials["count"].sum()) == int(part.partials["rows"]) * len(
-                    part.partials["count"]
-                )
-                self._finite = True if self._finite and chunk_finite else None
-                self._need -= len(grid)
-                if not self._kept and self._need == 0:  # the usual case: drawn from one chunk, no copy
-                    self._images = self._drawn(grid)
-                else:
-                    self._kept.append(np.array(grid))
+            if self._need > 0 and (part.grid is not None or part.raw is not None):
+                self._need -= min(self._need, part.samples)
+                self._kept.append(part)
+                if self._need == 0:
+                    self._images = self._drawn()
         except Exception as exc:
             self.error = exc
 
-    def _drawn(self, grid: np.ndarray) -> list[Any]:
-        return _draw(grid, self._finite, self.path, self.tag_path, self._draw_options)
+    def _drawn(self) -> list[Any]:
+        parts, self._kept = self._kept, []
+        first = parts[0]
+        channels = first.sample_shape[-1] if first.sample_shape else 1
+        if first.raw is not None or first.plan is None or first.grid is None:
+            acts = np.concatenate([p.raw for p in parts if p.raw is not None])
+            result = self._drawing.host_draw(acts, self.path)
+        else:
+            grids = [p.grid for p in parts if p.grid is not None]
+            partial = {
+                "codes": np.concatenate([g["codes"] for g in grids])[: first.plan.max_images],
+                "channels": grids[0]["channels"],
+                "nonfinite": sum(int(g["nonfinite"]) for g in grids),
+            }
+            self._drawing.keep_range(self.path, grids[0].get("range"))
+            result = tiling.assemble(partial, first.plan, self._drawing.options["colormap"])
+        return draw(
+            result, self._drawing, self.tag_path, index=self._index, count=self._count, channels=channels
+        )
 
     def finish(self) -> tuple[list[Any], dict[str, float]]:
         """The layer's summary values and its figures ``{stat: value}`` (``([], {})`` after an error)."""
         if self.error is not None:
             return [], {}
         try:
-            if self._kept:
-                self._images = self._drawn(np.concatenate(self._kept))
-                self._kept = []
+            if self._kept:  # fewer probe samples than max_images: draw what there is
+                self._images = self._drawn()
             values = list(self._images)
             if self._merged is None:
                 raise ValueError(f"layer {self.path!r}: no probe chunk was folded")

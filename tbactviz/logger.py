@@ -5,8 +5,10 @@ The logger does *what* is logged; :class:`tbactviz.ActivationCallback` decides *
 
 1. runs the probe inputs through the model once, capturing every chosen layer
    (:class:`tbactviz.extract.ActivationExtractor`, built once and reused),
-2. per layer, tiles the first ``max_images`` samples into uint8 grids (:mod:`tbactviz.tiling`), computes the
-   histogram and the health figures over all probe samples (:mod:`tbactviz.stats`),
+2. per layer, reduces inside the compiled probe (:mod:`tbactviz.device_probe`): the first ``max_images``
+   samples into quantized grid tiles (:mod:`tbactviz.gridreduce`, laid out on the host by
+   :mod:`tbactviz.drawing`), and every probe sample into histogram counts and per-channel sums
+   (:mod:`tbactviz.digest`),
 3. writes them as one event at ``step`` into the logger's own event file (:mod:`tbactviz.writer`) and flushes.
 
 Tags follow :mod:`tbactviz.naming`: ``activations/<path>``, ``histograms/<path>``, ``<stat>/<path>``.
@@ -14,37 +16,28 @@ Tags follow :mod:`tbactviz.naming`: ``activations/<path>``, ``histograms/<path>`
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from tbactviz import budget, naming, tiling
+from tbactviz import naming
 from tbactviz.device_probe import Chunk, DeviceProbe
-from tbactviz.digest import (
-    BUCKETS,
-    DrawOptions,
-    LayerDigest,
-    LayerPart,
-    ReduceSpec,
-    reduce_arrays,
-)
-from tbactviz.errors import LogdirError, WarnOnce, WriterClosedError
+from tbactviz.digest import LayerPart
+from tbactviz.drawing import Drawing, ValueRange
+from tbactviz.errors import WriterClosedError
 from tbactviz.extract import ActivationExtractor, num_samples
 from tbactviz.options import (
     DEFAULT_COMPRESS_LEVEL,
     DEFAULT_LEVELS,
-    DEFAULT_MAX_SIDE,
     DEFAULT_MIN_SIDE,
     DEFAULT_STEP_BYTES,
     check_int,
     check_options,
 )
-from tbactviz.writer import EventWriter, check_logdir
+from tbactviz.steps import StepWriter
+from tbactviz.writer import check_logdir
 
 if TYPE_CHECKING:
     import keras
@@ -53,10 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ActivationLogger", "check_options"]
 
-_log = logging.getLogger(__name__)
-
-ValueRange = tuple[float, float]
-
+_NOT_OPTIONS = ("self", "logdir", "model", "layers")
 _DRAWING_OPTIONS = (
     "max_images",
     "max_channels",
@@ -163,66 +153,38 @@ class ActivationLogger:
         workers: int = 1,
     ) -> None:
         self._logdir = check_logdir(logdir)
-        opts = check_options(
-            {
-                "max_images": max_images,
-                "max_channels": max_channels,
-                "normalize": normalize,
-                "value_range": value_range,
-                "colormap": colormap,
-                "order": order,
-                "columns": columns,
-                "images": images,
-                "histograms": histograms,
-                "stats": stats,
-                "batch_size": batch_size,
-                "eps": eps,
-                "dormant_tau": dormant_tau,
-                "max_side": max_side,
-                "max_bytes_per_step": max_bytes_per_step,
-                "min_side": min_side,
-                "levels": levels,
-                "compress_level": compress_level,
-                "on_error": on_error,
-                "workers": workers,
-            }
-        )
+        opts = check_options({k: v for k, v in locals().items() if k not in _NOT_OPTIONS})
         self._stat_names: tuple[str, ...] = opts["stats"]
-        value_range = opts["value_range"]
-        self._fixed_ranges: dict[str, ValueRange] = dict(value_range) if isinstance(value_range, dict) else {}
-        self._shared_range: ValueRange | None = value_range if isinstance(value_range, tuple) else None
-        self._tile_options: dict[str, Any] = {name: opts[name] for name in _DRAWING_OPTIONS}
-        self._images, self._histograms = bool(images), bool(histograms)
-        self._eps = opts["eps"]
-        self._tau = opts["dormant_tau"]
-        self._compress_level = int(compress_level)
-        self._levels = int(levels)
-        self._on_error = on_error
-        self._extractor: ActivationExtractor = ActivationExtractor(model, layers, batch_size=batch_size)
-        self._device = DeviceProbe(
-            self._extractor,
-            eps=self._eps,
-            histograms=self._histograms,
-            grid_samples=int(max_images) if self._images else 0,
+        self._drawing = Drawing(
+            {name: opts[name] for name in _DRAWING_OPTIONS},
+            levels=levels,
+            compress_level=compress_level,
+            step_bytes=max_bytes_per_step,
+            value_range=opts["value_range"],
         )
+        self._images, self._histograms, self._on_error = bool(images), bool(histograms), on_error
+        self._extractor: ActivationExtractor = ActivationExtractor(model, layers, batch_size=batch_size)
+        grids = int(max_images) if self._images else 0
+        self._device = DeviceProbe(
+            self._extractor, eps=opts["eps"], histograms=histograms, grid_samples=grids
+        )
+        self._device.drawing = self._drawing
         paths = self._extractor.paths
         self._tag_paths = dict(zip(paths, naming.unique_paths(paths), strict=True))
-        self._order = {path: i for i, path in enumerate(paths)}  # layer index in the layout summary
-        self._step_bytes = int(max_bytes_per_step)
-        self._sides: dict[int, int] = {}  # drawn samples -> max_side from the byte budget
-        if normalize == "fixed" and self._fixed_ranges:
-            unknown = sorted(set(self._fixed_ranges) - set(self._tag_paths))
-            if unknown:
-                raise ValueError(
-                    f"value_range names layers that are not logged: {unknown}; logged layers are "
-                    f"{list(self._tag_paths)}"
-                )
-        self._workers = int(workers)
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
-        self._writer: EventWriter | None = None
+        self._drawing.check_paths(self._tag_paths)
+        self._steps = StepWriter(
+            self._logdir,
+            self._tag_paths,
+            self._drawing,
+            images=self._images,
+            histograms=self._histograms,
+            stat_names=self._stat_names,
+            eps=opts["eps"],
+            dormant_tau=opts["dormant_tau"],
+            on_error=on_error,
+            workers=workers,
+        )
         self._closed = False
-        self._warn = WarnOnce(_log)
 
     # -- properties ---------------------------------------------------------------------------------------
 
@@ -266,7 +228,7 @@ class ActivationLogger:
     @property
     def value_ranges(self) -> dict[str, ValueRange]:
         """With ``normalize="fixed"``: the range used per layer path so far (given or measured)."""
-        return dict(self._fixed_ranges)
+        return dict(self._drawing.ranges)
 
     @property
     def closed(self) -> bool:
@@ -276,7 +238,8 @@ class ActivationLogger:
     @property
     def event_file(self) -> str | None:
         """Path of the event file, or None while nothing has been written."""
-        return self._writer.path if self._writer is not None else None
+        writer = self._steps.writer
+        return writer.path if writer is not None else None
 
     # -- logging ------------------------------------------------------------------------------------------
 
@@ -306,13 +269,13 @@ class ActivationLogger:
         self._check_open(step)
         check_int("step", step, 0)
         try:
-            digests = self._digest(self.probe_chunks(inputs), num_samples(inputs))
+            digests = self._steps.digest(self.probe_chunks(inputs), num_samples(inputs))
         except Exception as exc:
             if self._on_error == "raise":
                 raise
-            self._warn_once("*", exc, f"step {step}: extracting activations failed")
+            self._steps.warn_once("*", exc, f"step {step}: extracting activations failed")
             return {}
-        return self._emit(digests, step)
+        return self._steps.emit(digests, step)
 
     def probe_chunks(self, inputs: Any) -> Iterator[Chunk]:
         """Run the probe through the model chunk by chunk: the part that must run where the model lives.
@@ -328,15 +291,15 @@ class ActivationLogger:
         Yields:
             ``{layer_path: LayerPart}`` in :attr:`layer_paths` order: what the compiled probe reduced on the
             device (:mod:`tbactviz.digest`), small numpy arrays (per-channel partial sums, histogram counts,
-            and the first ``max_images`` samples' grid inputs); each part's ``nbytes`` is what it holds. With
-            several chunks, the probe first runs once more for the histogram's edges (the whole probe's
-            finite extremes).
+            and the first ``max_images`` samples' quantized grid tiles); each part's ``nbytes`` is what it
+            holds. With several chunks, the probe first runs once more for the histogram's edges (the whole
+            probe's finite extremes).
 
         Raises:
             tbactviz.ProbeError: ``inputs`` do not fit the model.
         """
         n = num_samples(inputs)
-        need = min(n, self._tile_options["max_images"]) if self._images else 0
+        need = min(n, self._drawing.options["max_images"]) if self._images else 0
         yield from self._device.chunks(inputs, need)
 
     def write_chunks(
@@ -361,7 +324,7 @@ class ActivationLogger:
         self._check_open(step)
         check_int("step", step, 0)
         check_int("n", n, 1)
-        return self._emit(self._digest(chunks, n), step)
+        return self._steps.emit(self._steps.digest(chunks, n), step)
 
     def capture(self, inputs: Any) -> dict[str, np.ndarray]:
         """Run the forward pass only: the chosen layers' activations for ``inputs``.
@@ -398,108 +361,7 @@ class ActivationLogger:
         """
         self._check_open(step)
         check_int("step", step, 0)
-        grid = self._tile_options["max_images"] if self._images else 0
-        spec = ReduceSpec(eps=self._eps, buckets=BUCKETS if self._histograms else 0, grid_samples=grid)
-        chunk = {p: reduce_arrays(activations[p], spec) for p in self._tag_paths if p in activations}
-        n = max((len(part) for part in chunk.values()), default=0)
-        digests = self._new_digests(chunk, n)
-        self._feed(digests, chunk)
-        return self._emit(digests, step)
-
-    def _digest(self, chunks: Iterable[Mapping[str, LayerPart]], n: int) -> list[LayerDigest]:
-        """Fold chunk after chunk into per-layer digests (each chunk released before the next)."""
-        digests: list[LayerDigest] | None = None
-        for chunk in chunks:
-            if digests is None:
-                digests = self._new_digests(chunk, n)
-            self._feed(digests, chunk)
-            del chunk
-        if digests is None:
-            raise ValueError("chunks yielded no chunk; expected at least one (n >= 1 samples)")
-        return digests
-
-    def _new_digests(self, chunk: Mapping[str, LayerPart], n: int) -> list[LayerDigest]:
-        paths = [p for p in self._tag_paths if p in chunk]
-        self._plan_side(chunk, n)
-        need = min(self._tile_options["max_images"], n) if self._images else 0
-        return [
-            LayerDigest(
-                path,
-                self._tag_paths[path],
-                need=need,
-                histograms=self._histograms,
-                stat_names=self._stat_names,
-                dormant_tau=self._tau,
-                draw=DrawOptions(
-                    self._tile_options,
-                    self._levels,
-                    self._compress_level,
-                    self._value_range,
-                    lambda images: self._sides.get(images, DEFAULT_MAX_SIDE),
-                    self._order[path],
-                    len(self._order),
-                ),
-            )
-            for path in paths
-        ]
-
-    def _value_range(self, path: str, drawn: np.ndarray) -> ValueRange | None:
-        """With ``normalize="fixed"``: the layer's range (given, or measured on its first drawn samples)."""
-        if self._tile_options["normalize"] != "fixed":
-            return None
-        found = self._fixed_ranges.get(path) or self._shared_range
-        if found is None:
-            found = self._fixed_ranges[path] = tiling.value_range(drawn)
-        return found
-
-    def _plan_side(self, chunk: Mapping[str, LayerPart], n: int) -> None:
-        """With ``max_side=None``: the side that keeps a step of ``n`` probe samples within the budget."""
-        images = min(n, self._tile_options["max_images"])
-        if self._tile_options["max_side"] is not None or images in self._sides:
-            return
-        opts = self._tile_options
-        self._sides[images] = budget.plan_max_side(
-            [part.sample_shape for part in chunk.values()],
-            budget=self._step_bytes,
-            images=max(images, 1) if self._images else 1,
-            max_channels=opts["max_channels"],
-            columns=opts["columns"],
-            levels=self._levels,
-            per_channel_bytes=16,  # the (C, 4) float32 channels/<path> summary
-        )
-
-    def _feed(self, digests: list[LayerDigest], chunk: Mapping[str, LayerPart]) -> None:
-        self._map(lambda d: d.update(chunk[d.path]), digests)
-
-    def _map(self, fn: Any, items: list[Any]) -> list[Any]:
-        pool = self._get_pool() if len(items) > 1 else None
-        return list(pool.map(fn, items) if pool is not None else map(fn, items))
-
-    def _emit(self, digests: list[LayerDigest], step: int) -> dict[str, dict[str, float]]:
-        """Finish every layer (tiles, PNGs, figures) and write them as one event at ``step``."""
-        values: list[Any] = []
-        figures: dict[str, dict[str, float]] = {}
-        for digest, (layer_values, layer_figures) in zip(
-            digests, self._map(LayerDigest.finish, digests), strict=True
-        ):
-            if digest.error is not None:
-                if self._on_error == "raise":
-                    raise digest.error
-                self._warn_once(
-                    digest.path, digest.error, f"step {step}: layer {digest.path!r} was not logged"
-                )
-                continue
-            values.extend(layer_values)
-            figures[digest.path] = layer_figures
-        writer = self._get_writer()
-        try:
-            writer.write(step, values)
-            writer.flush()
-        except LogdirError as exc:  # disk full, file system gone: the writer reopens on the next write
-            if self._on_error == "raise":
-                raise
-            self._warn_once("*", exc, f"step {step}: writing the event failed")
-        return figures
+        return self._steps.emit(self._steps.digest_arrays(activations), step)
 
     def _check_open(self, step: int) -> None:
         if self._closed:
@@ -510,42 +372,17 @@ class ActivationLogger:
 
     __call__ = log
 
-    def _get_pool(self) -> ThreadPoolExecutor | None:
-        if self._workers <= 1:
-            return None
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tbactviz")
-            return self._pool
-
-    def _warn_once(self, path: str, exc: BaseException, what: str) -> None:
-        self._warn(
-            (path, type(exc).__name__),
-            f"tbactviz: {what}: {type(exc).__name__}: {exc} (further errors of this kind for this layer are "
-            "logged at DEBUG level only)",
-        )
-
-    def _get_writer(self) -> EventWriter:
-        if self._writer is None:
-            self._writer = EventWriter(self._logdir)
-        return self._writer
-
     # -- lifecycle ----------------------------------------------------------------------------------------
 
     def flush(self) -> None:
         """Push written events to disk (each :meth:`log` already flushes)."""
-        if self._writer is not None:
-            self._writer.flush()
+        if self._steps.writer is not None:
+            self._steps.writer.flush()
 
     def close(self) -> None:
         """Flush and close the event file. Idempotent; :meth:`log` afterwards raises."""
         self._closed = True
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
-        if self._writer is not None:
-            self._writer.close()
+        self._steps.close()
 
     def __enter__(self) -> ActivationLogger:
         return self

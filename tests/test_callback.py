@@ -247,14 +247,14 @@ def test_async_write_writes_the_same_events(tmp_path: Path) -> None:
 @pytest.fixture
 def conv2_drawing_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make drawing conv2 (the only layer with 6 channels) raise."""
-    original = tiling.tile_activations
+    original = tiling.assemble
 
-    def tile(activations: Any, *args: Any, **kwargs: Any) -> Any:
-        if np.shape(activations)[-1] == 6:
+    def tile(partial: Any, plan: Any, *args: Any) -> Any:
+        if plan.sample_shape[-1] == 6:
             raise FloatingPointError("cannot draw this layer")
-        return original(activations, *args, **kwargs)
+        return original(partial, plan, *args)
 
-    monkeypatch.setattr(tiling, "tile_activations", tile)
+    monkeypatch.setattr(tiling, "assemble", tile)
 
 
 @pytest.mark.parametrize("async_write", [False, True])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -238,15 +239,15 @@ def test_invalid_step(tmp_path: Path, model: keras.Model, probe: np.ndarray) -> 
 def test_on_error_warn_keeps_the_other_layers(
     tmp_path: Path, model: keras.Model, probe: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = tiling.tile_activations
+    real = tiling.assemble
 
-    def flaky(acts: np.ndarray, **kwargs: object) -> tiling.TileResult:
-        if acts.shape[-1] == 8:  # conv2
+    def flaky(partial: Any, plan: Any, *args: Any) -> tiling.TileResult:
+        if plan.sample_shape[-1] == 8:  # conv2
             raise RuntimeError("boom")
-        return real(acts, **kwargs)
+        return real(partial, plan, *args)
 
     log = tbactviz.ActivationLogger(tmp_path, model, layers=["conv1", "conv2"], on_error="warn")
-    monkeypatch.setattr(tiling, "tile_activations", flaky)
+    monkeypatch.setattr(tiling, "assemble", flaky)
     with pytest.warns(tbactviz.TbactvizWarning, match="conv2.*boom"):
         figures = log(probe, 0)
     with warnings.catch_warnings():
