@@ -31,7 +31,7 @@ def one_step(model, layers, x, **options):
         with tbactviz.ActivationLogger(tmp, model, layers, max_images=1, **options) as log:
             log(x, step=0)
             path = log.event_file
-            sides = dict(log._sides)
+            sides = list(log._drawing._sides.values())  # the sides the byte budget chose
         size = os.path.getsize(path)  # the whole file: header + one event
         from tensorboard.backend.event_processing import event_file_loader
 
@@ -41,7 +41,7 @@ def one_step(model, layers, x, **options):
                 if value.tag.startswith("activations/"):
                     w, h = (int(v) for v in value.tensor.string_val[:2])
                     largest = max(largest, w, h)
-    return size, largest, sides.get(1, options.get("max_side"))
+    return size, largest, sides[0] if sides else options.get("max_side")
 
 
 def main() -> None:

@@ -423,3 +423,13 @@ def test_properties(a: np.ndarray, eps: float, bucket_count: int) -> None:
         span = float(values.max()) - float(values.min())  # Python floats: overflow to inf, silently
         if math.isfinite(span) and span / bucket_count >= np.finfo(np.float64).tiny:
             np.testing.assert_array_equal(hist, tensorboard_buckets(a, bucket_count))
+
+
+def test_float32_subnormals_are_not_flushed_to_zero() -> None:
+    """CPU kernels flush float32 subnormals to zero; the public functions reduce them in float64 instead."""
+    a = np.array([[1.3e-39, 0.0], [2e-39, 0.0]], np.float32)
+    got = layer_stats(a)
+    assert got["max_abs"] == float(np.float32(2e-39))
+    assert got["sparsity"] == 0.5 and got["dead_channels"] == 0.5
+    hist = histogram_buckets(a, bucket_count=2)
+    assert hist[:, 2].tolist() == [2.0, 2.0] and hist[-1, 1] == float(np.float32(2e-39))
