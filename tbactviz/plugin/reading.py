@@ -17,7 +17,7 @@ import numpy as np
 from tensorboard.data import provider
 
 from tbactviz import gridlayout
-from tbactviz.naming import CHANNELS_PREFIX, IMAGE_PREFIX, LAYOUT_PREFIX, PLUGIN_NAME
+from tbactviz.naming import LAYOUT_PREFIX, PLUGIN_NAME, channels_tag, image_tag, layout_tag
 
 __all__ = ["CHANNEL_FIGURES", "DOWNSAMPLE", "channel", "layer", "run", "runs", "sampling"]
 
@@ -115,15 +115,7 @@ def run(ctx: Any, experiment: str, data: provider.DataProvider, run_name: str) -
             steps.add(p.step)
     image_steps: list[int] = []
     if layers:
-        first = f"{IMAGE_PREFIX}/{layers[0]['path']}"
-        blobs = data.read_blob_sequences(
-            ctx,
-            experiment_id=experiment,
-            plugin_name="images",
-            downsample=DOWNSAMPLE,
-            run_tag_filter=provider.RunTagFilter(runs=[run_name], tags=[first]),
-        )
-        image_steps = sorted(d.step for d in blobs.get(run_name, {}).get(first, []))
+        image_steps = sorted(d.step for d in _grids(ctx, experiment, data, run_name, layers[0]["path"]))
     steps.update(image_steps)
     ordered = sorted(steps)
     figures = {
@@ -140,6 +132,19 @@ def run(ctx: Any, experiment: str, data: provider.DataProvider, run_name: str) -
     }
 
 
+def _grids(ctx: Any, experiment: str, data: provider.DataProvider, run_name: str, path: str) -> list[Any]:
+    """The kept steps of one layer's grid images (``BlobSequenceDatum`` per step)."""
+    tag = image_tag(path)
+    found = data.read_blob_sequences(
+        ctx,
+        experiment_id=experiment,
+        plugin_name="images",
+        downsample=DOWNSAMPLE,
+        run_tag_filter=provider.RunTagFilter(runs=[run_name], tags=[tag]),
+    )
+    return list(found.get(run_name, {}).get(tag, []))
+
+
 def layer(ctx: Any, experiment: str, data: provider.DataProvider, run_name: str, path: str) -> dict[str, Any]:
     """Every kept step of one layer's grids: blob keys of the PNGs and the layout of the tiles.
 
@@ -150,25 +155,17 @@ def layer(ctx: Any, experiment: str, data: provider.DataProvider, run_name: str,
         ``{"run", "layer", "steps": [{"step", "wall_time", "blobs": [key per probe sample], "layout": {...}
         or None, "layout_step": int or None}]}`` in step order.
     """
-    tag = f"{IMAGE_PREFIX}/{path}"
-    blobs = data.read_blob_sequences(
-        ctx,
-        experiment_id=experiment,
-        plugin_name="images",
-        downsample=DOWNSAMPLE,
-        run_tag_filter=provider.RunTagFilter(runs=[run_name], tags=[tag]),
-    )
+    grids = _grids(ctx, experiment, data, run_name, path)
     layouts: dict[int, dict[str, Any]] = {}
-    for datum in _read_tensors(ctx, experiment, data, run_name, [f"{LAYOUT_PREFIX}/{path}"], DOWNSAMPLE).get(
-        f"{LAYOUT_PREFIX}/{path}", []
-    ):
+    tag = layout_tag(path)
+    for datum in _read_tensors(ctx, experiment, data, run_name, [tag], DOWNSAMPLE).get(tag, []):
         try:
             layouts[datum.step] = gridlayout.decode(datum.numpy)
         except ValueError:
             continue
     known = sorted(layouts)
     out = []
-    for datum in sorted(blobs.get(run_name, {}).get(tag, []), key=lambda d: d.step):
+    for datum in sorted(grids, key=lambda d: d.step):
         nearest = min(known, key=lambda s: (abs(s - datum.step), s)) if known else None
         out.append(
             {
@@ -191,7 +188,7 @@ def channel(
         ``{"run", "layer", "channel", "steps": [...], "figures": {name: [value or None per step]}}``;
         empty ``steps`` and ``figures`` when the run has no per-channel figures for the layer.
     """
-    tag = f"{CHANNELS_PREFIX}/{path}"
+    tag = channels_tag(path)
     series = _read_tensors(ctx, experiment, data, run_name, [tag], DOWNSAMPLE).get(tag, [])
     steps: list[int] = []
     columns: dict[str, list[float | None]] = {name: [] for name in CHANNEL_FIGURES}
