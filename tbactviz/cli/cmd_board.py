@@ -78,7 +78,7 @@ def open_when_ready(url: str, *, timeout: float = 120.0) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``tbactviz board``; return the exit status (on POSIX it does not return unless ``--dry-run``)."""
-    from tbactviz.board import exec_tensorboard, free_port, tensorboard_args
+    from tbactviz.board import DEFAULT_SAMPLES, exec_tensorboard, free_port, tensorboard_args
 
     if args.samples < 1:
         raise CliError(f"--samples={args.samples!r} is not valid; expected an int >= 1", ExitCode.USAGE)
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         _log.warning(
             "--logdir=%r does not exist yet; TensorBoard will show it once runs are written", args.logdir
         )
-    samples = {name: args.samples for name in ("images", "histograms", "scalars", "tbactviz")}
+    samples = dict.fromkeys(DEFAULT_SAMPLES, args.samples)
     port = args.port
     if port is None and args.open:  # the browser needs the port before TensorBoard prints it
         port = DEFAULT_PORT if port_is_free(args.host, DEFAULT_PORT) else free_port(args.host)
