@@ -461,3 +461,27 @@ def test_board_warns_about_a_missing_logdir(tmp_path, capsys, caplog):
     code, _, _ = run(["board", "--logdir", tmp_path / "later", "--dry-run"], capsys)
     assert code == 0
     assert any("does not exist yet" in r.getMessage() for r in caplog.records)
+
+
+def test_layers_predicts_the_grid_size_the_logger_writes_under_a_byte_budget(capsys, tmp_path):
+    """Without --max-side the DRAWN column uses the logger's own budget rule: the same pixels as written
+    (a budget tight enough to shrink the 519-px grid of 64 channels of 64x64)."""
+    inp = keras.Input((64, 64, 3))
+    model = keras.Model(inp, keras.layers.Conv2D(64, 3, padding="same", name="conv")(inp))
+    model.save(tmp_path / "wide.keras")
+    images = []
+    for i in range(3):  # max_images (3) samples drawn, as the layers command assumes
+        images.append(tmp_path / f"img{i}.png")
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (64, 64, 3), np.uint8)).save(images[-1])
+    budget = ["--max-bytes-per-step", "29000"]
+    code, out, _ = run(["layers", tmp_path / "wide.keras", "--json", "--match", "conv", *budget], capsys)
+    assert code == 0
+    drawn = {row["path"]: row["drawn"] for row in json.loads(out)}["conv"]
+    logdir = tmp_path / "posthoc"
+    argv = ["log", tmp_path / "wide.keras", *images, "--layers", "conv", "--logdir", logdir, "-q", *budget]
+    code, _, _ = run(argv, capsys)
+    assert code == 0
+    sizes = [r.value[0] for r in read_events(logdir) if r.tag == "activations/conv"]
+    assert len(sizes) == 1
+    width, height = sizes[0]
+    assert drawn.endswith(f"{height}x{width} px"), (drawn, sizes)

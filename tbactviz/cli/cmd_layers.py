@@ -105,8 +105,9 @@ def _print_table(rows: list[list[str]], header: list[str]) -> None:
 
 
 def _planned_side(logged: list[LayerInfo], step_bytes: int, layout: dict[str, Any]) -> int:
-    """``max_side`` as the logger picks it from ``--max-bytes-per-step`` for these layers."""
-    from tbactviz.budget import plan_max_side
+    """``max_side`` as the logger picks it from ``--max-bytes-per-step`` for these layers (the logger's own
+    :meth:`tbactviz.drawing.Drawing.side`, with the default options but the layout flags)."""
+    from tbactviz.drawing import Drawing
     from tbactviz.options import DEFAULT_MAX_SIDE, defaults
 
     shapes: list[tuple[int, ...]] = []
@@ -116,13 +117,9 @@ def _planned_side(logged: list[LayerInfo], step_bytes: int, layout: dict[str, An
             shapes.append(tuple(int(d or 0) for d in dims))
     if not shapes:
         return DEFAULT_MAX_SIDE
-    return plan_max_side(
-        shapes,
-        budget=step_bytes,
-        images=defaults()["max_images"],
-        max_channels=layout["max_channels"],
-        columns=layout["columns"],
-    )
+    options = {**defaults(), **layout}
+    drawing = Drawing(options, levels=options["levels"], step_bytes=step_bytes)
+    return drawing.side(shapes, options["max_images"])
 
 
 def run(args: argparse.Namespace) -> int:
