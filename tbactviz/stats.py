@@ -125,6 +125,14 @@ def _finite_extremes(a: np.ndarray) -> tuple[float, float]:
     return float(values.min()), float(values.max())
 
 
+def _widened(x: np.ndarray, dtype: str) -> np.ndarray:
+    """``x`` in ``dtype`` when that is a wider float: CPU kernels flush float32 subnormals to zero, float64
+    holds them exactly."""
+    if x.dtype.kind == "f" and np.dtype(dtype).itemsize > x.dtype.itemsize:
+        return x.astype(dtype)
+    return x
+
+
 def _power_of_two_below(x: float) -> float:
     """An exact power of two ``s`` with ``x * s`` in [0.5, 1)."""
     return math.ldexp(1.0, -math.frexp(x)[1])
@@ -200,10 +208,7 @@ def layer_stats(
 
     def run(x: np.ndarray) -> dict[str, np.ndarray]:
         eps_ = min(float(eps), float(np.finfo(np.float64).max))  # eps=inf: Inf itself is not small
-        if x.dtype.kind == "f" and np.dtype(dtype).itemsize > x.dtype.itemsize:
-            # widened on the host: CPU kernels flush float32 subnormals to zero, float64 holds them exactly
-            x = x.astype(dtype)
-        found = reductions.partials(ops.convert_to_tensor(x), eps=eps_, dtype=dtype)
+        found = reductions.partials(ops.convert_to_tensor(_widened(x, dtype)), eps=eps_, dtype=dtype)
         return {k: ops.convert_to_numpy(v) for k, v in found.items()}
 
     partial = run(rows)
@@ -274,8 +279,7 @@ def histogram_buckets(activations: np.ndarray, *, bucket_count: int = DEFAULT_BU
         scale = math.ldexp(1.0, min(1000, -math.frexp(hi - lo)[1]))
     x = a if scale == 1.0 else a.astype(np.float64) * scale
     dtype = reductions.host_dtype()
-    if x.dtype.kind == "f" and np.dtype(dtype).itemsize > x.dtype.itemsize:
-        x = x.astype(dtype)  # CPU kernels flush float32 subnormals to zero; float64 holds them exactly
+    x = _widened(x, dtype)
     counts = reductions.histogram_counts(
         ops.convert_to_tensor(x),
         np.dtype(dtype).type(lo * scale),
