@@ -54,8 +54,10 @@ class CapturedLayer(Protocol):
 #: A chosen layer's description, as the caller gave it (its own type comes back).
 L = TypeVar("L", bound=CapturedLayer)
 
-__all__ = ["TraceReport", "capturing", "forward"]
-__all__ = ["CapturedLayer", "TraceReport", "capturing", "describe_output", "forward"]
+__all__ = ["CapturedLayer", "OnOutput", "TraceReport", "capturing", "describe_output", "forward"]
+
+#: ``on_output(path, output) -> result``: what to compute of a chosen layer's output where it is produced.
+OnOutput = Callable[[str, Any], Any]
 
 
 def describe_output(output: Any) -> tuple[tuple[int | None, ...] | None, bool, str | None]:
@@ -92,7 +94,12 @@ def _call_attribute(layer: keras.layers.Layer) -> str:
 
 
 @contextmanager
-def capturing(infos: Sequence[CapturedLayer], store: dict[str, list[Any]]) -> Iterator[None]:
+def capturing(
+    infos: Sequence[CapturedLayer],
+    store: dict[str, list[Any]],
+    on_output: OnOutput | None = None,
+    results: dict[str, Any] | None = None,
+) -> Iterator[None]:
     """Wrap each layer's call so that its outputs are appended to ``store[path]``; restore on exit.
 
     A layer that already had an instance-level attribute (another capture, a user patch) gets it back;
@@ -100,7 +107,14 @@ def capturing(infos: Sequence[CapturedLayer], store: dict[str, list[Any]]) -> It
 
     Args:
         infos: The layers to capture (``info.layer``), keyed in ``store`` by ``info.path``.
-        store: Filled with ``path -> [output of each call]`` while the context is open.
+        store: Filled with ``path -> [output of each call]`` while the context is open; with ``on_output``,
+            with symbolic stand-ins (:class:`keras.KerasTensor`, same shape and dtype) that hold no memory.
+        on_output: Optional: called on the first output of each layer, as soon as the layer returns it (a
+            single tensor of rank >= 2 only), its result kept in ``results[path]``. So a layer's reductions
+            run while its output is fresh and the output can be freed before the forward pass goes on: under
+            TensorFlow the output the next layers see waits for the reductions (a control dependency), so
+            at most a layer or two of activations and their temporaries are alive at once.
+        results: Filled by ``on_output``.
     """
     undo: list[Callable[[], None]] = []
     try:
@@ -115,10 +129,21 @@ def capturing(infos: Sequence[CapturedLayer], store: dict[str, list[Any]]) -> It
                 *args: Any,
                 __original: Callable[..., Any] = original,
                 __calls: list[Any] = calls,
+                __path: str = info.path,
                 **kwargs: Any,
             ) -> Any:
                 out = __original(*args, **kwargs)
-                __calls.append(out)
+                if on_output is None:
+                    __calls.append(out)
+                    return out
+                if not __calls and results is not None and describe_output(out)[1]:
+                    single = out
+                    while isinstance(single, (list, tuple, dict)):  # a one-element structure
+                        single = next(iter(single.values())) if isinstance(single, dict) else single[0]
+                    results[__path] = on_output(__path, single)
+                    if single is out:
+                        out = _after(out, results[__path])
+                __calls.append(keras.tree.map_structure(_stand_in, out))
                 return out
 
             wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # keeps inspect.signature() right
@@ -131,6 +156,34 @@ def capturing(infos: Sequence[CapturedLayer], store: dict[str, list[Any]]) -> It
     finally:
         for restore in reversed(undo):
             restore()
+
+
+def _stand_in(value: Any) -> Any:
+    """A KerasTensor with the shape and dtype of a tensor (other values as they are)."""
+    if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+        return value
+    try:
+        shape = tuple(None if d is None else int(d) for d in value.shape)
+    except (TypeError, ValueError):  # unknown rank
+        return value
+    return keras.KerasTensor(shape, dtype=keras.backend.standardize_dtype(value.dtype))
+
+
+def _after(out: Any, result: Any) -> Any:
+    """``out``, made to wait for ``result`` under TensorFlow (graph order); as it is on other backends."""
+    if keras.backend.backend() != "tensorflow":
+        return out  # JAX: XLA orders a pure function itself; torch runs eagerly, in program order
+    import tensorflow as tf
+
+    leaves = [t for t in keras.tree.flatten(result) if tf.is_tensor(t)]
+    if not leaves or not tf.is_tensor(out):
+        return out
+    with tf.control_dependencies(leaves):
+        gated = tf.identity(out)
+    mask = getattr(out, "_keras_mask", None)
+    if mask is not None:
+        gated._keras_mask = mask
+    return gated
 
 
 @dataclasses.dataclass
@@ -162,6 +215,7 @@ def forward(
     report: TraceReport | None,
     x: Any,
     call: Callable[[Any], Any] | None = None,
+    on_output: OnOutput | None = None,
 ) -> dict[str, Any]:
     """Run the model's forward pass on ``x`` with the capture installed; return the drawable outputs.
 
@@ -172,13 +226,17 @@ def forward(
         x: The inputs, as the backend's tensors (or tracers).
         call: What runs the forward pass (default ``model(x, training=False)``), e.g. a
             ``model.stateless_call`` with the variables as arguments under JAX.
+        on_output: Optional: what to compute of each layer's first output where it is produced (see
+            :func:`capturing`); then its results are returned instead of the outputs.
 
     Returns:
-        ``{path: backend tensor (batch, ...)}``: each layer's first output, for the layers that were called
-        and produced a single tensor of rank >= 2, in ``infos`` order.
+        ``{path: backend tensor (batch, ...)}``: each layer's first output (or what ``on_output`` returned
+        for it), for the layers that were called and produced a single tensor of rank >= 2, in ``infos``
+        order.
     """
     store: dict[str, list[Any]] = {}
-    with capturing(infos, store):
+    results: dict[str, Any] = {}
+    with capturing(infos, store, on_output, results):
         if call is None:
             model(x, training=False)
         else:
@@ -201,7 +259,7 @@ def forward(
         out = outs[0]
         while isinstance(out, (list, tuple, dict)):  # a one-element structure
             out = next(iter(out.values())) if isinstance(out, dict) else out[0]
-        result[info.path] = out
+        result[info.path] = results[info.path] if on_output is not None else out
         if report is not None:
             shape = _shape(out)
             if shape is not None:

@@ -20,12 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import keras
 import numpy as np
 
 from tbactviz import reductions
 from tbactviz.digest import BUCKETS, LayerPart, ReduceSpec, reduce_layer
 from tbactviz.drawing import Drawing, static_shape
 from tbactviz.extract import ActivationExtractor
+from tbactviz.probe import LayerReduce
 from tbactviz.probe_inputs import num_samples
 
 __all__ = ["Chunk", "DeviceProbe"]
@@ -65,7 +67,9 @@ class DeviceProbe:
         self._eps, self._histograms, self._grid = eps, histograms, grid_samples
         self.drawing = drawing
         self._reducers: dict[Any, Any] = {}
-        self._plans: dict[tuple[int, str], Any] = {}  # (drawn samples, path) -> GridPlan, set when traced
+        # (drawn samples, per-sample input shapes, path) -> GridPlan, made before the probe is traced
+        self._plans: dict[tuple[int, Any, str], Any] = {}
+        self._shape_key: Any = None
 
     def chunks(self, inputs: Any, need: int) -> Iterator[Chunk]:
         """Run the probe chunk by chunk; yield each chunk's parts.
@@ -82,6 +86,7 @@ class DeviceProbe:
         first = max(need, 1)
         size = extractor.chunk_size(inputs, min_first=first)
         grid = min(self._grid, need) if need else 0
+        self._plan(inputs, grid)
         ranges = self._ranges() if grid else {}
         extra: dict[str, Any] = {"ranges": ranges} if ranges else {}
         if size >= n:  # one chunk: the histogram's edges and counts in the same compiled call
@@ -104,7 +109,7 @@ class DeviceProbe:
             samples = min(size, n - start)
             start += samples
             for path, r in chunk.items():
-                plan = self._plans.get((grid, path)) if "grid" in r else None
+                plan = self._plans.get((grid, self._shape_key, path)) if "grid" in r else None
                 sample_shape = _sample_shape(shapes.get(path), r, plan)
                 parts[path] = LayerPart.from_reduced(r, samples, sample_shape, plan)
             yield parts
@@ -117,35 +122,42 @@ class DeviceProbe:
         found = {path: drawing.range_of(path) for path in self._extractor.paths}
         return {path: np.asarray(r, np.float32) for path, r in found.items() if r is not None}
 
-    def _reducer(self, grid: int, with_bounds: bool, ranged: frozenset[str] = frozenset()) -> Any:
-        """The reduce function run in the compiled probe (one per variant, kept: one trace each)."""
+    def _reducer(self, grid: int, with_bounds: bool, ranged: frozenset[str] = frozenset()) -> LayerReduce:
+        """The per-layer reduce run in the compiled probe (one per variant, kept: one trace each)."""
         key = (grid, with_bounds, ranged)
         if key not in self._reducers:
             spec = ReduceSpec(eps=self._eps, buckets=BUCKETS if self._histograms else 0, grid_samples=grid)
 
-            def reduce(outputs: dict[str, Any], extra: Any) -> dict[str, Any]:
+            def split(path: str, shape: tuple[int | None, ...], extra: Any) -> tuple[Any, Any]:
                 extra = extra or {}
                 bounds, ranges = extra.get("bounds"), extra.get("ranges", {})
-                plans = {}
-                if grid and self.drawing is not None:  # static shapes at trace time: plan before compiling
-                    plans = self.drawing.plans({p: static_shape(a.shape) for p, a in outputs.items()}, grid)
-                    self._plans.update({(grid, p): plan for p, plan in plans.items()})
-                return {
-                    path: reduce_layer(
-                        a, spec, None if bounds is None else bounds[path], plans.get(path), ranges.get(path)
-                    )
-                    for path, a in outputs.items()
-                }
+                plan = self._plans.get((grid, self._shape_key, path)) if grid else None
+                if plan is not None and static_shape(shape) != tuple(plan.sample_shape):
+                    plan = None  # traced shape differs from the planned one: the samples leave as they are
+                args = {"bounds": None if bounds is None else bounds[path], "range": ranges.get(path)}
+                return (plan, args["bounds"] is None, args["range"] is None), args
 
-            self._reducers[key] = reduce
-        return self._reducers[key]
+            def reduce(static: Any, a: Any, args: Any) -> dict[str, Any]:
+                return reduce_layer(a, spec, args["bounds"], static[0], args["range"])
+
+            self._reducers[key] = LayerReduce(split, reduce)
+        reducer: LayerReduce = self._reducers[key]
+        return reducer
+
+    def _plan(self, inputs: Any, grid: int) -> None:
+        """Plan every layer's grid before the probe is compiled (the byte budget is shared by all layers)."""
+        key = self._shape_key = tuple(tuple(np.shape(leaf))[1:] for leaf in keras.tree.flatten(inputs))
+        if not grid or self.drawing is None or any(k[:2] == (grid, key) for k in self._plans):
+            return
+        plans = self.drawing.plans(self._extractor.sample_shapes(inputs), grid)
+        self._plans.update({(grid, key, path): plan for path, plan in plans.items()})
 
     def _probe_bounds(self, inputs: Any, first: int) -> dict[str, tuple[np.float32, np.float32]]:
         """The whole probe's finite extremes per layer: one compiled pass per chunk, folded here."""
         if "bounds" not in self._reducers:
-            self._reducers["bounds"] = lambda outputs, extra: {
-                path: reductions.bounds(a) for path, a in outputs.items()
-            }
+            self._reducers["bounds"] = LayerReduce(
+                lambda path, shape, extra: (None, None), lambda static, a, args: reductions.bounds(a)
+            )
         found: dict[str, tuple[float, float]] = {}
         for chunk in self._extractor.iter_batches(inputs, min_first=first, reduce=self._reducers["bounds"]):
             for path, (lo, hi) in chunk.items():

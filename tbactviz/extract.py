@@ -39,14 +39,7 @@ from tbactviz.capture import TraceReport
 from tbactviz.errors import NoDrawableLayerError, WarnOnce
 from tbactviz.layers import LayerInfo, LayerSelector, list_layers
 from tbactviz.options import MAX_CHUNK_BYTES, check_int
-from tbactviz.probe import (
-    CompiledProbe,
-    build_if_needed,
-    check_backend,
-    infer_outputs,
-    input_specs,
-    prepare,
-)
+from tbactviz.probe import CompiledProbe, check_backend, prepare
 from tbactviz.probe_inputs import (
     conform,
     describe_inputs,
@@ -56,6 +49,7 @@ from tbactviz.probe_inputs import (
     slice_samples,
 )
 from tbactviz.selection import resolve_layers
+from tbactviz.shapes import build_if_needed, infer_outputs, input_specs, sample_shapes
 
 __all__ = [
     "ActivationExtractor",
@@ -280,6 +274,14 @@ class ActivationExtractor:
         if self._function is None:
             with probe_errors(self._model, prepare(slice_samples(inputs, 0, 1)), shown=inputs) as first:
                 self._ensure_ready(first)
+
+    def sample_shapes(self, inputs: Any) -> dict[str, tuple[int, ...] | None]:
+        """One sample's output shape per chosen layer for inputs like ``inputs`` (batch axis excluded), found
+        without computing: the probe's trace, or :func:`tbactviz.shapes.sample_shapes`; None if not static."""
+        inputs = conform(self._model, inputs)[0]
+        self._ready(inputs)
+        sample = prepare(slice_samples(inputs, 0, 1))
+        return sample_shapes(self._model, self.layers, self._report.shapes, sample)
 
     def chunk_size(self, inputs: Any, *, min_first: int = 1) -> int:
         """Samples per forward pass :meth:`iter_batches` will use for ``inputs`` (the probe is traced first

@@ -27,7 +27,7 @@ import keras
 
 from tbactviz.capture import describe_output
 from tbactviz.overview import DEFAULT_MAX_LAYERS, default_layers
-from tbactviz.probe import infer_outputs
+from tbactviz.shapes import infer_outputs
 
 __all__ = [
     "DEFAULT_MAX_LAYERS",

@@ -3,7 +3,10 @@
 One :class:`CompiledProbe` per extractor. Its body is the same on every backend: run the model with the
 chosen layers captured (:func:`tbactviz.capture.forward`) and, if given, apply a ``reduce`` function written
 with ``keras.ops`` (:mod:`tbactviz.reductions`) to what was captured, so that only what ``reduce`` returns
-leaves the device. How that body is compiled is the backend's own way:
+leaves the device. A :class:`LayerReduce` runs on each layer's output as soon as the layer returns it (under
+TensorFlow the forward pass waits for it), so a layer's activations are freed before the next layers run.
+
+How that body is compiled is the backend's own way:
 
 * **tensorflow**: a ``tf.function`` traced once, eagerly, for the probe's per-sample shapes and dtypes with
   an open batch dimension, so every chunk size reuses that one trace; it reads the model's variables, so it
@@ -30,27 +33,63 @@ from typing import Any
 import keras
 import numpy as np
 
-from tbactviz.capture import CapturedLayer, L, TraceReport, forward
+from tbactviz.capture import CapturedLayer, TraceReport, forward
 from tbactviz.errors import UnsupportedBackendError
 
 __all__ = [
     "SUPPORTED_BACKENDS",
     "CompiledProbe",
-    "build_if_needed",
+    "LayerReduce",
     "check_backend",
-    "infer_outputs",
     "input_errors",
-    "input_specs",
-    "is_spec",
     "prepare",
+    "stateless",
     "to_numpy",
-    "trace_outputs",
 ]
 
 #: The Keras backends the probe runs on.
 SUPPORTED_BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
 
 Reduce = Callable[[dict[str, Any], Any], Any]
+
+
+class LayerReduce:
+    """A reduce run on each chosen layer's output where the layer produces it.
+
+    Args:
+        split: ``split(path, shape, extra) -> (static, args)``: for the layer at ``path`` whose traced output
+            has the static ``shape`` (batch first, ``None`` where unknown), the hashable configuration of its
+            reduction and its own tensor arguments taken from the probe's ``extra`` (a nest, or None).
+        fn: ``fn(static, tensor, args) -> nest of tensors``, written with ``keras.ops``: what leaves the
+            device for that layer.
+
+    Layers with the same ``static`` and output shape share one compiled reduction: under TensorFlow each is
+    one function of the graph's library (not inlined), called once per layer, so a model of many layers of
+    a few shapes (ResNet50V2: 189 layers, 21 shapes) keeps its graph small. Instances are compared by
+    identity (one compiled probe each).
+    """
+
+    def __init__(
+        self, split: Callable[[str, tuple[int | None, ...], Any], tuple[Any, Any]], fn: Callable[..., Any]
+    ) -> None:
+        self.split, self.fn = split, fn
+        self._functions: dict[Any, Any] = {}
+
+    def __call__(self, path: str, tensor: Any, extra: Any) -> Any:
+        """Reduce one layer's output (inside the probe's trace or eager run)."""
+        shape = tuple(tensor.shape)
+        static, args = self.split(path, shape, extra)
+        if keras.backend.backend() != "tensorflow":
+            return self.fn(static, tensor, args)
+        import tensorflow as tf
+
+        if static not in self._functions:
+            self._functions[static] = tf.function(
+                functools.partial(self.fn, static),
+                autograph=False,
+                experimental_attributes={"_noinline": True},
+            )
+        return self._functions[static](tensor, args)
 
 
 def check_backend() -> str:
@@ -140,7 +179,7 @@ def _tfspecs(sample: Any) -> Any:
     return keras.tree.map_structure(lambda t: tf.TensorSpec((None, *tuple(t.shape)[1:]), t.dtype), sample)
 
 
-def _stateless(model: keras.Model, trainable: Any, non_trainable: Any) -> Callable[[Any], Any]:
+def stateless(model: keras.Model, trainable: Any, non_trainable: Any) -> Callable[[Any], Any]:
     """``model(x, training=False)`` with the variables' values given as arguments (traced under JAX).
 
     What ``model.stateless_call`` does, but through ``model.__call__`` (a ``keras.StatelessScope`` mapping
@@ -168,7 +207,8 @@ class CompiledProbe:
         reduce: Optional function ``reduce(outputs, extra)`` of ``{path: tensor}`` (the captured outputs) and
             of the ``extra`` tensors given to :meth:`__call__` (or None), written with ``keras.ops`` and run
             inside the compiled function; its result (any nest of tensors) is what :meth:`__call__` returns,
-            as numpy. ``None`` returns the captured outputs themselves.
+            as numpy. A :class:`LayerReduce` runs on each layer's output as the layer produces it and
+            returns ``{path: its result}``. ``None`` returns the captured outputs themselves.
 
     Raises:
         UnsupportedBackendError: The Keras backend is not tensorflow, jax or torch.
@@ -179,7 +219,7 @@ class CompiledProbe:
         model: keras.Model,
         infos: Sequence[CapturedLayer],
         report: TraceReport,
-        reduce: Reduce | None = None,
+        reduce: Reduce | LayerReduce | None = None,
     ) -> None:
         self.backend = check_backend()
         self._model = model
@@ -191,8 +231,11 @@ class CompiledProbe:
     def _body(
         self, report: TraceReport | None, x: Any, extra: Any, call: Callable[[Any], Any] | None = None
     ) -> Any:
+        reduce = self._reduce
+        if isinstance(reduce, LayerReduce):
+            return forward(self._model, self._infos, report, x, call, lambda p, a: reduce(p, a, extra))
         outputs = forward(self._model, self._infos, report, x, call=call)
-        return outputs if self._reduce is None else self._reduce(outputs, extra)
+        return outputs if reduce is None else reduce(outputs, extra)
 
     def build(self, sample: Any, extra: Any = None) -> None:
         """Compile (TensorFlow: trace) the probe for chunks like ``sample`` and ``extra`` like this."""
@@ -215,7 +258,7 @@ class CompiledProbe:
             model = self._model
 
             def body(trainable: Any, non_trainable: Any, x: Any, extra: Any) -> Any:
-                return self._body(self._report, x, extra, _stateless(model, trainable, non_trainable))
+                return self._body(self._report, x, extra, stateless(model, trainable, non_trainable))
 
             jitted = jax.jit(body)
 
@@ -244,143 +287,3 @@ class CompiledProbe:
             extra = keras.tree.map_structure(keras.ops.convert_to_tensor, extra)
         self.build(chunk, extra)
         return keras.tree.map_structure(to_numpy, self._function(chunk, extra))
-
-
-def _symbolic(tensor: Any) -> Any:
-    """A KerasTensor with the shape (batch dimension open) and dtype of a traced or real tensor."""
-    try:
-        shape = tuple(tensor.shape)
-    except (TypeError, ValueError):  # unknown rank
-        return tensor
-    return keras.KerasTensor((None, *shape[1:]), dtype=keras.backend.standardize_dtype(tensor.dtype))
-
-
-def trace_outputs(model: keras.Model, infos: Sequence[CapturedLayer], specs: Any) -> dict[str, Any]:
-    """The first output of each layer of ``infos`` in one forward pass on inputs like ``specs``.
-
-    Nothing is computed where the backend can trace shapes (TensorFlow: a ``tf.function`` trace; JAX:
-    ``jax.eval_shape``); PyTorch runs once on a one-sample batch of zeros.
-
-    Args:
-        model: A built model.
-        infos: The layers to capture.
-        specs: Input specs (objects with ``shape`` and ``dtype``, batch first), in the model's input
-            structure.
-
-    Returns:
-        ``{path: output}`` for the layers that were called, outputs as :class:`keras.KerasTensor` (or a
-        structure of them) with an open batch dimension.
-    """
-    from tbactviz.capture import capturing
-
-    backend = check_backend()
-    store: dict[str, list[Any]] = {}
-
-    def run(x: Any, call: Callable[[Any], Any] | None = None) -> int:
-        with capturing(infos, store):
-            if call is None:
-                model(x, training=False)
-            else:
-                call(x)
-        return 0
-
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        tf_specs = keras.tree.map_structure(lambda s: tf.TensorSpec(tuple(s.shape), s.dtype), specs)
-        tf.function(run).get_concrete_function(tf_specs)
-    elif backend == "jax":
-        import jax
-
-        def body(trainable: Any, non_trainable: Any, x: Any) -> int:
-            return run(x, _stateless(model, trainable, non_trainable))
-
-        def struct(s: Any) -> Any:
-            return jax.ShapeDtypeStruct((1, *(1 if d is None else d for d in tuple(s.shape)[1:])), s.dtype)
-
-        structs = keras.tree.map_structure(struct, specs)
-        jax.eval_shape(
-            body,
-            [v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables],
-            structs,
-        )
-    else:
-        import torch
-
-        zeros = keras.tree.map_structure(
-            lambda s: keras.ops.zeros((1, *(1 if d is None else d for d in tuple(s.shape)[1:])), s.dtype),
-            specs,
-        )
-        with torch.no_grad():
-            run(zeros)
-    return {path: keras.tree.map_structure(_symbolic, outs[0]) for path, outs in store.items() if outs}
-
-
-def is_spec(obj: Any) -> bool:
-    return hasattr(obj, "shape") and hasattr(obj, "dtype") and not isinstance(obj, np.ndarray)
-
-
-def input_specs(input_shape: Any) -> Any:
-    """Input specs (KerasTensors, floatx) from a shape, a list of shapes or a dict of shapes."""
-    floatx = keras.config.floatx()
-
-    def is_shape(obj: Any) -> bool:
-        return isinstance(obj, (list, tuple)) and all(d is None or isinstance(d, int) for d in obj)
-
-    def spec(value: Any) -> Any:
-        if is_spec(value):
-            return value
-        if not is_shape(value) or len(value) < 2:
-            raise ValueError(
-                f"input_shape={input_shape!r} is not valid; expected a shape with the batch dimension first, "
-                "e.g. (None, 32, 32, 3), or a list/dict of such shapes (one per model input)"
-            )
-        return keras.KerasTensor(tuple(value), dtype=floatx)
-
-    if isinstance(input_shape, Mapping):
-        return {key: spec(value) for key, value in input_shape.items()}
-    if is_spec(input_shape) or is_shape(input_shape):
-        return spec(input_shape)
-    if not isinstance(input_shape, (list, tuple)):
-        return spec(input_shape)  # raises: neither a shape nor a list of shapes
-    return [spec(value) for value in input_shape]
-
-
-def build_if_needed(model: keras.Model, specs: Any) -> None:
-    """Build an unbuilt model from input specs: a Sequential from its shape, others by one call on zeros.
-
-    ``model.build()`` creates no graph for subclassed models, and fails for those whose ``build()`` is not
-    written, so they are called once on a one-sample batch of zeros, as Keras does when predicting.
-    """
-    if model.built:
-        return
-    if isinstance(model, keras.Sequential) and is_spec(specs):
-        model.build(tuple(specs.shape))
-        return
-    zeros = keras.tree.map_structure(
-        lambda s: keras.ops.zeros((1, *(1 if d is None else d for d in tuple(s.shape)[1:])), s.dtype), specs
-    )
-    model(zeros, training=False)
-
-
-def infer_outputs(model: keras.Model, infos: Sequence[L], input_shape: Any) -> list[L]:
-    """Fill in unknown output shapes by tracing the model once on symbolic inputs (nothing is computed).
-
-    Args:
-        model: The model (built with ``input_shape`` if it is not built yet).
-        infos: Layers as :func:`~tbactviz.layers.list_layers` lists them.
-        input_shape: Input shape with batch dimension, e.g. ``(None, 32, 32, 3)``, or a list/dict of them.
-
-    Returns:
-        ``infos`` with ``output_shape``/``drawable``/``reason`` taken from the traced outputs for the layers
-        whose shape was unknown; layers not called during the forward pass keep their unknown shape.
-    """
-    check_backend()
-    specs = input_specs(input_shape)
-    build_if_needed(model, specs)
-    unknown = [info for info in infos if info.output_shape is None and info.drawable]
-    if not unknown:
-        return list(infos)
-    found = trace_outputs(model, unknown, specs)
-    return [info.with_output(found[info.path]) if info.path in found else info for info in infos]
