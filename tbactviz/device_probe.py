@@ -17,6 +17,7 @@ One compiled probe per variant (drawn samples, with or without given edges, whic
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -28,7 +29,7 @@ from tbactviz.digest import BUCKETS, LayerPart, ReduceSpec, reduce_layer
 from tbactviz.drawing import Drawing, static_shape
 from tbactviz.extract import ActivationExtractor
 from tbactviz.probe import LayerReduce
-from tbactviz.probe_inputs import num_samples
+from tbactviz.probe_inputs import conform, num_samples, slice_samples
 
 __all__ = ["Chunk", "DeviceProbe"]
 
@@ -89,25 +90,32 @@ class DeviceProbe:
         self._plan(inputs, grid)
         ranges = self._ranges() if grid else {}
         extra: dict[str, Any] = {"ranges": ranges} if ranges else {}
-        if size >= n:  # one chunk: the histogram's edges and counts in the same compiled call
-            reducer = self._reducer(grid, False, frozenset(ranges))
-            reduced = extractor.iter_batches(inputs, min_first=first, reduce=reducer, extra=extra or None)
-        else:  # several: a first pass for the whole probe's extremes (TensorBoard's edges), then the rest
-            if self._histograms:
-                extra["bounds"] = self._probe_bounds(inputs, first)
-            reduced = extractor.iter_batches(
-                inputs,
+        several = size < n  # then a first pass for the whole probe's extremes (TensorBoard's edges)
+        if several and self._histograms:
+            extra["bounds"] = self._probe_bounds(inputs, first)
+
+        def run(part: Any, careful: bool, first_chunk: bool = True) -> Iterator[dict[str, Any]]:
+            # one chunk: the histogram's edges and counts in the same compiled call
+            reduce = self._reducer(0 if several else grid, several, frozenset(ranges), careful)
+            return extractor.iter_batches(
+                part,
                 min_first=first,
-                reduce=self._reducer(0, True, frozenset(ranges)),
-                reduce_first=self._reducer(grid, True, frozenset(ranges)) if grid else None,
+                reduce=reduce,
+                reduce_first=self._reducer(grid, True, frozenset(ranges), careful)
+                if several and grid and first_chunk
+                else None,
                 extra=extra or None,
             )
+
         shapes = {info.path: info.output_shape for info in extractor.layers}
         start = 0
-        for chunk in reduced:
-            parts: Chunk = {}
+        for chunk in run(inputs, careful=False):
             samples = min(size, n - start)
+            if any(reductions.suspect(r["partials"]) for r in chunk.values()):  # NaN/Inf: exact masks
+                part = slice_samples(conform(extractor.model, inputs)[0], start, start + samples)
+                chunk = next(iter(run(part, careful=True, first_chunk=start == 0)))
             start += samples
+            parts: Chunk = {}
             for path, r in chunk.items():
                 plan = self._plans.get((grid, self._shape_key, path)) if "grid" in r else None
                 sample_shape = _sample_shape(shapes.get(path), r, plan)
@@ -122,11 +130,22 @@ class DeviceProbe:
         found = {path: drawing.range_of(path) for path in self._extractor.paths}
         return {path: np.asarray(r, np.float32) for path, r in found.items() if r is not None}
 
-    def _reducer(self, grid: int, with_bounds: bool, ranged: frozenset[str] = frozenset()) -> LayerReduce:
-        """The per-layer reduce run in the compiled probe (one per variant, kept: one trace each)."""
-        key = (grid, with_bounds, ranged)
+    def _reducer(
+        self, grid: int, with_bounds: bool, ranged: frozenset[str] = frozenset(), careful: bool = False
+    ) -> LayerReduce:
+        """The per-layer reduce run in the compiled probe (one per variant, kept: one trace each).
+
+        ``careful``: masks for NaN/Inf (exact in every case); else the fast variant, for finite values only
+        (:attr:`tbactviz.digest.ReduceSpec.finite`), whose results :meth:`chunks` checks.
+        """
+        key = (grid, with_bounds, ranged, careful)
         if key not in self._reducers:
-            spec = ReduceSpec(eps=self._eps, buckets=BUCKETS if self._histograms else 0, grid_samples=grid)
+            spec = ReduceSpec(
+                eps=self._eps,
+                buckets=BUCKETS if self._histograms else 0,
+                grid_samples=grid,
+                finite=not careful,
+            )
 
             def split(path: str, shape: tuple[int | None, ...], extra: Any) -> tuple[Any, Any]:
                 extra = extra or {}
@@ -153,13 +172,27 @@ class DeviceProbe:
         self._plans.update({(grid, key, path): plan for path, plan in plans.items()})
 
     def _probe_bounds(self, inputs: Any, first: int) -> dict[str, tuple[np.float32, np.float32]]:
-        """The whole probe's finite extremes per layer: one compiled pass per chunk, folded here."""
-        if "bounds" not in self._reducers:
-            self._reducers["bounds"] = LayerReduce(
-                lambda path, shape, extra: (None, None), lambda static, a, args: reductions.bounds(a)
-            )
+        """The whole probe's finite extremes per layer: one compiled pass per chunk, folded here.
+
+        The fast pass (no masks) is kept where both extremes are finite; a chunk where one is not (NaN or
+        +-Inf among the values) is run again with masks.
+        """
+        for careful in (False, True):
+            if ("bounds", careful) not in self._reducers:
+                self._reducers["bounds", careful] = LayerReduce(
+                    lambda path, shape, extra: (None, None),
+                    functools.partial(_bounds, finite=not careful),
+                )
+        extractor = self._extractor
+        size = extractor.chunk_size(inputs, min_first=first)
         found: dict[str, tuple[float, float]] = {}
-        for chunk in self._extractor.iter_batches(inputs, min_first=first, reduce=self._reducers["bounds"]):
+        start = 0
+        for chunk in extractor.iter_batches(inputs, min_first=first, reduce=self._reducers["bounds", False]):
+            if not all(np.isfinite([float(lo), float(hi)]).all() for lo, hi in chunk.values()):
+                part = slice_samples(conform(extractor.model, inputs)[0], start, start + size)
+                careful = self._reducers["bounds", True]
+                chunk = next(iter(extractor.iter_batches(part, min_first=first, reduce=careful)))
+            start += size
             for path, (lo, hi) in chunk.items():
                 old = found.get(path, (np.inf, -np.inf))
                 found[path] = (min(old[0], float(lo)), max(old[1], float(hi)))
@@ -167,6 +200,10 @@ class DeviceProbe:
             path: (np.float32(lo), np.float32(hi)) if lo <= hi else (np.float32(0), np.float32(0))
             for path, (lo, hi) in found.items()
         }
+
+
+def _bounds(static: Any, a: Any, args: Any, *, finite: bool) -> tuple[Any, Any]:
+    return reductions.bounds(a, finite=finite)
 
 
 def _sample_shape(

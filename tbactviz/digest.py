@@ -52,12 +52,16 @@ class ReduceSpec:
         grid_samples: Samples whose grid inputs are returned (0: none).
         dtype: The floating dtype of the sums: float32 on the device, :func:`tbactviz.reductions.host_dtype`
             for host arrays.
+        finite: Assume the activations hold no NaN/Inf: no masks, fewer passes over the data. The probe
+            checks each result (:func:`tbactviz.reductions.suspect`) and recomputes a chunk that does not
+            qualify with ``finite=False``.
     """
 
     eps: float = 0.0
     buckets: int = BUCKETS
     grid_samples: int = 0
     dtype: str = "float32"
+    finite: bool = False
 
 
 def reduce_layer(
@@ -76,17 +80,20 @@ def reduce_layer(
         three only when asked for (``buckets``, ``grid_samples`` > 0).
     """
     eps = min(float(spec.eps), float(np.finfo(spec.dtype).max))  # eps=inf: Inf itself is not small
-    part = reductions.partials(acts, eps=eps, dtype=spec.dtype)
+    part = reductions.partials(acts, eps=eps, dtype=spec.dtype, finite=spec.finite)
     out: dict[str, Any] = {"partials": part}
     if spec.buckets:
         lo, hi = reductions.device_bounds(part) if bounds is None else bounds
-        out["counts"] = reductions.histogram_counts(acts, lo, hi, spec.buckets, dtype=spec.dtype)
+        out["counts"] = reductions.histogram_counts(
+            acts, lo, hi, spec.buckets, dtype=spec.dtype, finite=spec.finite
+        )
         out["lo"], out["hi"] = lo, hi
     if spec.grid_samples:
         if plan is None:
             out["raw"] = acts[: spec.grid_samples]
         else:
-            out["grid"] = gridreduce.grid_partial(acts, plan, value_range)
+            fast = dataclasses.replace(plan, finite=True) if spec.finite else plan
+            out["grid"] = gridreduce.grid_partial(acts, fast, value_range)
     return out
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "host_dtype",
     "merge",
     "partials",
+    "suspect",
     "value_bounds",
 ]
 
@@ -74,7 +75,7 @@ def _rows(a: Any, dtype: str) -> Any:
     return ops.reshape(ops.cast(a, dtype), (-1, channels))
 
 
-def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32") -> dict[str, Any]:
+def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32", finite: bool = False) -> dict[str, Any]:
     """Per-channel partial sums of one chunk of one layer's activations (``keras.ops``; runs on the device).
 
     Args:
@@ -82,6 +83,10 @@ def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32") -> dict[str, A
         eps: Values with ``|a| <= eps`` count as zero.
         dtype: The floating dtype the sums run in: float32 on the device; the host's eager calls
             (:mod:`tbactviz.stats`) use float64 where the backend has it.
+        finite: Assume every value is finite: no masks, about half the passes over the data. Then a
+            NaN or +-Inf makes that channel's ``total`` non-finite (so does a sum beyond the float32
+            range); a caller that sees a non-finite ``total`` recomputes with ``finite=False``
+            (:func:`suspect`), which gives the exact figures.
 
     Returns:
         ``rows`` (values per channel, an int32 scalar) and tensors of shape ``(C,)``: ``count`` (finite
@@ -98,12 +103,28 @@ def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32") -> dict[str, A
     from keras import ops
 
     x = _rows(a, dtype)
-    finite = ops.isfinite(x)
-    xf = ops.where(finite, x, 0.0)
-    count = ops.sum(ops.cast(finite, "int32"), axis=0)
+    if finite:
+        rows = ops.shape(x)[0]
+        n = ops.cast(rows, dtype)
+        total = ops.sum(x, axis=0)
+        centred = x - total / ops.maximum(n, 1.0)
+        magnitude = ops.abs(x)
+        return {
+            "rows": ops.cast(rows, "int32"),
+            "count": ops.cast(ops.ones_like(total) * n, "int32"),
+            "total": total,
+            "m2": ops.sum(centred * centred, axis=0),
+            "abs_sum": ops.sum(magnitude, axis=0),
+            "small": ops.sum(ops.cast(magnitude <= eps, "int32"), axis=0),
+            "lo": ops.min(x, axis=0),
+            "hi": ops.max(x, axis=0),
+        }
+    finite_x = ops.isfinite(x)
+    xf = ops.where(finite_x, x, 0.0)
+    count = ops.sum(ops.cast(finite_x, "int32"), axis=0)
     total = ops.sum(xf, axis=0)
     mean = total / ops.cast(ops.maximum(count, 1), dtype)
-    centred = ops.where(finite, x - mean, 0.0)
+    centred = ops.where(finite_x, x - mean, 0.0)
     small = ops.sum(ops.cast(ops.abs(x) <= eps, "int32"), axis=0)
     return {
         "rows": ops.sum(ops.cast(ops.ones_like(x[:, 0]), "int32")),
@@ -112,12 +133,21 @@ def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32") -> dict[str, A
         "m2": ops.sum(centred * centred, axis=0),
         "abs_sum": ops.sum(ops.abs(xf), axis=0),
         "small": small,
-        "lo": ops.min(ops.where(finite, x, np.inf), axis=0),
-        "hi": ops.max(ops.where(finite, x, -np.inf), axis=0),
+        "lo": ops.min(ops.where(finite_x, x, np.inf), axis=0),
+        "hi": ops.max(ops.where(finite_x, x, -np.inf), axis=0),
     }
 
 
-def histogram_counts(a: Any, lo: Any, hi: Any, bucket_count: int, *, dtype: str = "float32") -> Any:
+def suspect(part: Mapping[str, Any]) -> bool:
+    """Whether partials computed with ``finite=True`` may be wrong: some channel's ``total`` is not finite
+    (a NaN or +-Inf among the values, or a sum beyond the float32 range), so they must be recomputed with
+    ``finite=False``. Host-side, on numpy partials."""
+    return not bool(np.isfinite(np.asarray(part["total"])).all())
+
+
+def histogram_counts(
+    a: Any, lo: Any, hi: Any, bucket_count: int, *, dtype: str = "float32", finite: bool = False
+) -> Any:
     """Bucket counts of the finite values of ``a`` between ``lo`` and ``hi`` (``keras.ops``; on the device).
 
     TensorBoard's rule: bucket ``floor((x - lo) / width)`` with ``width = (hi - lo) / k``, clamped to
@@ -129,6 +159,7 @@ def histogram_counts(a: Any, lo: Any, hi: Any, bucket_count: int, *, dtype: str 
         lo, hi: float32 scalars, the finite min and max of the whole probe's values of this layer.
         bucket_count: ``k`` >= 1.
         dtype: The floating dtype of the arithmetic (as :func:`partials`).
+        finite: Assume every value is finite (no masks; see :func:`partials`).
 
     Returns:
         int32 tensor ``(k,)``.
@@ -137,18 +168,28 @@ def histogram_counts(a: Any, lo: Any, hi: Any, bucket_count: int, *, dtype: str 
     from keras import ops
 
     x = ops.reshape(ops.cast(a, dtype), (-1,))
-    finite = ops.isfinite(x)
     span = hi - lo
     width = ops.where(span > 0, span / bucket_count, 1.0)
-    index = ops.floor((ops.where(finite, x, lo) - lo) / width)
-    index = ops.where(span > 0, ops.clip(index, 0, bucket_count - 1), bucket_count - 1)
-    index = ops.where(finite, ops.cast(index, "int32"), bucket_count)  # non-finite: an extra, dropped bucket
+    if finite:  # one index pass; span == 0 (every value is lo) is moved to the last bucket below
+        # clipped after the cast: a NaN (the result is then recomputed with masks) still gives a valid index
+        index = ops.clip(ops.cast(ops.floor((x - lo) / width), "int32"), 0, bucket_count - 1)
+    else:
+        mask = ops.isfinite(x)
+        index = ops.floor((ops.where(mask, x, lo) - lo) / width)
+        index = ops.where(span > 0, ops.clip(index, 0, bucket_count - 1), bucket_count - 1)
+        index = ops.where(
+            mask, ops.cast(index, "int32"), bucket_count
+        )  # non-finite: an extra, dropped bucket
     if keras.backend.backend() == "jax":  # jnp.bincount needs a static length under jit: scatter-add
         ones = ops.cast(ops.ones_like(index), "int32")
         counts = ops.segment_sum(ones, index, num_segments=bucket_count + 1)
     else:  # a counting kernel, several times faster than TensorFlow's unsorted segment sum on CPU
         counts = ops.cast(ops.bincount(index, minlength=bucket_count + 1), "int32")
-    return counts[:bucket_count]
+    counts = counts[:bucket_count]
+    if finite:
+        last = ops.cast(ops.arange(bucket_count) == bucket_count - 1, "int32")
+        counts = ops.where(span > 0, counts, last * ops.sum(counts))
+    return counts
 
 
 def host_dtype() -> str:
@@ -164,15 +205,19 @@ def host_dtype() -> str:
     return "float64"
 
 
-def bounds(a: Any, *, dtype: str = "float32") -> tuple[Any, Any]:
+def bounds(a: Any, *, dtype: str = "float32", finite: bool = False) -> tuple[Any, Any]:
     """The finite ``(min, max)`` of all values of ``a`` as float32 device scalars; ``(inf, -inf)`` when none.
 
     What a first pass over a probe of several chunks computes (folded across chunks on the host), so that
     the histogram's edges come from the whole probe (TensorBoard's rule) before any chunk is bucketed.
+    With ``finite=True`` (no masks), a NaN or +-Inf may make either bound non-finite or wrong: a caller
+    that sees a non-finite bound recomputes with ``finite=False``.
     """
     from keras import ops
 
     x = ops.reshape(ops.cast(a, dtype), (-1,))
+    if finite:
+        return ops.min(x), ops.max(x)
     finite = ops.isfinite(x)
     return ops.min(ops.where(finite, x, np.inf)), ops.max(ops.where(finite, x, -np.inf))
 

@@ -154,7 +154,14 @@ def _prepared(activations: np.ndarray) -> tuple[np.ndarray, float]:
         lo, hi = _finite_extremes(a)
         if lo <= hi and max(-lo, hi) > _BIG:
             scale = _power_of_two_below(max(-lo, hi))
+        elif lo <= hi and max(-lo, hi) < 2.0**400 and _has_subnormals(a):
+            scale = 2.0**600  # CPU kernels read float64 subnormals as zero: all of it, scaled exactly
     return a.reshape(-1, a.shape[-1] if a.ndim > 1 else 1), scale
+
+
+def _has_subnormals(a: np.ndarray) -> bool:
+    magnitude = np.abs(a[np.isfinite(a)])
+    return bool(np.any((magnitude > 0) & (magnitude < np.finfo(np.float64).tiny)))
 
 
 def layer_stats(
@@ -206,18 +213,21 @@ def layer_stats(
 
     dtype = reductions.host_dtype()
 
-    def run(x: np.ndarray) -> dict[str, np.ndarray]:
+    def run(x: np.ndarray, eps: float) -> dict[str, np.ndarray]:
         eps_ = min(float(eps), float(np.finfo(np.float64).max))  # eps=inf: Inf itself is not small
         found = reductions.partials(ops.convert_to_tensor(_widened(x, dtype)), eps=eps_, dtype=dtype)
         return {k: ops.convert_to_numpy(v) for k, v in found.items()}
 
-    partial = run(rows)
-    if scale != 1.0:  # sums of huge values: on the values scaled by an exact power of two
-        scaled = run(rows * scale)
+    # subnormals (scale > 1): every figure from the values scaled up by an exact power of two
+    partial = run(rows * scale, eps * scale) if scale > 1.0 else run(rows, eps)
+    if scale < 1.0:  # sums of huge values: on the values scaled down by an exact power of two
+        scaled = run(rows * scale, eps)
         partial.update({key: scaled[key] for key in ("total", "m2", "abs_sum")})
     figures, _ = reductions.finish(reductions.merge(None, partial), dormant_tau=float(dormant_tau))
     figures["mean"] /= scale
     figures["std"] /= scale
+    if scale > 1.0:
+        figures["max_abs"] /= scale
     return {name: float(figures[name]) for name in STAT_NAMES}
 
 

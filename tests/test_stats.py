@@ -433,3 +433,11 @@ def test_float32_subnormals_are_not_flushed_to_zero() -> None:
     assert got["sparsity"] == 0.5 and got["dead_channels"] == 0.5
     hist = histogram_buckets(a, bucket_count=2)
     assert hist[:, 2].tolist() == [2.0, 2.0] and hist[-1, 1] == float(np.float32(2e-39))
+
+
+def test_float64_subnormals_are_not_read_as_zero() -> None:
+    """CPU kernels read float64 subnormals as zero; layer_stats scales them into range by a power of two."""
+    got = layer_stats(np.array([[5e-324, 0.0], [1e-310, 0.0]]))
+    assert got["sparsity"] == 0.5 and got["dead_channels"] == 0.5
+    assert got["max_abs"] == 1e-310
+    assert got["mean"] == pytest.approx((5e-324 + 1e-310) / 4, rel=1e-9)
