@@ -304,6 +304,28 @@ def test_nonfinite_values_are_counted_drawn_magenta_and_left_out_of_the_histogra
     assert (pixels == MAGENTA).all(axis=1).any()
 
 
+@pytest.mark.parametrize("bad", [0, 2])
+@pytest.mark.parametrize("batch_size", [None, 1])
+def test_nonfinite_values_in_one_chunk_give_the_exact_figures(
+    bad: int, batch_size: int | None, tmp_path: Path
+) -> None:
+    """The probe reduces without NaN/Inf masks first; a chunk holding some is recomputed with masks."""
+    probe = np.random.default_rng(4).uniform(0.3, 0.8, (4, 6, 6, 2)).astype(np.float32)
+    probe[bad, :2, :3, 1] = 0.1  # NaN
+    probe[bad, 4, 4, 0] = 0.95  # +Inf
+    model = _nan_inf_model()
+    with ActivationLogger(tmp_path, model, "odd", batch_size=batch_size) as logger:
+        figures = logger(probe, step=0)["odd"]
+    acts = extract_activations(model, probe, "odd")["odd"]
+    want = stats.layer_stats(acts)
+    assert figures["nonfinite"] == 7.0
+    for name, value in want.items():
+        assert figures[name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
+    np.testing.assert_allclose(
+        records(tmp_path, "histograms/odd")[0].value, stats.histogram_buckets(acts), rtol=1e-6
+    )
+
+
 @pytest.mark.parametrize("normalize", tiling.NORMALIZE_MODES)
 def test_all_zero_and_constant_layers_draw_uniform_tiles_and_finite_figures(
     normalize: str, tmp_path: Path
