@@ -247,7 +247,7 @@ def _normalize(v: Any, plan: GridPlan, value_range: Any, acc: str) -> Any:
     v = ops.cast(ops.cast(v, acc) * scale, "float32")
     lo, hi = lo * scale, hi * scale
     if mode == "standardize":
-        zero = ops.zeros_like(v)
+        zero = None if mask is None else ops.zeros_like(v)
         if mask is None:
             count = ops.convert_to_tensor(float(np.prod([v.shape[a] for a in axis])), acc)
         else:

@@ -171,8 +171,9 @@ def histogram_counts(
     span = hi - lo
     width = ops.where(span > 0, span / bucket_count, 1.0)
     if finite:  # one index pass; span == 0 (every value is lo) is moved to the last bucket below
-        # clipped after the cast: a NaN (the result is then recomputed with masks) still gives a valid index
-        index = ops.clip(ops.cast(ops.floor((x - lo) / width), "int32"), 0, bucket_count - 1)
+        # x >= lo, so the cast's truncation is the floor; clipped after the cast, so that a NaN (the result is
+        # then recomputed with masks) still gives a valid index
+        index = ops.clip(ops.cast((x - lo) / width, "int32"), 0, bucket_count - 1)
     else:
         mask = ops.isfinite(x)
         index = ops.floor((ops.where(mask, x, lo) - lo) / width)
