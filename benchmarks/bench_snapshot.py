@@ -26,6 +26,9 @@ Usage::
 * backends: each backend in a subprocess (``KERAS_BACKEND``): the snapshot with defaults vs that backend's
   own compiled forward pass (``predict_on_batch``), printed next to TensorFlow's.
 
+The device each backend computes on is printed (a GPU when one is visible), with the bytes that leave it per
+snapshot (what the compiled probe returns) next to the size of the activations they summarize.
+
 Numbers depend on the machine; the ratios are what to compare. Never asserted in tests.
 """
 
@@ -62,6 +65,34 @@ def _machine() -> str:
         f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
         f"numpy {np.__version__}"
     )
+
+
+def device_name() -> str:
+    """Where the active Keras backend computes: a GPU's name, or ``cpu``."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        return f"gpu ({gpus[0].name})" if gpus else "cpu"
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        return "cpu" if device.platform == "cpu" else f"{device.platform} ({device.device_kind})"
+    import torch
+
+    return f"gpu ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
+
+
+def moved_bytes(logger: Any, x: np.ndarray) -> tuple[int, int]:
+    """``(bytes leaving the device per snapshot, bytes of the float32 activations they summarize)``."""
+    chunks = list(logger.probe_chunks(x))
+    moved = sum(part.nbytes for chunk in chunks for part in chunk.values())
+    acts = sum(4 * int(np.prod(part.shape)) for chunk in chunks for part in chunk.values())
+    return moved, acts
 
 
 def build_model() -> Any:
@@ -244,6 +275,13 @@ def main() -> None:
     print(f"speed-up tbactviz vs naive: {t_naive / t_ours:.1f}x (defaults), {t_naive / t_full:.1f}x (every")
     print("  channel at full size and 254 levels, the naive pipeline's output; target >= 6x)")
     print(f"tbactviz vs forward pass: {t_ours / forward:.1f}x   (target <= 4.5x)")
+    probe = Ours(model, names, os.path.join(root, "moved"))
+    moved, acts = moved_bytes(probe.logger, x1)
+    probe.logger.close()
+    print(
+        f"device: {device_name()}; leaving the device per snapshot: {moved / 2**10:.0f} KiB "
+        f"(the activations: {acts / 2**20:.0f} MiB)"
+    )
     print(
         f"event bytes per step: {ours_bytes / 2**20:.2f} MiB   (target <= 4 MiB; naive "
         f"{naive_bytes / 2**20:.2f} MiB)"
@@ -277,10 +315,10 @@ def main() -> None:
             )
     if args.backends:
         print()
-        print(f"{'backend':<12}{'forward s':>11}{'snapshot s':>12}{'x forward':>11}")
-        print(f"{'tensorflow':<12}{forward:>11.3f}{t_ours:>12.3f}{t_ours / forward:>11.1f}")
+        print(f"{'backend':<12}{'forward s':>11}{'snapshot s':>12}{'x forward':>11}  device")
+        print(f"{'tensorflow':<12}{forward:>11.3f}{t_ours:>12.3f}{t_ours / forward:>11.1f}  {device_name()}")
         for backend in ("jax", "torch"):
-            env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""}
+            env = {**os.environ, "KERAS_BACKEND": backend}
             proc = subprocess.run(
                 [sys.executable, __file__, "--backend-child", "--repeats", str(repeats)],
                 env=env,
@@ -290,13 +328,15 @@ def main() -> None:
             if proc.returncode:
                 print(f"{backend:<12}failed: {proc.stderr.strip().splitlines()[-1:]}")
                 continue
-            f_s, o_s = (float(v) for v in proc.stdout.strip().splitlines()[-1].split())
-            print(f"{backend:<12}{f_s:>11.3f}{o_s:>12.3f}{o_s / f_s:>11.1f}")
+            f_s, o_s, device = proc.stdout.strip().splitlines()[-1].split(" ", 2)
+            forward_s, snapshot_s = float(f_s), float(o_s)
+            ratio = snapshot_s / forward_s
+            print(f"{backend:<12}{forward_s:>11.3f}{snapshot_s:>12.3f}{ratio:>11.1f}  {device}")
     shutil.rmtree(root, ignore_errors=True)
 
 
 def backend_child(repeats: int) -> None:
-    """On the backend of KERAS_BACKEND: print 'forward_s snapshot_s' (defaults, 1 image)."""
+    """On the backend of KERAS_BACKEND: print 'forward_s snapshot_s device' (defaults, 1 image)."""
     model = build_model()
     names = four_d_layers(model)
     x1 = images(1)
@@ -306,7 +346,7 @@ def backend_child(repeats: int) -> None:
     t_ours = median_time(lambda: ours(x1), repeats)
     ours.logger.close()
     shutil.rmtree(root, ignore_errors=True)
-    print(f"{forward} {t_ours}")
+    print(f"{forward} {t_ours} {device_name()}")
 
 
 if __name__ == "__main__":
