@@ -1,18 +1,26 @@
 """The logger's probe: the model's forward pass with every chosen layer reduced on the device.
 
 :class:`DeviceProbe` runs an :class:`~tbactviz.extract.ActivationExtractor` with
-:func:`tbactviz.digest.reduce_layer` applied to each captured layer inside the compiled function, and yields,
+:func:`tbactviz.digest.reduce_layer` applied to each captured layer where the layer returns its output
+(a :class:`~tbactviz.probe.LayerReduce`: one compiled reduction per layer shape), and yields,
 chunk by chunk, ``{layer_path: LayerPart}``: small numpy arrays (per-channel partial sums, histogram bucket
 counts, what the grids need of the first samples). Histogram edges come from the whole probe, as
 TensorBoard's do: a probe that runs as one chunk computes its extremes and its bucket counts in the same
 compiled call; a probe of several chunks first runs a pass that returns only each layer's finite extremes.
 
 Grids are reduced in the same compiled call (:func:`tbactviz.gridreduce.grid_partial`): the plans come
-from :meth:`tbactviz.drawing.Drawing.plans` when the probe is traced, from the layers' static output shapes,
-and with ``normalize="fixed"`` the kept ranges are tensor arguments (no retrace when they change).
+from :meth:`tbactviz.drawing.Drawing.plans` before the probe is compiled, from the layers' static output
+shapes (:meth:`tbactviz.extract.ActivationExtractor.sample_shapes`), and with ``normalize="fixed"`` the kept
+ranges are tensor arguments (no retrace when they change).
+
+The reductions first run without NaN/Inf masks (``ReduceSpec.finite``: about half the passes over the
+data); a chunk whose per-channel totals (or, in the extremes pass, bounds) come back non-finite is run again
+with the masks, which gives the exact figures: a model that produces NaN or Inf pays one more forward pass
+for each such chunk.
 
 One compiled probe per variant (drawn samples, with or without given edges, which layers have a kept
-``fixed`` range, the extremes pass), built on first use and kept for the extractor's lifetime.
+``fixed`` range, with or without masks, the extremes pass), built on first use and kept for the extractor's
+lifetime.
 """
 
 from __future__ import annotations
