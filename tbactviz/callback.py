@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 
+from tbactviz import chief
 from tbactviz.background import BackgroundWriter
 from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, WarnOnce
 from tbactviz.extract import describe_inputs, num_samples, slice_samples
@@ -75,8 +76,10 @@ class ActivationCallback(keras.callbacks.Callback):
     (``max_queue``); when it is full, training waits (no step is ever dropped). ``on_train_end`` and
     :meth:`close` drain it before closing the event file, and so does interpreter exit.
 
-    Distribution: under ``MirroredStrategy`` the probe runs on the mirrored model as is; under
-    ``MultiWorkerMirroredStrategy`` only the chief (``strategy.extended.should_save_summary``) writes.
+    Distribution: under ``MirroredStrategy`` the probe runs on the mirrored model as is. With several
+    processes only the chief writes (:func:`tbactviz.chief.is_chief`): under ``MultiWorkerMirroredStrategy``
+    the worker that ``strategy.extended.should_save_summary``, under multi-process JAX (and
+    ``keras.distribution``) process 0, under ``torch.distributed`` rank 0; the others log nothing.
 
     Args:
         logdir: str or path. Run directory of the events, e.g. ``"logs/activations"``; created on the first
@@ -209,13 +212,13 @@ class ActivationCallback(keras.callbacks.Callback):
 
     @property
     def is_chief(self) -> bool:
-        """Whether this process writes (False on non-chief workers of a multi-worker strategy)."""
+        """Whether this process writes (set by each ``fit``; False off process 0 of a multi-process run)."""
         return self._chief
 
     # -- Keras hooks --------------------------------------------------------------------------------------
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._chief = self._is_chief()
+        self._chief = chief.is_chief(self.model)
         if self._chief and not self._schedule.off:
             self._start()
 
@@ -378,11 +381,6 @@ class ActivationCallback(keras.callbacks.Callback):
         )
 
     # -- what the model knows -----------------------------------------------------------------------------
-
-    def _is_chief(self) -> bool:
-        strategy = getattr(self.model, "distribute_strategy", None)
-        extended = getattr(strategy, "extended", None)
-        return bool(getattr(extended, "should_save_summary", True))
 
     def _optimizer_steps(self) -> int | None:
         """``model.optimizer.iterations`` (optimizer steps made so far, restored on resume), or None."""
