@@ -15,7 +15,7 @@ import keras
 
 from tbactviz import chief
 from tbactviz.background import BackgroundWriter
-from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, WarnOnce
+from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, WarnOnce, out_of_memory_hint
 from tbactviz.extract import describe_inputs, num_samples, slice_samples
 from tbactviz.logger import ActivationLogger
 from tbactviz.options import CALLBACK_OPTIONS, LOGGER_OPTIONS, check_options
@@ -375,7 +375,8 @@ class ActivationCallback(keras.callbacks.Callback):
     def _warn_once(self, where: str, exc: BaseException, what: str) -> None:
         self._warn(
             (where, type(exc).__name__),
-            f"tbactviz: ActivationCallback: {what}: {type(exc).__name__}: {exc} (training continues; further "
+            f"tbactviz: ActivationCallback: {what}: {type(exc).__name__}: {exc}"
+            f"{out_of_memory_hint(exc, self._logger_options.get('batch_size'))} (training continues; further "
             "errors of this kind are logged at DEBUG level only; pass on_error='raise' to raise them)",
             stacklevel=2,
         )
