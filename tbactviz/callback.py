@@ -13,8 +13,9 @@ from typing import Any
 
 import keras
 
+from tbactviz import chief
 from tbactviz.background import BackgroundWriter
-from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, WarnOnce
+from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, WarnOnce, out_of_memory_hint
 from tbactviz.extract import describe_inputs, num_samples, slice_samples
 from tbactviz.logger import ActivationLogger
 from tbactviz.options import CALLBACK_OPTIONS, LOGGER_OPTIONS, check_options
@@ -75,8 +76,10 @@ class ActivationCallback(keras.callbacks.Callback):
     (``max_queue``); when it is full, training waits (no step is ever dropped). ``on_train_end`` and
     :meth:`close` drain it before closing the event file, and so does interpreter exit.
 
-    Distribution: under ``MirroredStrategy`` the probe runs on the mirrored model as is; under
-    ``MultiWorkerMirroredStrategy`` only the chief (``strategy.extended.should_save_summary``) writes.
+    Distribution: under ``MirroredStrategy`` the probe runs on the mirrored model as is. With several
+    processes only the chief writes (:func:`tbactviz.chief.is_chief`): under ``MultiWorkerMirroredStrategy``
+    the worker that ``strategy.extended.should_save_summary``, under multi-process JAX (and
+    ``keras.distribution``) process 0, under ``torch.distributed`` rank 0; the others log nothing.
 
     Args:
         logdir: str or path. Run directory of the events, e.g. ``"logs/activations"``; created on the first
@@ -209,13 +212,13 @@ class ActivationCallback(keras.callbacks.Callback):
 
     @property
     def is_chief(self) -> bool:
-        """Whether this process writes (False on non-chief workers of a multi-worker strategy)."""
+        """Whether this process writes (set by each ``fit``; False off process 0 of a multi-process run)."""
         return self._chief
 
     # -- Keras hooks --------------------------------------------------------------------------------------
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._chief = self._is_chief()
+        self._chief = chief.is_chief(self.model)
         if self._chief and not self._schedule.off:
             self._start()
 
@@ -372,17 +375,13 @@ class ActivationCallback(keras.callbacks.Callback):
     def _warn_once(self, where: str, exc: BaseException, what: str) -> None:
         self._warn(
             (where, type(exc).__name__),
-            f"tbactviz: ActivationCallback: {what}: {type(exc).__name__}: {exc} (training continues; further "
+            f"tbactviz: ActivationCallback: {what}: {type(exc).__name__}: {exc}"
+            f"{out_of_memory_hint(exc, self._logger_options.get('batch_size'))} (training continues; further "
             "errors of this kind are logged at DEBUG level only; pass on_error='raise' to raise them)",
             stacklevel=2,
         )
 
     # -- what the model knows -----------------------------------------------------------------------------
-
-    def _is_chief(self) -> bool:
-        strategy = getattr(self.model, "distribute_strategy", None)
-        extended = getattr(strategy, "extended", None)
-        return bool(getattr(extended, "should_save_summary", True))
 
     def _optimizer_steps(self) -> int | None:
         """``model.optimizer.iterations`` (optimizer steps made so far, restored on resume), or None."""

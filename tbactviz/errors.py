@@ -26,6 +26,8 @@ __all__ = [
     "WarnOnce",
     "WriterClosedError",
     "close_matches",
+    "is_out_of_memory",
+    "out_of_memory_hint",
 ]
 
 
@@ -163,3 +165,69 @@ class NoDrawableLayerError(TbactvizError, ValueError):
 
 class UnsupportedBackendError(TbactvizError, RuntimeError):
     """The active Keras backend cannot run the probe (tbactviz supports tensorflow, jax and torch)."""
+
+
+# What each backend raises when a device (or the host) runs out of memory: TensorFlow's
+# tf.errors.ResourceExhaustedError ("OOM when allocating tensor ..."), JAX's XlaRuntimeError / JaxRuntimeError
+# ("RESOURCE_EXHAUSTED: Out of memory while trying to allocate ..."), torch.OutOfMemoryError ("CUDA out of
+# memory. Tried to allocate ..."), and Python's MemoryError on the host.
+_OOM_TYPES = frozenset({"ResourceExhaustedError", "OutOfMemoryError", "MemoryError"})
+_OOM_TEXT = ("resource_exhausted", "out of memory", "oom when allocating")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says that a device or the host ran out of memory, on any Keras backend.
+
+    Recognized by the name of its type or of a base type (``ResourceExhaustedError``, ``OutOfMemoryError``,
+    ``MemoryError``) or by its message (``RESOURCE_EXHAUSTED``, ``out of memory``, ``OOM when allocating``),
+    so that no backend library is imported to check.
+
+    Args:
+        exc: The exception.
+
+    Returns:
+        True for an out-of-memory error.
+
+    Example:
+        >>> is_out_of_memory(RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 8 B"))
+        True
+        >>> is_out_of_memory(ValueError("bad shape"))
+        False
+    """
+    if any(cls.__name__ in _OOM_TYPES for cls in type(exc).__mro__):
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in _OOM_TEXT)
+
+
+def out_of_memory_hint(exc: BaseException, batch_size: int | None) -> str:
+    """What to do about an out-of-memory error of the probe, to append to a message; "" for other errors.
+
+    Args:
+        exc: The exception the probe raised.
+        batch_size: The ``batch_size`` option in force (probe samples per forward pass), None for automatic.
+
+    Returns:
+        ``" -- out of memory ...: pass a smaller batch_size ..."`` or ``""``.
+
+    Example:
+        >>> out_of_memory_hint(MemoryError(), 16)[:60]
+        ' -- out of memory while running the probe (batch_size=16): p'
+        >>> out_of_memory_hint(ValueError("bad shape"), 16)
+        ''
+    """
+    if not is_out_of_memory(exc):
+        return ""
+    if batch_size == 1:
+        return (
+            " -- out of memory while running the probe with batch_size=1 (one sample per forward pass): "
+            "choose fewer layers, or a probe of smaller inputs"
+        )
+    if batch_size is None:
+        now, example = "batch_size=None: automatic chunks", "e.g. batch_size=8 (1 needs the least memory)"
+    else:
+        now, example = f"batch_size={batch_size}", f"e.g. batch_size={max(1, batch_size // 2)}"
+    return (
+        f" -- out of memory while running the probe ({now}): pass a smaller batch_size, {example}, "
+        "to run the probe in smaller chunks"
+    )

@@ -2,13 +2,17 @@
 
 Usage: ``KERAS_BACKEND=<name> python _backend_run.py WORKDIR OUTDIR``. WORKDIR holds ``cnn.keras``,
 ``nested.keras`` (saved by the test on the TensorFlow backend, so every backend runs the same weights),
-``probe.npy``, ``x.npy`` and ``y.npy``. Events go to ``OUTDIR/<model>/<logger|callback|cli>``.
+``probe.npy``, ``x.npy`` and ``y.npy``. Events go to ``OUTDIR/<model>/<logger|callback|cli>``. Then the
+probe raises the backend's own out-of-memory exception during ``fit`` (events to a directory of their own).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
+import warnings
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -43,7 +47,57 @@ def main(workdir: str, outdir: str) -> None:
         )
         model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=[callback])
         assert callback.logged_steps == [0, 1, 2], callback.logged_steps
+    check_out_of_memory(keras.saving.load_model(os.path.join(workdir, "cnn.keras")), probe, x, y)
     print("backend", keras.backend.backend())
+
+
+def oom_error() -> Exception:
+    """The exception the active backend raises when a device runs out of memory."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        from jax.errors import JaxRuntimeError  # jaxlib's XlaRuntimeError in older releases
+
+        return JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.00GiB.")
+    if backend == "torch":
+        import torch
+
+        return torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+    import tensorflow as tf
+
+    return tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[2,10,10,6]")
+
+
+def check_out_of_memory(model: Any, probe: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """Steps 0 and 1 run out of memory in the probe: one warning with the hint, fit goes on, 2 and 3 log."""
+    real = tbactviz.ActivationLogger.probe_chunks
+    oom = {"now": True}
+    error = oom_error()
+
+    def probe_chunks(self: Any, inputs: Any) -> Any:
+        if oom["now"]:
+            raise error
+        yield from real(self, inputs)
+
+    class MemoryFreed(keras.callbacks.Callback):  # before ours: the probe fits again from step 2 on
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            oom["now"] = epoch < 1
+
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    tbactviz.ActivationLogger.probe_chunks = probe_chunks  # type: ignore[method-assign]
+    try:
+        with tempfile.TemporaryDirectory() as logdir, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            callback = tbactviz.ActivationCallback(logdir, probe[:2], ["c1"], batch_size=2)
+            history = model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[MemoryFreed(), callback])
+    finally:
+        tbactviz.ActivationLogger.probe_chunks = real  # type: ignore[method-assign]
+    ours = [str(w.message) for w in caught if issubclass(w.category, tbactviz.TbactvizWarning)]
+    assert len(ours) == 1, ours
+    assert f"step 0: logging activations failed: {type(error).__name__}" in ours[0], ours[0]
+    assert "out of memory while running the probe (batch_size=2): pass a smaller batch_size" in ours[0], ours[
+        0
+    ]
+    assert len(history.history["loss"]) == 3 and callback.logged_steps == [2, 3], callback.logged_steps
 
 
 if __name__ == "__main__":

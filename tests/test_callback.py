@@ -18,6 +18,7 @@ import tbactviz
 from tbactviz import tiling
 from tbactviz.callback import ActivationCallback
 from tbactviz.errors import ProbeError, TbactvizWarning
+from tbactviz.logger import ActivationLogger
 
 STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite", "dormant_fraction")
 X = np.random.default_rng(0).random((16, 12, 12, 3), dtype=np.float32)
@@ -291,6 +292,53 @@ def test_failing_probe_warns_once_per_cause(tmp_path: Path, monkeypatch: pytest.
     assert len([w for w in record if issubclass(w.category, TbactvizWarning)]) == 1
     assert len(history.history["loss"]) == 2
     assert event_files(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("async_write", "batch_size", "hint"), [(False, 2, "batch_size=1"), (True, None, "batch_size=8")]
+)
+def test_out_of_memory_in_the_probe_warns_once_and_logging_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, async_write: bool, batch_size: int | None, hint: str
+) -> None:
+    real = ActivationLogger.probe_chunks
+    oom = {"now": True}
+
+    def probe_chunks(self: ActivationLogger, inputs: Any) -> Any:  # what a device out of memory raises
+        if oom["now"]:
+            raise tf.errors.ResourceExhaustedError(
+                None, None, "OOM when allocating tensor with shape[2,10,10,4]"
+            )
+        yield from real(self, inputs)
+
+    class MemoryFreed(keras.callbacks.Callback):  # runs before ours: from step 3 on the probe fits again
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            oom["now"] = epoch < 2
+
+    monkeypatch.setattr(ActivationLogger, "probe_chunks", probe_chunks)
+    cb = ActivationCallback(tmp_path, X[:2], "conv*", async_write=async_write, batch_size=batch_size)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = fit(small_cnn(), [MemoryFreed(), cb], epochs=4)  # steps 0, 1 and 2 fail
+    ours = [str(w.message) for w in caught if issubclass(w.category, TbactvizWarning)]
+    assert len(ours) == 1, ours
+    assert "step 0: logging activations failed: ResourceExhaustedError: OOM when allocating tensor" in ours[0]
+    assert f"out of memory while running the probe (batch_size={batch_size}" in ours[0]
+    assert f"pass a smaller batch_size, e.g. {hint}" in ours[0] and "training continues" in ours[0]
+    assert len(history.history["loss"]) == 4
+    assert cb.logged_steps == [3, 4]
+    assert_logged(tmp_path, [3, 4])
+
+
+def test_other_errors_get_no_out_of_memory_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def probe_chunks(self: ActivationLogger, inputs: Any) -> Any:
+        raise ValueError("some other failure")
+        yield
+
+    monkeypatch.setattr(ActivationLogger, "probe_chunks", probe_chunks)
+    with pytest.warns(TbactvizWarning, match="step 0: logging activations failed: ValueError") as record:
+        fit(small_cnn(), ActivationCallback(tmp_path, X[:2], "conv*"), epochs=1)
+    (message,) = [str(w.message) for w in record if issubclass(w.category, TbactvizWarning)]
+    assert "out of memory" not in message and "batch_size" not in message
 
 
 def test_unknown_layer_is_raised_at_fit_start(tmp_path: Path) -> None:

@@ -1,31 +1,32 @@
-"""ActivationCallback under tf.distribute strategies, each run in fresh subprocesses.
+"""ActivationCallback under distributed training, each scenario run in fresh subprocesses.
 
-Logical devices must be configured before TensorFlow initializes, and a multi-worker cluster needs one process
-per worker, so every scenario runs a small training script in its own interpreter (bounded in time) and the
-test reads the events it left behind.
+Logical devices must be configured before TensorFlow initializes, and a multi-process run (a multi-worker
+tf.distribute cluster, multi-process JAX, torch.distributed) needs one process per worker, so every scenario
+runs a small training script in its own interpreter (bounded in time) and the test reads the events it left
+behind. Only process 0 (the chief) may write.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _events import event_files, read_events
 
 TIMEOUT = 150  # seconds per scenario; a hung collective fails the test instead of hanging the suite
 
-COMMON = textwrap.dedent(
+MODEL = textwrap.dedent(
     """
-    import json, os, sys
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
-    import tensorflow as tf
 
     def small_cnn():
         import keras
@@ -42,6 +43,17 @@ COMMON = textwrap.dedent(
     x = np.random.default_rng(0).random((16, 12, 12, 3), dtype=np.float32)
     y = np.random.default_rng(1).random((16, 2), dtype=np.float32)
     """
+)
+
+COMMON = (
+    textwrap.dedent(
+        """
+    import json, os, sys
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    """
+    )
+    + MODEL
 )
 
 MIRRORED = COMMON + textwrap.dedent(
@@ -91,6 +103,73 @@ MULTI_WORKER = COMMON + textwrap.dedent(
         json.dump({"chief": cb.is_chief, "logged": cb.logged_steps, "pid": os.getpid(),
                    "workers": strategy.num_replicas_in_sync}, f)
     """
+)
+
+# Multi-process JAX: jax.distributed.initialize before anything runs on a device. "data_parallel" also shards
+# each global batch over the two processes' CPUs with keras.distribution (gloo collectives on CPU).
+JAX_PROCESS = (
+    textwrap.dedent(
+        """
+        import json, os, sys
+        port, index, logdir, mode, report = sys.argv[1:6]
+        import jax
+        jax.distributed.initialize(
+            coordinator_address=f"localhost:{port}", num_processes=2, process_id=int(index)
+        )
+        import keras
+        """
+    )
+    + MODEL
+    + textwrap.dedent(
+        """
+        import tbactviz
+        keras.utils.set_random_seed(0)  # keras.distribution wants the same initial weights everywhere
+        if mode == "data_parallel":
+            keras.distribution.set_distribution(
+                keras.distribution.DataParallel(devices=jax.devices(), auto_shard_dataset=False)
+            )
+            x, y = x[8 * int(index) : 8 * int(index) + 8], y[8 * int(index) : 8 * int(index) + 8]
+        model = small_cnn()
+        cb = tbactviz.ActivationCallback(logdir, x[:2], "conv*", on_error="raise")
+        model.fit(x, y, batch_size=8 if mode == "plain" else 4, epochs=2, verbose=0, callbacks=[cb])
+        with open(report, "w") as f:
+            json.dump({"chief": cb.is_chief, "logged": cb.logged_steps, "pid": os.getpid(),
+                       "processes": jax.process_count()}, f)
+        """
+    )
+)
+
+# torch.distributed: a gloo process group of two ranks; an all_reduce at the end shows both took part.
+TORCH_PROCESS = (
+    textwrap.dedent(
+        """
+        import json, os, sys
+        port, index, logdir, mode, report = sys.argv[1:6]
+        import torch
+        import torch.distributed as dist
+        dist.init_process_group(
+            "gloo", init_method=f"tcp://localhost:{port}", rank=int(index), world_size=2
+        )
+        import keras
+        """
+    )
+    + MODEL
+    + textwrap.dedent(
+        """
+        import tbactviz
+        model = small_cnn()
+        cb = tbactviz.ActivationCallback(
+            logdir, x[:2], "conv*", async_write=mode == "async", on_error="raise"
+        )
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[cb])
+        ranks = torch.ones(1)
+        dist.all_reduce(ranks)
+        with open(report, "w") as f:
+            json.dump({"chief": cb.is_chief, "logged": cb.logged_steps, "pid": os.getpid(),
+                       "processes": int(ranks.item())}, f)
+        dist.destroy_process_group()
+        """
+    )
 )
 
 TAGS = {
@@ -158,30 +237,23 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-@pytest.mark.slow
-def test_multi_worker_mirrored_strategy_only_the_chief_writes(tmp_path: Path) -> None:
-    try:
-        ports = _free_ports(2)
-    except OSError as exc:
-        pytest.skip(f"this platform cannot open TCP ports on 127.0.0.1 for a 2-worker cluster: {exc}")
-    script = tmp_path / "worker.py"
-    script.write_text(MULTI_WORKER)
-    logdir = tmp_path / "logs" / "act"  # the same run directory for both workers
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    procs = []
-    for index in range(2):
-        env = _env()
-        env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        report = tmp_path / f"worker{index}.json"
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, str(script), str(logdir), str(report)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
+def _run_processes(
+    tmp_path: Path, script: str, argvs: list[list[str]], envs: list[dict[str, str]]
+) -> list[Any]:
+    """Run ``script`` in one interpreter per argv, all at once (bounded by TIMEOUT); each writes a JSON report
+    to its last argument, returned in order."""
+    path = tmp_path / "process.py"
+    path.write_text(script)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(path), *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
+        for argv, env in zip(argvs, envs, strict=True)
+    ]
     outputs = []
     try:
         for proc in procs:
@@ -189,7 +261,7 @@ def test_multi_worker_mirrored_strategy_only_the_chief_writes(tmp_path: Path) ->
     except subprocess.TimeoutExpired:
         for proc in procs:
             proc.kill()
-        pytest.fail(f"the 2-worker cluster did not finish within {TIMEOUT} s")
+        pytest.fail(f"the {len(procs)} processes did not finish within {TIMEOUT} s")
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -197,10 +269,122 @@ def test_multi_worker_mirrored_strategy_only_the_chief_writes(tmp_path: Path) ->
                 proc.wait()
     for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-4000:]
-    chief, worker = (json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2))
-    assert chief["workers"] == 2
+    return [json.loads(Path(argv[-1]).read_text()) for argv in argvs]
+
+
+def _assert_only_the_chief_wrote(
+    root: Path, logdir: Path, chief: dict[str, Any], other: dict[str, Any]
+) -> None:
+    assert chief["processes"] == 2
     assert (chief["chief"], chief["logged"]) == (True, [0, 1, 2])
-    assert (worker["chief"], worker["logged"]) == (False, [])
-    files = event_files(tmp_path / "logs")
-    assert len(files) == 1 and f".{chief['pid']}." in os.path.basename(files[0])
+    assert (other["chief"], other["logged"]) == (False, [])
+    files = event_files(root)
+    assert len(files) == 1 and f".{chief['pid']}." in os.path.basename(files[0]), files
     assert _steps_by_tag(logdir) == {tag: [0, 1, 2] for tag in TAGS}
+
+
+@pytest.mark.slow
+def test_multi_worker_mirrored_strategy_only_the_chief_writes(tmp_path: Path) -> None:
+    try:
+        ports = _free_ports(2)
+    except OSError as exc:
+        pytest.skip(f"this platform cannot open TCP ports on 127.0.0.1 for a 2-worker cluster: {exc}")
+    logdir = tmp_path / "logs" / "act"  # the same run directory for both workers
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    envs = []
+    for index in range(2):
+        env = _env()
+        env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        envs.append(env)
+    argvs = [[str(logdir), str(tmp_path / f"worker{i}.json")] for i in range(2)]
+    chief, worker = _run_processes(tmp_path, MULTI_WORKER, argvs, envs)
+    chief["processes"] = chief.pop("workers")
+    _assert_only_the_chief_wrote(tmp_path / "logs", logdir, chief, worker)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("backend", "mode"),
+    [("jax", "plain"), ("jax", "data_parallel"), ("torch", "sync"), ("torch", "async")],
+)
+def test_multi_process_jax_and_torch_only_process_0_writes(tmp_path: Path, backend: str, mode: str) -> None:
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    try:
+        (port,) = _free_ports(1)
+    except OSError as exc:
+        pytest.skip(f"this platform cannot open a TCP port on 127.0.0.1 for a 2-process group: {exc}")
+    logdir = tmp_path / "logs" / "act"  # the same run directory for both processes
+    env = {**_env(), "KERAS_BACKEND": backend}
+    argvs = [[str(port), str(i), str(logdir), mode, str(tmp_path / f"process{i}.json")] for i in range(2)]
+    script = JAX_PROCESS if backend == "jax" else TORCH_PROCESS
+    process0, process1 = _run_processes(tmp_path, script, argvs, [env, env])
+    _assert_only_the_chief_wrote(tmp_path / "logs", logdir, process0, process1)
+
+
+# -- which process writes, without processes: each backend's answer stood in for ----------------------------
+
+
+def _stand_ins(monkeypatch: pytest.MonkeyPatch, *, process_index: int, initialized: bool, rank: int) -> None:
+    """Stand-ins for jax and torch.distributed (only the active backend's may be asked)."""
+    dist = types.SimpleNamespace(
+        is_available=lambda: True, is_initialized=lambda: initialized, get_rank=lambda: rank
+    )
+    monkeypatch.setitem(sys.modules, "jax", types.SimpleNamespace(process_index=lambda: process_index))
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(distributed=dist))
+    monkeypatch.setitem(sys.modules, "torch.distributed", dist)
+
+
+@pytest.mark.parametrize(
+    ("backend", "process_index", "initialized", "rank", "expected"),
+    [
+        ("tensorflow", 1, True, 1, True),  # the other backends' answers are not asked
+        ("jax", 0, True, 1, True),
+        ("jax", 1, False, 0, False),
+        ("torch", 1, True, 0, True),
+        ("torch", 0, True, 1, False),
+        ("torch", 0, False, 1, True),  # no process group: a single process
+    ],
+)
+def test_is_chief_asks_the_active_backend(
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+    process_index: int,
+    initialized: bool,
+    rank: int,
+    expected: bool,
+) -> None:
+    import keras
+
+    from tbactviz.chief import is_chief
+
+    _stand_ins(monkeypatch, process_index=process_index, initialized=initialized, rank=rank)
+    monkeypatch.setattr(keras.backend, "backend", lambda: backend)
+    assert is_chief(None) is expected
+    assert is_chief(object()) is expected  # a model without a distribution strategy
+    worker = types.SimpleNamespace(
+        distribute_strategy=types.SimpleNamespace(extended=types.SimpleNamespace(should_save_summary=False))
+    )
+    assert is_chief(worker) is False  # a non-chief tf.distribute worker, whatever the backend says
+
+
+def test_callback_is_chief_follows_the_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keras
+    import numpy as np
+
+    import tbactviz
+    from tbactviz import chief
+
+    model = keras.Sequential(
+        [keras.Input((6, 6, 3)), keras.layers.Conv2D(2, 3, name="conv"), keras.layers.Flatten()]
+    )
+    model.compile("sgd", "mse")
+    x, y = np.zeros((4, 6, 6, 3), np.float32), np.zeros((4, 32), np.float32)
+    monkeypatch.setattr(chief, "is_chief", lambda model: False)
+    cb = tbactviz.ActivationCallback(tmp_path / "act", x[:1], "conv")
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[cb])
+    assert (cb.is_chief, cb.logged_steps, cb.logger) == (False, [], None)
+    assert event_files(tmp_path) == []
+    monkeypatch.undo()
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[cb])  # asked again at each fit
+    assert cb.is_chief and len(cb.logged_steps) == 1 and len(event_files(tmp_path)) == 1

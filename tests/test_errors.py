@@ -39,3 +39,43 @@ def test_close_matches_finds_nested_inner_names() -> None:
 )
 def test_error_types_derive_from_builtins(cls: type, base: type) -> None:
     assert issubclass(cls, base)
+
+
+def _named(name: str, base: type[Exception] = RuntimeError) -> type[Exception]:
+    return type(name, (base,), {})
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        _named("ResourceExhaustedError")("OOM when allocating tensor with shape[64,112,112,64]"),
+        _named("XlaRuntimeError")("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.00GiB."),
+        _named("JaxRuntimeError")("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.00GiB."),
+        _named("OutOfMemoryError")("CUDA out of memory. Tried to allocate 20.00 MiB"),
+        _named("CudaOOM", _named("OutOfMemoryError"))(""),  # a subclass, whatever its message
+        MemoryError(),
+    ],
+)
+def test_out_of_memory_is_recognized_on_every_backend(exc: Exception) -> None:
+    assert errors.is_out_of_memory(exc)
+    assert "to run the probe in smaller chunks" in errors.out_of_memory_hint(exc, 4)
+
+
+def test_tensorflows_own_out_of_memory_error_is_recognized() -> None:
+    tf = pytest.importorskip("tensorflow")
+    exc = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+    assert errors.is_out_of_memory(exc)
+    assert errors.out_of_memory_hint(exc, 16) == (
+        " -- out of memory while running the probe (batch_size=16): pass a smaller batch_size, e.g. "
+        "batch_size=8, to run the probe in smaller chunks"
+    )
+    assert "batch_size=None: automatic chunks" in errors.out_of_memory_hint(exc, None)
+    assert "batch_size=1 (one sample per forward pass): choose fewer layers" in errors.out_of_memory_hint(
+        exc, 1
+    )
+
+
+@pytest.mark.parametrize("exc", [ValueError("bad shape"), RuntimeError("XLA compilation failed"), OSError()])
+def test_other_errors_are_not_out_of_memory(exc: Exception) -> None:
+    assert not errors.is_out_of_memory(exc)
+    assert errors.out_of_memory_hint(exc, 4) == ""
