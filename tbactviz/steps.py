@@ -119,7 +119,7 @@ class StepWriter:
 
     def emit(self, digests: list[LayerDigest], step: int) -> dict[str, dict[str, float]]:
         """Finish every layer (tiles, PNGs, figures) and write them as one event at ``step``."""
-        values: list[Any] = []
+        values: list[bytes] = []
         figures: dict[str, dict[str, float]] = {}
         for digest, (layer_values, layer_figures) in zip(
             digests, self._map(LayerDigest.finish, digests), strict=True
