@@ -285,7 +285,9 @@ class LayerDigest:
         else:
             grids = [p.grid for p in parts if p.grid is not None]
             partial = {
-                "codes": np.concatenate([g["codes"] for g in grids])[: first.plan.max_images],
+                "codes": (
+                    grids[0]["codes"] if len(grids) == 1 else np.concatenate([g["codes"] for g in grids])
+                )[: first.plan.max_images],
                 "channels": grids[0]["channels"],
                 "nonfinite": sum(int(g["nonfinite"]) for g in grids),
             }

@@ -209,7 +209,7 @@ def histogram_rows(counts: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 def value_bounds(part: Mapping[str, np.ndarray]) -> tuple[float, float]:
     """The finite ``(min, max)`` of a layer from its (merged) partials; ``(inf, -inf)`` when none."""
-    return float(np.min(part["lo"])), float(np.max(part["hi"]))
+    return float(np.asarray(part["lo"]).min()), float(np.asarray(part["hi"]).max())
 
 
 def merge(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

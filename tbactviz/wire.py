@@ -53,10 +53,13 @@ SCALAR_META = scalar_metadata.create_summary_metadata(display_name="", descripti
 _F32 = struct.Struct("<f")
 
 
+_ONE_BYTE = [bytes((n,)) for n in range(0x80)]
+
+
 def _varint(n: int) -> bytes:
     """``n`` >= 0 as a protobuf varint."""
     if n < 0x80:
-        return bytes((n,))
+        return _ONE_BYTE[n]
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -80,16 +83,24 @@ _META = {
     name: _field(_VALUE_META, meta.SerializeToString())
     for name, meta in (("image", IMAGE_META), ("histogram", HISTOGRAM_META), ("scalar", SCALAR_META))
 }
+# A scalar's tensor up to its float: DT_FLOAT, shape (), then float_val's key and length (10 bytes in all).
+_SCALAR_HEAD = _VALUE_TENSOR + b"\x0a" + b"\x08\x01" + b"\x12\x00" + _TENSOR_FLOATS + b"\x04"
 
 
 def _dtype(dtype: int) -> bytes:
     return b"\x08" + _varint(dtype) if dtype else b""
 
 
-def _shape(dims: Sequence[int]) -> bytes:
+@functools.lru_cache(maxsize=1 << 12)
+def _shape(dims: tuple[int, ...]) -> bytes:
     return _field(
         _TENSOR_SHAPE, b"".join(_field(_SHAPE_DIM, b"\x08" + _varint(d) if d else b"") for d in dims)
     )
+
+
+def _value(tag: bytes, tensor: list[bytes | memoryview], meta: bytes) -> bytes:
+    """A summary value from its tag field, the parts of its tensor and its metadata field (one copy)."""
+    return b"".join([tag, _VALUE_TENSOR, _varint(sum(map(len, tensor))), *tensor, meta])
 
 
 def tag_field(tag: str) -> bytes:
@@ -140,8 +151,7 @@ def scalar(tag: bytes, value: float) -> bytes:
         packed = _F32.pack(value)
     except OverflowError:  # beyond float32: infinite, as protobuf's own conversion makes it
         packed = _F32.pack(math.copysign(math.inf, value))
-    tensor = b"\x08\x01\x12\x00" + _TENSOR_FLOATS + b"\x04" + packed  # DT_FLOAT, shape (), float_val
-    return tag + _field(_VALUE_TENSOR, tensor) + _META["scalar"]
+    return tag + _SCALAR_HEAD + packed + _META["scalar"]
 
 
 def histogram(tag: bytes, buckets: np.ndarray) -> bytes:
@@ -149,7 +159,7 @@ def histogram(tag: bytes, buckets: np.ndarray) -> bytes:
     arr = np.ascontiguousarray(buckets, dtype="<f8")
     if arr.ndim != 2 or arr.shape[1] != 3:
         raise ValueError(f"buckets has shape {arr.shape}; expected (k, 3)")
-    return tag + _field(_VALUE_TENSOR, _tensor(types_pb2.DT_DOUBLE, arr)) + _META["histogram"]
+    return _value(tag, _tensor(types_pb2.DT_DOUBLE, arr), _META["histogram"])
 
 
 def tensor(tag: bytes, array: np.ndarray, *, kind: str) -> bytes:
@@ -158,26 +168,30 @@ def tensor(tag: bytes, array: np.ndarray, *, kind: str) -> bytes:
     integer = np.issubdtype(arr.dtype, np.integer)
     arr = np.ascontiguousarray(arr, dtype="<i4" if integer else "<f4")
     dtype = types_pb2.DT_INT32 if integer else types_pb2.DT_FLOAT
-    return tag + _field(_VALUE_TENSOR, _tensor(dtype, arr)) + _tbactviz_meta(kind)
+    return _value(tag, _tensor(dtype, arr), _tbactviz_meta(kind))
 
 
-def _tensor(dtype: int, arr: np.ndarray) -> bytes:
-    content = arr.tobytes()
-    return _dtype(dtype) + _shape(arr.shape) + (_field(_TENSOR_CONTENT, content) if content else b"")
+def _tensor(dtype: int, arr: np.ndarray) -> list[bytes | memoryview]:
+    head = _dtype(dtype) + _shape(tuple(arr.shape))
+    if not arr.size:
+        return [head]
+    return [head, _TENSOR_CONTENT, _varint(arr.nbytes), arr.data.cast("B")]  # the content, not copied
 
 
 def image(tag: bytes, pngs: Sequence[bytes], width: int, height: int) -> bytes:
     """:func:`tbactviz.writer.image_value`, serialized: the strings ``[width, height, png_0, ...]``."""
     strings = [str(int(width)).encode(), str(int(height)).encode(), *pngs]
-    tensor = (
-        _dtype(types_pb2.DT_STRING)
-        + _shape([len(strings)])
-        + b"".join([_field(_TENSOR_STRING, s) for s in strings])
-    )
-    return tag + _field(_VALUE_TENSOR, tensor) + _META["image"]
+    parts: list[bytes | memoryview] = [_dtype(types_pb2.DT_STRING), _shape((len(strings),))]
+    for string in strings:
+        parts += (_TENSOR_STRING, _varint(len(string)), string)
+    return _value(tag, parts, _META["image"])
 
 
 def event(step: int, wall_time: float, values: Sequence[bytes]) -> bytes:
     """One serialized ``Event`` at ``step`` whose summary holds the serialized ``values`` (at least one)."""
     head: bytes = event_pb2.Event(wall_time=wall_time, step=int(step)).SerializeToString()  # fields 1, 2
-    return head + _field(_EVENT_SUMMARY, b"".join([_field(_SUMMARY_VALUE, v) for v in values]))
+    parts = [head, _EVENT_SUMMARY, b""]
+    for value in values:
+        parts += (_SUMMARY_VALUE, _varint(len(value)), value)
+    parts[2] = _varint(sum(map(len, parts)) - len(head) - 1)
+    return b"".join(parts)
