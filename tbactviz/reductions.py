@@ -200,7 +200,11 @@ def histogram_rows(counts: np.ndarray, lo: float, hi: float) -> np.ndarray:
     if hi == lo:
         out[:, :2] = hi
     else:
-        edges = np.linspace(lo, hi, k + 1)
+        step = (hi - lo) / k  # np.linspace's own arithmetic on float64 edges, without its overhead
+        if step and isinstance(lo, float) and isinstance(hi, float):
+            edges = np.arange(k + 1, dtype=np.float64) * step + lo
+        else:
+            edges = np.linspace(lo, hi, k + 1)
         edges[0], edges[-1] = lo, hi
         out[:, 0], out[:, 1] = edges[:-1], edges[1:]
     out[:, 2] = counts

@@ -165,7 +165,7 @@ def histogram(tag: bytes, buckets: np.ndarray) -> bytes:
 def tensor(tag: bytes, array: np.ndarray, *, kind: str) -> bytes:
     """:func:`tbactviz.writer.tbactviz_tensor_value`, serialized (float arrays as float32, integers int32)."""
     arr = np.asarray(array)
-    integer = np.issubdtype(arr.dtype, np.integer)
+    integer = arr.dtype.kind in "iu"  # np.issubdtype(arr.dtype, np.integer)
     arr = np.ascontiguousarray(arr, dtype="<i4" if integer else "<f4")
     dtype = types_pb2.DT_INT32 if integer else types_pb2.DT_FLOAT
     return _value(tag, _tensor(dtype, arr), _tbactviz_meta(kind))

@@ -118,3 +118,17 @@ def test_finish_clamps_overflow_and_drops_nan() -> None:
         .clip(-f32_max, f32_max)
         .astype(np.float32),
     )
+
+
+def test_histogram_rows_edges_are_linspace() -> None:
+    rng = np.random.default_rng(0)
+    bounds = [(0.0, 1.0), (-3.0, 7.5), (1e-310, 2e-310), (-1e300, 1e300), (5.0, 5.0 + 1e-15)]
+    bounds += [tuple(sorted(rng.normal(size=2) * 10.0 ** rng.integers(-30, 30))) for _ in range(200)]
+    for k in (1, 2, 7, 30):
+        for lo, hi in bounds:
+            rows = reductions.histogram_rows(np.arange(k), float(lo), float(hi))
+            edges = np.linspace(lo, hi, k + 1)
+            edges[0], edges[-1] = lo, hi
+            np.testing.assert_array_equal(rows[:, 0], edges[:-1])
+            np.testing.assert_array_equal(rows[:, 1], edges[1:])
+            np.testing.assert_array_equal(rows[:, 2], np.arange(k))
