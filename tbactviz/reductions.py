@@ -278,7 +278,7 @@ def _finish(part: Mapping[str, np.ndarray], dormant_tau: float) -> tuple[dict[st
     total, m2 = part["total"], part["m2"]
     small = part["small"].astype(np.float64)
     per = np.maximum(count, 1.0)
-    some = bool(np.all(count > 0))  # every channel has a finite value (the usual case)
+    some = bool((count > 0).all())  # every channel has a finite value (the usual case)
     c_mean = total / per
     lo, hi = (
         (part["lo"], part["hi"])
@@ -289,7 +289,7 @@ def _finish(part: Mapping[str, np.ndarray], dormant_tau: float) -> tuple[dict[st
     n_values, n_finite = rows * size, float(count.sum())  # sums of integers: exact in float64
     if n_finite:
         mean = float(total.sum()) / n_finite
-        var = (float(m2.sum()) + float(np.sum(count * (c_mean - mean) ** 2))) / n_finite
+        var = (float(m2.sum()) + float((count * (c_mean - mean) ** 2).sum())) / n_finite
         std, max_abs = math.sqrt(max(var, 0.0)), float(c_max.max())
     else:
         mean = std = max_abs = 0.0
@@ -309,8 +309,9 @@ def _finish(part: Mapping[str, np.ndarray], dormant_tau: float) -> tuple[dict[st
             part["abs_sum"] / per, count > 0 if not some else None, size, dormant_tau
         ),
     }
-    np.clip(channels, -_FINITE_MAX, _FINITE_MAX, out=channels)  # +-Inf -> +-the float32 maximum
-    if np.isnan(channels.sum()):  # NaN is the only non-finite value left (the sum cannot overflow)
+    # clip: +-Inf -> +-the float32 maximum; then NaN is the only non-finite value left (no sum overflows)
+    np.minimum(np.maximum(channels, -_FINITE_MAX, out=channels), _FINITE_MAX, out=channels)
+    if math.isnan(channels.sum()):
         channels[np.isnan(channels)] = 0.0
     return figures, channels.astype(np.float32)
 
@@ -347,6 +348,6 @@ def _dormant(score: np.ndarray, finite: np.ndarray | None, size: int, tau: float
         score = score[finite]
     if score.size == 0:
         return 0.0
-    layer = float(score.mean())
+    layer = float(score.sum()) / score.size  # score.mean()
     dormant = score.size if not layer > 0 else np.count_nonzero(score / layer <= tau)
     return float(dormant) / size
