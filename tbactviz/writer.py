@@ -1,9 +1,10 @@
 """TensorBoard event writing: our own event file, opened lazily, closed idempotently.
 
 tbactviz never writes into TensorFlow's default summary writer (Keras' TensorBoard callback pushes its own
-during ``fit``). :class:`EventWriter` serializes ``Event`` protos itself and appends them to its own
-``events.out.tfevents.*`` file with TensorFlow's record writer (C++ CRC32C), so each log event is one record
-holding every summary of that step. The summaries use TensorBoard's own plugin metadata, exactly as
+during ``fit``). :class:`EventWriter` serializes each ``Event`` itself (:func:`tbactviz.wire.event`, from
+summary values given as messages or already serialized) and appends it to its own ``events.out.tfevents.*``
+file with TensorFlow's record writer (C++ CRC32C), so each log event is one record holding every summary of
+that step. The summaries use TensorBoard's own plugin metadata, exactly as
 ``tf.summary.image`` / ``histogram`` / ``scalar`` would, so TensorBoard, ``EventAccumulator`` and tbparse read
 them like any other.
 
