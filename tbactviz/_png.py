@@ -107,7 +107,7 @@ def encode_indexed_png(
             _SIGNATURE,
             _chunk(b"IHDR", header),
             _chunk(b"PLTE", np.ascontiguousarray(palette).tobytes()),
-            _chunk(b"IDAT", _deflate(rows.tobytes(), compress_level)),
+            _chunk(b"IDAT", _deflate(rows.data, compress_level)),  # the rows' own buffer, not a copy
             _IEND,
         )
     )
@@ -123,7 +123,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 _IEND = _chunk(b"IEND", b"")
 
 
-def _deflate(data: bytes, level: int) -> bytes:
+def _deflate(data: bytes | memoryview, level: int) -> bytes:
     if isal_zlib is not None:
         compressed: bytes = isal_zlib.compress(data, min(level, 3))
         return compressed

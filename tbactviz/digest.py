@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tbactviz import gridreduce, naming, reductions, tiling
+from tbactviz import gridreduce, naming, reductions, tiling, wire
 from tbactviz.drawing import Drawing, draw
-from tbactviz.writer import histogram_value, scalar_value, tbactviz_tensor_value
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -264,7 +263,7 @@ class LayerDigest:
         self._merged: dict[str, np.ndarray] | None = None
         self._counts: np.ndarray | None = None
         self._kept: list[LayerPart] = []
-        self._images: list[Any] = []
+        self._images: list[bytes] = []
 
     def update(self, part: LayerPart) -> None:
         """Fold one chunk's part (errors are kept in ``error``)."""
@@ -283,7 +282,7 @@ class LayerDigest:
         except Exception as exc:
             self.error = exc
 
-    def _drawn(self) -> list[Any]:
+    def _drawn(self) -> list[bytes]:
         parts, self._kept = self._kept, []
         first = parts[0]
         channels = first.sample_shape[-1] if first.sample_shape else 1
@@ -293,7 +292,9 @@ class LayerDigest:
         else:
             grids = [p.grid for p in parts if p.grid is not None]
             partial = {
-                "codes": np.concatenate([g["codes"] for g in grids])[: first.plan.max_images],
+                "codes": (
+                    grids[0]["codes"] if len(grids) == 1 else np.concatenate([g["codes"] for g in grids])
+                )[: first.plan.max_images],
                 "channels": grids[0]["channels"],
                 "nonfinite": sum(int(g["nonfinite"]) for g in grids),
             }
@@ -303,8 +304,9 @@ class LayerDigest:
             result, self._drawing, self.tag_path, index=self._index, count=self._count, channels=channels
         )
 
-    def finish(self) -> tuple[list[Any], dict[str, float]]:
-        """The layer's summary values and its figures ``{stat: value}`` (``([], {})`` after an error)."""
+    def finish(self) -> tuple[list[bytes], dict[str, float]]:
+        """The layer's summary values (serialized, :mod:`tbactviz.wire`) and its figures ``{stat: value}``
+        (``([], {})`` after an error)."""
         if self.error is not None:
             return [], {}
         try:
@@ -316,17 +318,14 @@ class LayerDigest:
             if self._histograms and self._counts is not None:
                 lo, hi = reductions.value_bounds(self._merged)
                 rows = reductions.histogram_rows(self._counts, lo, hi)
-                values.append(histogram_value(naming.histogram_tag(self.tag_path), rows))
+                values.append(wire.histogram(wire.layer_tag(naming.HISTOGRAM_PREFIX, self.tag_path), rows))
             figures: dict[str, float] = {}
             if self._stat_names:
                 all_figures, channels = reductions.finish(self._merged, dormant_tau=self._tau)
                 figures = {name: all_figures[name] for name in self._stat_names}
-                values.append(
-                    tbactviz_tensor_value(naming.channels_tag(self.tag_path), channels, kind="channels")
-                )
-                values.extend(
-                    scalar_value(naming.scalar_tag(k, self.tag_path), v) for k, v in figures.items()
-                )
+                tag = wire.layer_tag(naming.CHANNELS_PREFIX, self.tag_path)
+                values.append(wire.tensor(tag, channels, kind="channels"))
+                values.extend(wire.scalar(wire.layer_tag(k, self.tag_path), v) for k, v in figures.items())
         except Exception as exc:
             self.error = exc
             return [], {}

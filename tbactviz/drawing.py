@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from tbactviz import budget, gridlayout, naming, tiling
+from tbactviz import budget, gridlayout, naming, tiling, wire
 from tbactviz._png import encode_indexed_png, encode_png
 from tbactviz.layout import GridPlan, plan_grid
 from tbactviz.options import DEFAULT_COMPRESS_LEVEL, DEFAULT_STEP_BYTES
-from tbactviz.writer import image_value, tbactviz_tensor_value
 
 __all__ = ["Drawing", "ValueRange", "draw", "static_shape"]
 
@@ -158,8 +157,9 @@ class Drawing:
 
 def draw(
     result: tiling.TileResult, drawing: Drawing, tag_path: str, *, index: int, count: int, channels: int
-) -> list[Any]:
-    """The grid PNGs of one layer and their ``layout/<path>`` summary, as summary values.
+) -> list[bytes]:
+    """The grid PNGs of one layer and their ``layout/<path>`` summary, as serialized summary values
+    (:mod:`tbactviz.wire`).
 
     Args:
         result: What :func:`tbactviz.tiling.assemble` (or ``tile_activations``) drew.
@@ -180,6 +180,6 @@ def draw(
         result.geometry, result.channels, index=index, count=count, images=len(pngs), channels=channels
     )
     return [
-        image_value(naming.image_tag(tag_path), pngs, width, height),
-        tbactviz_tensor_value(naming.layout_tag(tag_path), layout, kind="layout"),
+        wire.image(wire.layer_tag(naming.IMAGE_PREFIX, tag_path), pngs, width, height),
+        wire.tensor(wire.layer_tag(naming.LAYOUT_PREFIX, tag_path), layout, kind="layout"),
     ]

@@ -104,7 +104,10 @@ def encode(
         g.tile_w, g.pad, 0, 0, g.source_h, g.source_w, g.down, g.up, g.final_down, channels,
         len(channel_ids),
     ]  # fmt: skip
-    return np.concatenate([np.asarray(head, np.int64), np.asarray(channel_ids, np.int64)]).astype(np.int32)
+    ids = np.asarray(channel_ids, np.int64)
+    out = np.empty(len(head) + len(ids), np.int32)
+    out[: len(head)], out[len(head) :] = np.asarray(head, np.int64), ids  # int64 -> int32 as astype does
+    return out
 
 
 def decode(vector: Any) -> dict[str, Any]:

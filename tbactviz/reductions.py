@@ -246,7 +246,11 @@ def histogram_rows(counts: np.ndarray, lo: float, hi: float) -> np.ndarray:
     if hi == lo:
         out[:, :2] = hi
     else:
-        edges = np.linspace(lo, hi, k + 1)
+        step = (hi - lo) / k  # np.linspace's own arithmetic on float64 edges, without its overhead
+        if step and isinstance(lo, float) and isinstance(hi, float):
+            edges = np.arange(k + 1, dtype=np.float64) * step + lo
+        else:
+            edges = np.linspace(lo, hi, k + 1)
         edges[0], edges[-1] = lo, hi
         out[:, 0], out[:, 1] = edges[:-1], edges[1:]
     out[:, 2] = counts
@@ -255,7 +259,7 @@ def histogram_rows(counts: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 def value_bounds(part: Mapping[str, np.ndarray]) -> tuple[float, float]:
     """The finite ``(min, max)`` of a layer from its (merged) partials; ``(inf, -inf)`` when none."""
-    return float(np.min(part["lo"])), float(np.max(part["hi"]))
+    return float(np.asarray(part["lo"]).min()), float(np.asarray(part["hi"]).max())
 
 
 def merge(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -302,39 +306,60 @@ def finish(
     with np.errstate(over="ignore", invalid="ignore"):
         figures, channels = _finish(part, dormant_tau)
     for name in ("mean", "std", "max_abs"):  # float64 sums of magnitudes beyond ~1e154 overflow: clamp
-        figures[name] = float(np.nan_to_num(figures[name], nan=0.0, posinf=_F64_MAX, neginf=-_F64_MAX))
+        figures[name] = _clamp(figures[name])
     return figures, channels
 
 
+def _clamp(x: float) -> float:
+    """``np.nan_to_num`` of one float: NaN -> 0, +-Inf -> +-the float64 maximum."""
+    return 0.0 if x != x else min(max(x, -_F64_MAX), _F64_MAX)
+
+
 def _finish(part: Mapping[str, np.ndarray], dormant_tau: float) -> tuple[dict[str, float], np.ndarray]:
-    rows = np.full(part["count"].shape, float(part["rows"]))
+    # One layer of a step: a few small arrays, so the numpy calls themselves are the cost; each figure is
+    # still computed by the same operations on the same values (the written figures do not change).
+    rows = float(part["rows"])
     count = part["count"].astype(np.float64)
+    size = count.size
     total, m2 = part["total"], part["m2"]
     small = part["small"].astype(np.float64)
-    c_mean = total / np.maximum(count, 1.0)
-    c_std = np.sqrt(np.maximum(m2, 0.0) / np.maximum(count, 1.0))
-    lo = np.where(count > 0, part["lo"], 0.0)
-    hi = np.where(count > 0, part["hi"], 0.0)
+    per = np.maximum(count, 1.0)
+    some = bool((count > 0).all())  # every channel has a finite value (the usual case)
+    c_mean = total / per
+    lo, hi = (
+        (part["lo"], part["hi"])
+        if some
+        else (np.where(count > 0, part["lo"], 0.0), np.where(count > 0, part["hi"], 0.0))
+    )
     c_max = np.maximum(np.abs(lo), np.abs(hi))
-    n_values, n_finite = float(rows.sum()), float(count.sum())
+    n_values, n_finite = rows * size, float(count.sum())  # sums of integers: exact in float64
     if n_finite:
         mean = float(total.sum()) / n_finite
-        var = (float(m2.sum()) + float(np.sum(count * (c_mean - mean) ** 2))) / n_finite
+        var = (float(m2.sum()) + float((count * (c_mean - mean) ** 2).sum())) / n_finite
         std, max_abs = math.sqrt(max(var, 0.0)), float(c_max.max())
     else:
         mean = std = max_abs = 0.0
-    channels = np.stack([c_mean, c_std, small / np.maximum(rows, 1.0), c_max], axis=1)
+    channels = np.empty((size, 4))
+    channels[:, 0] = c_mean
+    channels[:, 1] = np.sqrt(np.maximum(m2, 0.0) / per)
+    channels[:, 2] = small / max(rows, 1.0)
+    channels[:, 3] = c_max
     figures = {
         "sparsity": float(small.sum()) / n_values if n_values else 0.0,
-        "dead_channels": float(np.mean(small == rows)) if rows.size else 0.0,
+        "dead_channels": int(np.count_nonzero(small == rows)) / size if size else 0.0,
         "mean": mean,
         "std": std,
         "max_abs": max_abs,
         "nonfinite": n_values - n_finite,
-        "dormant_fraction": dormant_fraction(part["abs_sum"], count, dormant_tau),
+        "dormant_fraction": _dormant(
+            part["abs_sum"] / per, count > 0 if not some else None, size, dormant_tau
+        ),
     }
-    channels = np.nan_to_num(channels, nan=0.0, posinf=_FINITE_MAX, neginf=-_FINITE_MAX)
-    return figures, np.clip(channels, -_FINITE_MAX, _FINITE_MAX).astype(np.float32)
+    # clip: +-Inf -> +-the float32 maximum; then NaN is the only non-finite value left (no sum overflows)
+    np.minimum(np.maximum(channels, -_FINITE_MAX, out=channels), _FINITE_MAX, out=channels)
+    if math.isnan(channels.sum()):
+        channels[np.isnan(channels)] = 0.0
+    return figures, channels.astype(np.float32)
 
 
 def dormant_fraction(abs_sum: np.ndarray, count: np.ndarray, tau: float = DEFAULT_DORMANT_TAU) -> float:
@@ -358,9 +383,17 @@ def dormant_fraction(abs_sum: np.ndarray, count: np.ndarray, tau: float = DEFAUL
         0.25
     """
     count = np.asarray(count, np.float64)
-    score = (np.asarray(abs_sum, np.float64) / np.maximum(count, 1.0))[count > 0]
+    score = np.asarray(abs_sum, np.float64) / np.maximum(count, 1.0)
+    return _dormant(score, count > 0, count.size, tau)
+
+
+def _dormant(score: np.ndarray, finite: np.ndarray | None, size: int, tau: float) -> float:
+    """:func:`dormant_fraction` from every channel's mean ``|a|`` (``finite``: the channels with a finite
+    value; None: all of them)."""
+    if finite is not None:
+        score = score[finite]
     if score.size == 0:
         return 0.0
-    layer = float(score.mean())
+    layer = float(score.sum()) / score.size  # score.mean()
     dormant = score.size if not layer > 0 else np.count_nonzero(score / layer <= tau)
-    return float(dormant) / count.size
+    return float(dormant) / size

@@ -115,11 +115,17 @@ class StepWriter:
 
     def _map(self, fn: Any, items: list[Any]) -> list[Any]:
         pool = self._get_pool() if len(items) > 1 else None
-        return list(pool.map(fn, items) if pool is not None else map(fn, items))
+        if pool is None:
+            return [fn(item) for item in items]
+        # A few batches per worker, not one task per layer: a layer's work is too small for a task of its own.
+        n = min(len(items), 4 * self._workers)
+        cuts = [len(items) * i // n for i in range(n + 1)]
+        batches = pool.map(lambda b: [fn(item) for item in items[cuts[b] : cuts[b + 1]]], range(n))
+        return [result for batch in batches for result in batch]
 
     def emit(self, digests: list[LayerDigest], step: int) -> dict[str, dict[str, float]]:
         """Finish every layer (tiles, PNGs, figures) and write them as one event at ``step``."""
-        values: list[Any] = []
+        values: list[bytes] = []
         figures: dict[str, dict[str, float]] = {}
         for digest, (layer_values, layer_figures) in zip(
             digests, self._map(LayerDigest.finish, digests), strict=True

@@ -121,9 +121,7 @@ class TileResult:
     cols: int
     tile_shape: tuple[int, int]
     nonfinite: int
-    _codes: np.ndarray = field(
-        repr=False
-    )  # (k, H, W) palette indices of _levels levels (+ marker, separator)
+    _codes: np.ndarray = field(repr=False)  # (k, H, W) palette indices: _levels levels, marker, separator
     _colormap: str = field(repr=False)
     _final_down: int = field(default=1, repr=False)
     _plan: GridPlan | None = field(default=None, repr=False)
@@ -237,10 +235,6 @@ def assemble(partial: Mapping[str, Any], plan: GridPlan, colormap: str = "viridi
         raise ValueError(
             f"codes of shape {codes.shape} do not fit the plan: expected (k, {plan.tiles}, {th}, {tw})"
         )
-    if plan.up > 1:
-        k, n, up = codes.shape[0], codes.shape[1], plan.up
-        codes = np.broadcast_to(codes[:, :, :, None, :, None], (k, n, th, up, tw, up))
-        codes = codes.reshape(k, n, th * up, tw * up)
     separator = plan.levels + 1 if plan.levels < ALL_LEVELS else ALL_LEVELS + 1
     rows, cols = plan.grid_dims
     return TileResult(
@@ -258,17 +252,24 @@ def assemble(partial: Mapping[str, Any], plan: GridPlan, colormap: str = "viridi
 
 
 def _assemble(tiles: np.ndarray, plan: GridPlan, separator: int) -> np.ndarray:
-    """Codes (k, n, th, tw) -> one (k, H, W) code image per sample, tiles row-major with separators."""
-    k, n, th, tw = tiles.shape
+    """Codes (k, n, th, tw) -> (k, H, W) code images: tiles row-major, upscaled plan.up times, separators."""
+    (k, n, th, tw), up = tiles.shape, plan.up
     if plan.kind != "grid" or plan.rows == plan.cols == 1:
-        return np.ascontiguousarray(tiles[:, 0])
+        one = np.broadcast_to(tiles[:, 0, :, None, :, None], (k, th, up, tw, up))
+        return np.ascontiguousarray(one.reshape(k, th * up, tw * up))
     p, rows, cols = plan.pad, plan.rows, plan.cols
-    canvas = np.full((k, rows, cols, th + p, tw + p), separator, dtype=tiles.dtype)
-    canvas.reshape(k, rows * cols, th + p, tw + p)[:, :n, :th, :tw] = tiles
-    height, width = plan.assembled
-    grid = canvas.transpose(0, 1, 3, 2, 4).reshape(k, rows * (th + p), cols * (tw + p))
-    out: np.ndarray = grid[:, :height, :width]
-    return out
+    canvas = np.full((k, rows, th * up + p, cols, tw * up + p), separator, dtype=tiles.dtype)
+    s0, s1, s2, s3, s4 = canvas.strides  # the tiles' pixels, as (k, rows, th, up, cols, tw * up):
+    slots = np.lib.stride_tricks.as_strided(
+        canvas, (k, rows, th, up, cols, tw * up), (s0, s1, s2 * up, s2, s3, s4)
+    )
+    wide, (full, rest) = (np.repeat(tiles, up, axis=3) if up > 1 else tiles), divmod(n, cols)
+    body = wide[:, : full * cols].reshape(k, full, cols, th, tw * up).transpose(0, 1, 3, 2, 4)
+    slots[:, :full] = body[:, :, :, None]
+    if rest:
+        slots[:, full, :, :, :rest] = wide[:, full * cols :].transpose(0, 2, 1, 3)[:, :, None]
+    out: np.ndarray = canvas.reshape(k, rows * (th * up + p), cols * (tw * up + p))
+    return out[:, : plan.assembled[0], : plan.assembled[1]]
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """TensorBoard event writing: our own event file, opened lazily, closed idempotently.
 
 tbactviz never writes into TensorFlow's default summary writer (Keras' TensorBoard callback pushes its own
-during ``fit``). :class:`EventWriter` serializes ``Event`` protos itself and appends them to its own
-``events.out.tfevents.*`` file with TensorFlow's record writer (C++ CRC32C), so each log event is one record
-holding every summary of that step. The summaries use TensorBoard's own plugin metadata, exactly as
+during ``fit``). :class:`EventWriter` serializes each ``Event`` itself (:func:`tbactviz.wire.event`, from
+summary values given as messages or already serialized) and appends it to its own ``events.out.tfevents.*``
+file with TensorFlow's record writer (C++ CRC32C), so each log event is one record holding every summary of
+that step. The summaries use TensorBoard's own plugin metadata, exactly as
 ``tf.summary.image`` / ``histogram`` / ``scalar`` would, so TensorBoard, ``EventAccumulator`` and tbparse read
 them like any other.
 
@@ -26,10 +27,8 @@ from typing import Any
 
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
-from tensorboard.plugins.histogram import metadata as histogram_metadata
-from tensorboard.plugins.image import metadata as image_metadata
-from tensorboard.plugins.scalar import metadata as scalar_metadata
 
+from tbactviz import wire
 from tbactviz.errors import LogdirError, WriterClosedError
 
 __all__ = [
@@ -42,9 +41,7 @@ __all__ = [
 ]
 
 _FILE_COUNTER = itertools.count()
-_IMAGE_META = image_metadata.create_summary_metadata(display_name="", description="")
-_HISTOGRAM_META = histogram_metadata.create_summary_metadata(display_name="", description="")
-_SCALAR_META = scalar_metadata.create_summary_metadata(display_name="", description="")
+_IMAGE_META, _HISTOGRAM_META, _SCALAR_META = wire.IMAGE_META, wire.HISTOGRAM_META, wire.SCALAR_META
 
 
 def _is_remote(path: str) -> bool:
@@ -256,14 +253,19 @@ class EventWriter:
         self._record_writer, self._path = writer, path
 
     def write(
-        self, step: int, values: Sequence[summary_pb2.Summary.Value], *, wall_time: float | None = None
+        self,
+        step: int,
+        values: Sequence[summary_pb2.Summary.Value | bytes],
+        *,
+        wall_time: float | None = None,
     ) -> None:
         """Append one event holding ``values`` at ``step``.
 
         Args:
             step: The global step (epoch, batch counter, ...), an integer >= 0.
             values: Summary values built with :func:`image_value`, :func:`histogram_value`,
-                :func:`scalar_value`. An empty sequence writes nothing (and opens nothing).
+                :func:`scalar_value`, or already serialized (:mod:`tbactviz.wire`). An empty sequence writes
+                nothing (and opens nothing).
             wall_time: Seconds since the epoch; default now.
 
         Raises:
@@ -277,12 +279,11 @@ class EventWriter:
             )
         if not values:
             return
-        event = event_pb2.Event(
-            wall_time=time.time() if wall_time is None else wall_time,
-            step=int(step),
-            summary=summary_pb2.Summary(value=list(values)),
+        data = wire.event(
+            step,
+            time.time() if wall_time is None else wall_time,
+            [v if isinstance(v, bytes) else v.SerializeToString() for v in values],
         )
-        data = event.SerializeToString()
         with self._lock:
             if self._closed:
                 raise WriterClosedError(f"write(step={step}) after close() for logdir={self._logdir!r}")

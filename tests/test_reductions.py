@@ -91,3 +91,44 @@ def test_constant_and_empty_histograms_follow_tensorboard() -> None:
     got = reductions.histogram_rows(keras.ops.convert_to_numpy(counts), 7.0, 7.0)
     np.testing.assert_array_equal(got, stats.histogram_buckets(acts, bucket_count=4))
     assert not reductions.histogram_rows(np.zeros(4), np.inf, -np.inf).any()
+
+
+def test_finish_clamps_overflow_and_drops_nan() -> None:
+    """Sums beyond float64 (device overflow), NaN sums and channels without a finite value: finite figures."""
+    f32_max, f64_max = float(np.finfo(np.float32).max), float(np.finfo(np.float64).max)
+    part = {
+        "rows": np.int64(10),
+        "count": np.array([10, 10, 0, 10], np.int64),
+        "total": np.array([1e308, 1e308, 0.0, 5.0]),
+        "m2": np.array([np.inf, np.nan, 0.0, 2.5]),
+        "abs_sum": np.array([1e308, 1e308, 0.0, 5.0]),
+        "small": np.array([0, 0, 10, 10], np.int64),
+        "lo": np.array([-1e39, 0.0, np.inf, 0.0]),
+        "hi": np.array([1e39, 1.0, -np.inf, 1.0]),
+    }
+    figures, channels = reductions.finish(part)
+    assert all(type(v) is float for v in figures.values())
+    assert figures["mean"] == f64_max and figures["std"] == 0.0  # inf mean; NaN spread -> 0
+    assert figures["max_abs"] == 1e39 and figures["nonfinite"] == 10.0
+    assert figures["dead_channels"] == 0.5 and figures["sparsity"] == 0.5
+    assert figures["dormant_fraction"] == 1 / 4  # the channel without finite values is not dormant
+    np.testing.assert_array_equal(
+        channels,
+        np.array([[1e307, f32_max, 0, f32_max], [1e307, 0, 0, 1], [0, 0, 1, 0], [0.5, 0.5, 1, 1]], np.float64)
+        .clip(-f32_max, f32_max)
+        .astype(np.float32),
+    )
+
+
+def test_histogram_rows_edges_are_linspace() -> None:
+    rng = np.random.default_rng(0)
+    bounds = [(0.0, 1.0), (-3.0, 7.5), (1e-310, 2e-310), (-1e300, 1e300), (5.0, 5.0 + 1e-15)]
+    bounds += [tuple(sorted(rng.normal(size=2) * 10.0 ** rng.integers(-30, 30))) for _ in range(200)]
+    for k in (1, 2, 7, 30):
+        for lo, hi in bounds:
+            rows = reductions.histogram_rows(np.arange(k), float(lo), float(hi))
+            edges = np.linspace(lo, hi, k + 1)
+            edges[0], edges[-1] = lo, hi
+            np.testing.assert_array_equal(rows[:, 0], edges[:-1])
+            np.testing.assert_array_equal(rows[:, 1], edges[1:])
+            np.testing.assert_array_equal(rows[:, 2], np.arange(k))

@@ -777,3 +777,34 @@ def test_finite_hint_skips_the_check_and_changes_nothing() -> None:
     assert hinted.nonfinite == 0
     acts[0, 0, 0, 0] = np.nan  # without the hint, a NaN is found and drawn as a marker
     assert tile_activations(acts, finite=None).nonfinite == 1
+
+
+@pytest.mark.parametrize(
+    "shape", [(5, 5, 7), (3, 9, 1), (2, 3, 40), (6, 4, 13), (4, 4, 4, 5), (50, 7), (12,)]
+)
+@pytest.mark.parametrize("min_side", [0, 64, 200])
+@pytest.mark.parametrize("images", [1, 3])
+def test_assemble_places_every_tile_as_a_loop_does(
+    shape: tuple[int, ...], min_side: int, images: int
+) -> None:
+    """Each tile upscaled plan.up times at its row-major slot, separators elsewhere (a loop as reference)."""
+    from tbactviz.layout import plan_grid
+
+    plan = plan_grid(shape, max_images=images, min_side=min_side, levels=16)
+    th, tw = -(-plan.h // plan.down), -(-plan.w // plan.down)
+    codes = np.random.default_rng(0).integers(0, 16, (images, plan.tiles, th, tw)).astype(np.uint8)
+    got = tiling.assemble({"codes": codes, "channels": np.arange(plan.tiles), "nonfinite": 0}, plan, "gray")
+    big = codes.repeat(plan.up, axis=2).repeat(plan.up, axis=3)
+    height, width = plan.assembled
+    if plan.kind != "grid" or plan.rows == plan.cols == 1:
+        want = big[:, 0]
+    else:
+        want = np.full((images, height + plan.pad, width + plan.pad), 17, np.uint8)
+        step_h, step_w = big.shape[2] + plan.pad, big.shape[3] + plan.pad
+        for i in range(plan.tiles):
+            r, c = divmod(i, plan.cols)
+            want[:, r * step_h : r * step_h + big.shape[2], c * step_w : c * step_w + big.shape[3]] = big[
+                :, i
+            ]
+        want = want[:, :height, :width]
+    np.testing.assert_array_equal(got.indexed(16)[0], want)
