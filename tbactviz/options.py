@@ -67,8 +67,9 @@ DEFAULT_MIN_SIDE = 128
 MAX_LEVELS = 254
 #: Default colour levels of the written PNG grids.
 DEFAULT_LEVELS = 64
-#: Default PNG deflate level (ISA-L's highest).
-DEFAULT_COMPRESS_LEVEL = 3
+#: Default PNG deflate level: ISA-L's level 2, on ResNet50V2's feature maps 0.2% smaller than its level 3
+#: and about 15% faster to encode (the full-size grids of 189 layers: 29.98 vs 30.04 MB, 167 vs 193 ms).
+DEFAULT_COMPRESS_LEVEL = 2
 #: With ``max_side=None``: the bytes one logged step may take, every layer together.
 DEFAULT_STEP_BYTES = 4 << 20
 #: With ``batch_size=None``, probe chunks hold at most about this many bytes of activations (all layers).
