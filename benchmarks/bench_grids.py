@@ -14,14 +14,15 @@ output (189 layers), 1 image (scikit-image's cat), TensorFlow backend.
 * device, defaults: the logger's default drawing (64 channels, ``min_side=128``, side from the 4 MiB byte
   budget, 64 levels), plus on the device the per-layer figures and 30-bucket histogram counts of
   :mod:`tbactviz.reductions`; on the host the figures, histograms, layout and PNGs, one event record.
-  This is the snapshot the logger makes once it calls the device reductions (branch ``device``).
-* logger today (host path): ``ActivationLogger.log`` with defaults, for reference.
+* ``ActivationLogger.log`` with defaults, for reference.
+* with ``--xla``: the same two device snapshots with each layer's reductions compiled by XLA
+  (``tf.function(jit_compile=True)``); compiling 189 layers takes many minutes on 2 cores.
 
 It also checks that the device grids equal the naive ones within one colour level (every channel's tile,
 pixel for pixel; the naive pipeline adds 1e-5 to the std, which only matters for near-constant channels).
 
-Usage: ``python benchmarks/bench_grids.py [--repeats 5]``. Numbers depend on the machine; the ratios are
-what to compare. Never asserted in tests.
+Usage: ``python benchmarks/bench_grids.py [--repeats 5] [--xla]``. Numbers depend on the machine; the
+ratios are what to compare. Never asserted in tests.
 """
 
 from __future__ import annotations
@@ -180,6 +181,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--xla", action="store_true", help="also with XLA per layer (compiling takes many minutes)"
+    )
     args = parser.parse_args()
     model = build_model()
     names = four_d_layers(model)
@@ -197,10 +201,13 @@ def main() -> None:
     t_every = median_time(lambda: every(x1), args.repeats)
     dflt = DeviceSnapshot(model, names, os.path.join(root, "defaults"), figures=True, **defaults)
     t_dflt = median_time(lambda: dflt(x1), args.repeats)
-    every_x = DeviceSnapshot(model, names, os.path.join(root, "every_x"), figures=False, xla=True, **full)
-    t_every_x = median_time(lambda: every_x(x1), args.repeats)
-    dflt_x = DeviceSnapshot(model, names, os.path.join(root, "dflt_x"), figures=True, xla=True, **defaults)
-    t_dflt_x = median_time(lambda: dflt_x(x1), args.repeats)
+    t_every_x = t_dflt_x = float("nan")
+    if args.xla:
+        every_x = DeviceSnapshot(model, names, os.path.join(root, "every_x"), figures=False, xla=True, **full)
+        t_every_x = median_time(lambda: every_x(x1), args.repeats)
+        dflt_dir = os.path.join(root, "dflt_x")
+        dflt_x = DeviceSnapshot(model, names, dflt_dir, figures=True, xla=True, **defaults)
+        t_dflt_x = median_time(lambda: dflt_x(x1), args.repeats)
     logger = Ours(model, names, os.path.join(root, "logger"))
     t_logger = median_time(lambda: logger(x1), args.repeats)
     logger.logger.close()
@@ -214,7 +221,7 @@ def main() -> None:
         ("  same, reductions compiled by XLA (jit_compile)", t_every_x),
         (f"device snapshot: defaults (max_side {dflt.max_side}, figures, hists)", t_dflt),
         ("  same, reductions compiled by XLA (jit_compile)", t_dflt_x),
-        ("logger today (host path, defaults)", t_logger),
+        ("ActivationLogger.log, defaults", t_logger),
     ]
     for label, t in rows:
         print(f"{label:<58}{t:>10.3f}{t / forward:>11.2f}")
