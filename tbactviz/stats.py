@@ -154,8 +154,8 @@ def _prepared(activations: np.ndarray) -> tuple[np.ndarray, float]:
         lo, hi = _finite_extremes(a)
         if lo <= hi and max(-lo, hi) > _BIG:
             scale = _power_of_two_below(max(-lo, hi))
-        elif lo <= hi and max(-lo, hi) < 2.0**400 and _has_subnormals(a):
-            scale = 2.0**600  # CPU kernels read float64 subnormals as zero: all of it, scaled exactly
+        if _has_subnormals(a):  # CPU kernels read them as zero, some ops only: all of them, the same way
+            a = np.where(np.abs(a) < np.finfo(np.float64).tiny, 0.0, a)
     return a.reshape(-1, a.shape[-1] if a.ndim > 1 else 1), scale
 
 
@@ -189,7 +189,8 @@ def layer_stats(
         * ``dormant_fraction``: fraction in [0, 1] of ReDo-dormant channels (see
           :func:`tbactviz.reductions.dormant_fraction`).
 
-        Empty input (any dimension 0) gives 0.0 for every figure.
+        Empty input (any dimension 0) gives 0.0 for every figure. float64 subnormals (``|a| < 2.2e-308``)
+        count as zero (CPU kernels read them as zero; float32 input is widened, its subnormals are exact).
 
     Raises:
         ValueError: ``activations`` is 0-d, or ``eps`` or ``dormant_tau`` is negative or NaN.
@@ -218,16 +219,13 @@ def layer_stats(
         found = reductions.partials(ops.convert_to_tensor(_widened(x, dtype)), eps=eps_, dtype=dtype)
         return {k: ops.convert_to_numpy(v) for k, v in found.items()}
 
-    # subnormals (scale > 1): every figure from the values scaled up by an exact power of two
-    partial = run(rows * scale, eps * scale) if scale > 1.0 else run(rows, eps)
-    if scale < 1.0:  # sums of huge values: on the values scaled down by an exact power of two
+    partial = run(rows, eps)
+    if scale != 1.0:  # sums of huge values: on the values scaled down by an exact power of two
         scaled = run(rows * scale, eps)
         partial.update({key: scaled[key] for key in ("total", "m2", "abs_sum")})
     figures, _ = reductions.finish(reductions.merge(None, partial), dormant_tau=float(dormant_tau))
     figures["mean"] /= scale
     figures["std"] /= scale
-    if scale > 1.0:
-        figures["max_abs"] /= scale
     return {name: float(figures[name]) for name in STAT_NAMES}
 
 
