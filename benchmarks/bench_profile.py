@@ -10,16 +10,13 @@ Usage: ``python benchmarks/bench_profile.py`` (about a minute).
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_snapshot import build_model, four_d_layers, images
+from bench_snapshot import build_model, four_d_layers, images, median_time
 
 import tbactviz
 
@@ -31,21 +28,11 @@ VARIANTS: dict[str, dict[str, bool]] = {
 }
 
 
-def median(fn: Callable[[], object], repeats: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main() -> None:
     model = build_model()
     names = four_d_layers(model)
     x = images(1)
-    forward = median(lambda: model.predict_on_batch(x), 10)
+    forward = median_time(lambda: model.predict_on_batch(x), 10)
     found = {"forward pass": forward}
     for label, options in VARIANTS.items():
         log = tbactviz.ActivationLogger(tempfile.mkdtemp(), model, names, **options)
@@ -54,15 +41,15 @@ def main() -> None:
         def probe(log: tbactviz.ActivationLogger = log, chunks: list[object] = chunks) -> None:
             chunks[:] = list(log.probe_chunks(x))
 
-        found[f"{label}: probe_chunks"] = median(probe)
+        found[f"{label}: probe_chunks"] = median_time(probe, 5)
 
         def write(log: tbactviz.ActivationLogger = log, chunks: list[object] = chunks) -> None:
             log.write_chunks(chunks, 1, 0)  # type: ignore[arg-type]
 
-        found[f"{label}: write_chunks"] = median(write)
+        found[f"{label}: write_chunks"] = median_time(write, 5)
         log.close()
     extractor = tbactviz.ActivationLogger(tempfile.mkdtemp(), model, names).extractor
-    found["raw activations (no reduce)"] = median(lambda: extractor(x))
+    found["raw activations (no reduce)"] = median_time(lambda: extractor(x), 5)
     for name, seconds in found.items():
         print(f"{name:<34}{seconds:8.3f} s{seconds / forward:8.1f}x")
 

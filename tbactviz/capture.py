@@ -137,9 +137,7 @@ def capturing(
                     __calls.append(out)
                     return out
                 if not __calls and results is not None and describe_output(out)[1]:
-                    single = out
-                    while isinstance(single, (list, tuple, dict)):  # a one-element structure
-                        single = next(iter(single.values())) if isinstance(single, dict) else single[0]
+                    single = _single(out)
                     results[__path] = on_output(__path, single)
                     if single is out:
                         out = _after(out, results[__path])
@@ -156,6 +154,13 @@ def capturing(
     finally:
         for restore in reversed(undo):
             restore()
+
+
+def _single(out: Any) -> Any:
+    """The tensor of a drawable output: itself, or the one element of a one-element structure."""
+    while isinstance(out, (list, tuple, dict)):
+        out = next(iter(out.values())) if isinstance(out, dict) else out[0]
+    return out
 
 
 def _stand_in(value: Any) -> Any:
@@ -256,9 +261,7 @@ def forward(
             if report is not None:
                 report.problems[info.path] = ("not-drawable", str(reason))
             continue
-        out = outs[0]
-        while isinstance(out, (list, tuple, dict)):  # a one-element structure
-            out = next(iter(out.values())) if isinstance(out, dict) else out[0]
+        out = _single(outs[0])
         result[info.path] = results[info.path] if on_output is not None else out
         if report is not None:
             shape = _shape(out)

@@ -34,10 +34,11 @@ import numpy as np
 
 from tbactviz import reductions
 from tbactviz.digest import BUCKETS, LayerPart, ReduceSpec, reduce_layer
-from tbactviz.drawing import Drawing, static_shape
+from tbactviz.drawing import Drawing
 from tbactviz.extract import ActivationExtractor
 from tbactviz.probe import LayerReduce
 from tbactviz.probe_inputs import conform, num_samples, slice_samples
+from tbactviz.shapes import static_shape
 
 __all__ = ["Chunk", "DeviceProbe"]
 

@@ -30,17 +30,9 @@ from tbactviz._png import encode_indexed_png, encode_png
 from tbactviz.layout import GridPlan, plan_grid
 from tbactviz.options import DEFAULT_COMPRESS_LEVEL, DEFAULT_STEP_BYTES
 
-__all__ = ["Drawing", "ValueRange", "draw", "static_shape"]
+__all__ = ["Drawing", "ValueRange", "draw"]
 
 ValueRange = tuple[float, float]
-
-
-def static_shape(shape: Any) -> tuple[int, ...] | None:
-    """One sample's shape as ints (batch axis excluded), or None when a dimension is unknown."""
-    dims = tuple(shape)[1:]
-    if any(d is None for d in dims):
-        return None
-    return tuple(int(d) for d in dims)
 
 
 class Drawing:

@@ -49,7 +49,7 @@ from tbactviz.probe_inputs import (
     slice_samples,
 )
 from tbactviz.selection import resolve_layers
-from tbactviz.shapes import build_if_needed, infer_outputs, input_specs, sample_shapes
+from tbactviz.shapes import build_if_needed, infer_outputs, input_specs, open_batch_spec, sample_shapes
 
 __all__ = [
     "ActivationExtractor",
@@ -146,12 +146,7 @@ class ActivationExtractor:
     def _ensure_ready(self, sample: Any) -> None:
         if self._function is not None:
             return
-        specs = keras.tree.map_structure(
-            lambda t: keras.KerasTensor(
-                (None, *tuple(t.shape)[1:]), dtype=keras.backend.standardize_dtype(t.dtype)
-            ),
-            sample,
-        )
+        specs = keras.tree.map_structure(open_batch_spec, sample)
         build_if_needed(self._model, specs)
         if self._infos is None:
             self._resolve(input_shape=specs)

@@ -23,10 +23,27 @@ import numpy as np
 from tbactviz.capture import CapturedLayer, L
 from tbactviz.probe import check_backend, stateless
 
-__all__ = ["build_if_needed", "infer_outputs", "input_specs", "is_spec", "sample_shapes", "trace_outputs"]
+__all__ = [
+    "build_if_needed",
+    "infer_outputs",
+    "input_specs",
+    "is_spec",
+    "open_batch_spec",
+    "sample_shapes",
+    "static_shape",
+    "trace_outputs",
+]
 
 
-def _symbolic(tensor: Any) -> Any:
+def static_shape(shape: Any) -> tuple[int, ...] | None:
+    """One sample's shape as ints (batch axis excluded), or None when a dimension is unknown."""
+    dims = tuple(shape)[1:]
+    if any(d is None for d in dims):
+        return None
+    return tuple(int(d) for d in dims)
+
+
+def open_batch_spec(tensor: Any) -> Any:
     """A KerasTensor with the shape (batch dimension open) and dtype of a traced or real tensor."""
     try:
         shape = tuple(tensor.shape)
@@ -94,7 +111,7 @@ def trace_outputs(model: keras.Model, infos: Sequence[CapturedLayer], specs: Any
         )
         with torch.no_grad():
             run(zeros)
-    return {path: keras.tree.map_structure(_symbolic, outs[0]) for path, outs in store.items() if outs}
+    return {path: keras.tree.map_structure(open_batch_spec, outs[0]) for path, outs in store.items() if outs}
 
 
 def is_spec(obj: Any) -> bool:
@@ -182,18 +199,12 @@ def sample_shapes(
     """
 
     def static(shape: Any) -> tuple[int, ...] | None:
-        dims = None if shape is None else tuple(shape)[1:]
-        return None if dims is None or any(d is None for d in dims) else tuple(int(d) for d in dims)
+        return None if shape is None else static_shape(shape)
 
     shapes = {info.path: static(traced.get(info.path, info.output_shape)) for info in infos}
     unknown = [info for info in infos if shapes[info.path] is None and info.path not in traced]
     if unknown:
-        specs = keras.tree.map_structure(
-            lambda t: keras.KerasTensor(
-                (None, *tuple(t.shape)[1:]), dtype=keras.backend.standardize_dtype(t.dtype)
-            ),
-            sample,
-        )
+        specs = keras.tree.map_structure(open_batch_spec, sample)
         for path, out in trace_outputs(model, unknown, specs).items():
             if not isinstance(out, (list, tuple, dict)):
                 shapes[path] = static(out.shape)

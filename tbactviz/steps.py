@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from tbactviz.digest import BUCKETS, LayerDigest, LayerPart, ReduceSpec, reduce_arrays
-from tbactviz.drawing import Drawing, static_shape
+from tbactviz.drawing import Drawing
 from tbactviz.errors import LogdirError, WarnOnce
+from tbactviz.shapes import static_shape
 from tbactviz.writer import EventWriter
 
 __all__ = ["StepWriter"]
