@@ -167,6 +167,7 @@ TORCH_PROCESS = (
         with open(report, "w") as f:
             json.dump({"chief": cb.is_chief, "logged": cb.logged_steps, "pid": os.getpid(),
                        "processes": int(ranks.item())}, f)
+        dist.barrier()  # neither rank tears the group down while the other still talks to it
         dist.destroy_process_group()
         """
     )
