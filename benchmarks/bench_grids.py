@@ -52,7 +52,7 @@ from bench_snapshot import (
     median_time,
 )
 
-from tbactviz import budget, gridlayout, naming, reductions, tiling
+from tbactviz import budget, fold, gridlayout, naming, reductions, tiling
 from tbactviz._png import encode_indexed_png
 from tbactviz.extract import ActivationExtractor
 from tbactviz.gridreduce import grid_partial
@@ -116,12 +116,12 @@ class DeviceSnapshot:
                         channels=self.plans[path].channels,
                     )  # fmt: skip
                     values.append(tbactviz_tensor_value(naming.layout_tag(path), layout, kind="layout"))
-                    part = reductions.merge(None, {k: result[k] for k in _PARTIAL_KEYS})
-                    figures, _ = reductions.finish(part)
+                    part = fold.merge(None, {k: result[k] for k in _PARTIAL_KEYS})
+                    figures, _ = fold.finish(part)
                     for name in ("sparsity", "dead_channels"):
                         values.append(scalar_value(naming.scalar_tag(name, path), figures[name]))
-                    lo, hi = reductions.value_bounds(part)
-                    rows = reductions.histogram_rows(result["hist"], lo, hi)
+                    lo, hi = fold.value_bounds(part)
+                    rows = fold.histogram_rows(result["hist"], lo, hi)
                     values.append(histogram_value(naming.histogram_tag(path), rows))
         values = [
             image_value(naming.image_tag(v[0]), [f.result() for f in v[1]], v[2], v[3])

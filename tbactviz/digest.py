@@ -5,7 +5,7 @@ The logger's probe runs :func:`reduce_layer` on every chosen layer inside the co
 (:func:`tbactviz.reductions.partials`), the histogram's bucket counts, and the first ``max_images``
 samples' grids reduced to quantized tiles (:func:`tbactviz.gridreduce.grid_partial`, one static
 :class:`~tbactviz.layout.GridPlan` per layer). Each chunk's result becomes a :class:`LayerPart`;
-a :class:`LayerDigest` folds the parts of a step (:func:`tbactviz.reductions.merge`) and turns them into
+a :class:`LayerDigest` folds the parts of a step (:func:`tbactviz.fold.merge`) and turns them into
 summary values: the grid PNGs and their layout (:mod:`tbactviz.drawing`), the histogram, the per-channel
 ``(C, 4)`` figures and the scalars. Raw activations (:meth:`tbactviz.ActivationLogger.write`) go through
 the same :func:`reduce_layer`, run eagerly (:func:`reduce_arrays`): one implementation of each computation.
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tbactviz import gridreduce, naming, reductions, tiling, wire
+from tbactviz import fold, gridreduce, naming, reductions, tiling, wire
 from tbactviz.drawing import Drawing, draw
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ def reduce_arrays(
             if spec.buckets:
                 counts += ops.convert_to_numpy(reduced["counts"]).astype(np.int64)
         row_part = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "rows"}
-        merged = reductions.merge(merged, {"rows": parts[0]["rows"], **row_part})
+        merged = fold.merge(merged, {"rows": parts[0]["rows"], **row_part})
     assert merged is not None
     grid = None
     if spec.grid_samples and plan is not None:
@@ -270,7 +270,7 @@ class LayerDigest:
         if self.error is not None:
             return
         try:
-            self._merged = reductions.merge(self._merged, part.partials)
+            self._merged = fold.merge(self._merged, part.partials)
             if part.counts is not None:
                 counts = part.counts.astype(np.int64)
                 self._counts = counts if self._counts is None else self._counts + counts
@@ -316,12 +316,12 @@ class LayerDigest:
             if self._merged is None:
                 raise ValueError(f"layer {self.path!r}: no probe chunk was folded")
             if self._histograms and self._counts is not None:
-                lo, hi = reductions.value_bounds(self._merged)
-                rows = reductions.histogram_rows(self._counts, lo, hi)
+                lo, hi = fold.value_bounds(self._merged)
+                rows = fold.histogram_rows(self._counts, lo, hi)
                 values.append(wire.histogram(wire.layer_tag(naming.HISTOGRAM_PREFIX, self.tag_path), rows))
             figures: dict[str, float] = {}
             if self._stat_names:
-                all_figures, channels = reductions.finish(self._merged, dormant_tau=self._tau)
+                all_figures, channels = fold.finish(self._merged, dormant_tau=self._tau)
                 figures = {name: all_figures[name] for name in self._stat_names}
                 tag = wire.layer_tag(naming.CHANNELS_PREFIX, self.tag_path)
                 values.append(wire.tensor(tag, channels, kind="channels"))

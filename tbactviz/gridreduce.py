@@ -34,7 +34,7 @@ Example:
     >>> plan = plan_grid((2, 2, 1), normalize="minmax", min_side=0)
     >>> out = grid_partial(np.array([[[[1.0], [2.0]], [[3.0], [5.0]]]], "float32"), plan)
     >>> np.asarray(out["codes"]).tolist(), np.asarray(out["channels"]).tolist(), int(out["nonfinite"])
-    ([[[[0, 64], [128, 255]]]], [0], 0)
+    ([[[[0], [64]], [[128], [255]]]], [0], 0)
 """
 
 from __future__ import annotations
@@ -84,8 +84,9 @@ def grid_partial(acts: Any, plan: GridPlan, value_range: Any = None) -> dict[str
     Returns:
         A dict of tensors:
 
-        * ``codes``: ``(k, tiles, th, tw)`` with ``tiles = plan.tiles`` and ``(th, tw)`` one tile after
-          downscaling (before upscaling): uint8 palette indices ``0..levels-1`` (marker ``levels``,
+        * ``codes``: ``(k, th, tw, tiles)`` (channels last, as computed: the host lays the tiles out) with
+          ``tiles = plan.tiles`` and ``(th, tw)`` one tile after downscaling (before upscaling): uint8
+          palette indices ``0..levels-1`` (marker ``levels``,
           separator ``levels + 1`` for empty Dense cells) when ``plan.levels <= 254``, else int32 codes
           ``0..255`` (marker 256, separator 257).
         * ``channels``: int32 ``(n,)``, the channel each tile (heatmap column) shows, in drawing order;
@@ -130,7 +131,7 @@ def grid_partial(acts: Any, plan: GridPlan, value_range: Any = None) -> dict[str
         if plan.normalize == "fixed" and value_range is None:
             out["range"] = ops.convert_to_tensor(np.array([0.0, 1.0]), acc)
         th, tw = -(-plan.h // plan.down), -(-plan.w // plan.down)
-        codes = ops.zeros((0, plan.tiles, th, tw), "uint8" if plan.levels < ALL_LEVELS else "int32")
+        codes = ops.zeros((0, th, tw, plan.tiles), "uint8" if plan.levels < ALL_LEVELS else "int32")
         return {**out, "codes": codes, "channels": _arange(plan.n), "nonfinite": nonfinite}
     if plan.normalize == "fixed" and value_range is None:
         value_range = out["range"] = _measured_range(x, finite_x, acc)
@@ -284,32 +285,38 @@ def _tiles(levels: Any, plan: GridPlan) -> tuple[Any, np.ndarray | None]:
     f = plan.down
     if f == 1:
         return tiles, valid
-    h, w, t = plan.h, plan.w, tiles.shape[-1]
+    h, w = plan.h, plan.w
     hb, wb = -(-h // f), -(-w // f)
     if hb * f != h or wb * f != w:
         tiles = ops.pad(tiles, ((0, 0), (0, hb * f - h), (0, wb * f - w), (0, 0)))
-    sums = ops.sum(ops.reshape(tiles, (-1, hb, f, wb, f, t)), axis=(2, 4))  # NaN propagates
+    # block means by the backend's pooling kernel (NaN propagates), corrected where a block has fewer cells
+    tiles = ops.average_pool(tiles, f, strides=f, padding="valid", data_format="channels_last")
     ones = np.zeros((hb * f, wb * f), np.float32)
     ones[:h, :w] = 1.0 if valid is None else valid
     counts = ones.reshape(hb, f, wb, f).sum(axis=(1, 3))
-    tiles = ops.divide(sums, ops.convert_to_tensor(np.maximum(counts, 1.0)[:, :, None]))
+    if not (counts == f * f).all():
+        scale = np.where(counts > 0, f * f / np.maximum(counts, 1.0), 0.0).astype(np.float32)
+        tiles = tiles * ops.convert_to_tensor(scale[:, :, None])
     return tiles, (None if valid is None else counts > 0)
 
 
 def _quantize(tiles: Any, plan: GridPlan, valid: np.ndarray | None) -> Any:
-    """Float levels (NaN = marker) -> codes ``(k, tiles, h, w)``: uint8 palette indices, or int32 codes."""
+    """Float levels (NaN = marker) -> codes ``(k, h, w, tiles)``: uint8 palette indices, or int32 codes."""
     from keras import ops
 
     nan = None if plan.finite else ops.isnan(tiles)
     if nan is not None:
         tiles = ops.where(nan, 0.0, tiles)
-    code = ops.cast(ops.round(ops.clip(tiles, 0.0, 255.0)), "int32")
+    # levels lie in [0, 255] (clipped before the block means, which stay inside): no clip here
+    code = ops.round(tiles)
     levels = plan.levels
     if levels < ALL_LEVELS:  # nearest of `levels` evenly spaced colormap entries, as tiling's palette
-        code = ops.floor_divide(code * (levels - 1) + 127, 255)
+        # (i * (levels - 1) + 127) // 255 of the level i, in float32: the numerator is an exact integer and
+        # the division is correctly rounded, so the floor is exact (vectorized, unlike an integer division)
+        code = ops.floor((code * float(levels - 1) + 127.0) / 255.0)
+    code = ops.cast(code, "uint8" if levels < ALL_LEVELS else "int32")
     if nan is not None:
-        code = ops.where(nan, levels, code)
+        code = ops.where(nan, ops.cast(levels, code.dtype), code)
     if valid is not None and not valid.all():
-        code = ops.where(ops.convert_to_tensor(valid[:, :, None]), code, levels + 1)
-    code = ops.cast(code, "uint8") if levels < ALL_LEVELS else code
-    return ops.transpose(code, (0, 3, 1, 2))
+        code = ops.where(ops.convert_to_tensor(valid[:, :, None]), code, ops.cast(levels + 1, code.dtype))
+    return code

@@ -40,9 +40,9 @@ import operator
 
 import numpy as np
 
-from tbactviz import reductions
+from tbactviz import fold, reductions
+from tbactviz.fold import DEFAULT_DORMANT_TAU, dormant_fraction
 from tbactviz.options import STAT_NAMES
-from tbactviz.reductions import DEFAULT_DORMANT_TAU, dormant_fraction
 
 __all__ = [
     "DEFAULT_BUCKET_COUNT",
@@ -187,7 +187,7 @@ def layer_stats(
           no finite value.
         * ``nonfinite``: number of NaN and +-Inf values, as a float.
         * ``dormant_fraction``: fraction in [0, 1] of ReDo-dormant channels (see
-          :func:`tbactviz.reductions.dormant_fraction`).
+          :func:`tbactviz.fold.dormant_fraction`).
 
         Empty input (any dimension 0) gives 0.0 for every figure. float64 subnormals (``|a| < 2.2e-308``)
         count as zero (CPU kernels read them as zero; float32 input is widened, its subnormals are exact).
@@ -223,7 +223,7 @@ def layer_stats(
     if scale != 1.0:  # sums of huge values: on the values scaled down by an exact power of two
         scaled = run(rows * scale, eps)
         partial.update({key: scaled[key] for key in ("total", "m2", "abs_sum")})
-    figures, _ = reductions.finish(reductions.merge(None, partial), dormant_tau=float(dormant_tau))
+    figures, _ = fold.finish(fold.merge(None, partial), dormant_tau=float(dormant_tau))
     figures["mean"] /= scale
     figures["std"] /= scale
     return {name: float(figures[name]) for name in STAT_NAMES}
@@ -295,7 +295,7 @@ def histogram_buckets(activations: np.ndarray, *, bucket_count: int = DEFAULT_BU
         k,
         dtype=dtype,
     )
-    rows = reductions.histogram_rows(ops.convert_to_numpy(counts), lo * scale, hi * scale)
+    rows = fold.histogram_rows(ops.convert_to_numpy(counts), lo * scale, hi * scale)
     if scale != 1.0:
         rows[:, :2] /= scale
         rows[0, 0], rows[-1, 1] = lo, hi

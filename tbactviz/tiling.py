@@ -223,7 +223,7 @@ def assemble(partial: Mapping[str, Any], plan: GridPlan, colormap: str = "viridi
     Example:
         >>> from tbactviz.layout import plan_grid
         >>> plan = plan_grid((2, 2, 3), min_side=0, levels=16)
-        >>> codes = np.zeros((1, 3, 2, 2), np.uint8)
+        >>> codes = np.zeros((1, 2, 2, 3), np.uint8)
         >>> r = assemble({"codes": codes, "channels": np.arange(3), "nonfinite": 0}, plan, "gray")
         >>> r.indexed(16)[0][0].tolist()
         [[0, 0, 17, 0, 0], [0, 0, 17, 0, 0], [17, 17, 17, 17, 17], [0, 0, 17, 17, 17], [0, 0, 17, 17, 17]]
@@ -231,9 +231,9 @@ def assemble(partial: Mapping[str, Any], plan: GridPlan, colormap: str = "viridi
     colormap = choice_arg("colormap", colormap, COLORMAPS)
     codes = np.asarray(partial["codes"])
     th, tw = -(-plan.h // plan.down), -(-plan.w // plan.down)
-    if codes.ndim != 4 or codes.shape[1:] != (plan.tiles, th, tw):
+    if codes.ndim != 4 or codes.shape[1:] != (th, tw, plan.tiles):
         raise ValueError(
-            f"codes of shape {codes.shape} do not fit the plan: expected (k, {plan.tiles}, {th}, {tw})"
+            f"codes of shape {codes.shape} do not fit the plan: expected (k, {th}, {tw}, {plan.tiles})"
         )
     separator = plan.levels + 1 if plan.levels < ALL_LEVELS else ALL_LEVELS + 1
     rows, cols = plan.grid_dims
@@ -252,10 +252,10 @@ def assemble(partial: Mapping[str, Any], plan: GridPlan, colormap: str = "viridi
 
 
 def _assemble(tiles: np.ndarray, plan: GridPlan, separator: int) -> np.ndarray:
-    """Codes (k, n, th, tw) -> (k, H, W) code images: tiles row-major, upscaled plan.up times, separators."""
-    (k, n, th, tw), up = tiles.shape, plan.up
+    """Codes (k, th, tw, n) -> (k, H, W) code images: tiles row-major, upscaled plan.up times, separators."""
+    (k, th, tw, n), up = tiles.shape, plan.up
     if plan.kind != "grid" or plan.rows == plan.cols == 1:
-        one = np.broadcast_to(tiles[:, 0, :, None, :, None], (k, th, up, tw, up))
+        one = np.broadcast_to(tiles[:, :, None, :, None, 0], (k, th, up, tw, up))
         return np.ascontiguousarray(one.reshape(k, th * up, tw * up))
     p, rows, cols = plan.pad, plan.rows, plan.cols
     canvas = np.full((k, rows, th * up + p, cols, tw * up + p), separator, dtype=tiles.dtype)
@@ -263,11 +263,12 @@ def _assemble(tiles: np.ndarray, plan: GridPlan, separator: int) -> np.ndarray:
     slots = np.lib.stride_tricks.as_strided(
         canvas, (k, rows, th, up, cols, tw * up), (s0, s1, s2 * up, s2, s3, s4)
     )
-    wide, (full, rest) = (np.repeat(tiles, up, axis=3) if up > 1 else tiles), divmod(n, cols)
-    body = wide[:, : full * cols].reshape(k, full, cols, th, tw * up).transpose(0, 1, 3, 2, 4)
-    slots[:, :full] = body[:, :, :, None]
+    full, rest = divmod(n, cols)  # channels last -> (k, full rows, th, cols, tw): a view, copied once below
+    body = tiles[..., : full * cols].reshape(k, th, tw, full, cols).transpose(0, 3, 1, 4, 2)
+    slots[:, :full] = (np.repeat(body, up, axis=4) if up > 1 else body)[:, :, :, None]
     if rest:
-        slots[:, full, :, :, :rest] = wide[:, full * cols :].transpose(0, 2, 1, 3)[:, :, None]
+        last = tiles[..., full * cols :].transpose(0, 1, 3, 2)  # (k, th, rest, tw)
+        slots[:, full, :, :, :rest] = (np.repeat(last, up, axis=3) if up > 1 else last)[:, :, None]
     out: np.ndarray = canvas.reshape(k, rows * (th * up + p), cols * (tw * up + p))
     return out[:, : plan.assembled[0], : plan.assembled[1]]
 

@@ -5,32 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from test_fold import reference_dormant
 
-from tbactviz import reductions, stats
-
-
-def reference_dormant(rows: np.ndarray, tau: float) -> float:
-    """ReDo (Sokar et al., ICML 2023): channel score = mean |a| / layer mean score; dormant if <= tau.
-
-    A loop over channels; a channel without finite values is not dormant.
-    """
-    scores = []
-    for c in range(rows.shape[1]):
-        col = rows[:, c]
-        col = col[np.isfinite(col)]
-        if col.size:
-            scores.append(float(np.mean(np.abs(col))))
-    layer = sum(scores) / len(scores)
-    return sum(1 for score in scores if score / layer <= tau) / rows.shape[1]
-
-
-def test_dormant_fraction_equals_the_loop() -> None:
-    acts = _acts(0).reshape(-1, 6).astype(np.float64)
-    abs_sum, count = np.abs(acts).sum(axis=0), np.full(6, len(acts))
-    for tau in (0.0, 0.1, 0.5):
-        assert stats.dormant_fraction(abs_sum, count, tau) == reference_dormant(acts, tau)
-    assert stats.dormant_fraction(np.zeros(3), np.ones(3)) == 1.0  # all dead: all dormant
-    assert stats.dormant_fraction(np.zeros(3), np.zeros(3)) == 0.0  # no finite value: none
+from tbactviz import fold, reductions, stats
 
 
 def _numpy(tree: dict) -> dict:
@@ -54,8 +31,8 @@ def test_figures_equal_layer_stats(seed: int, chunks: int) -> None:
         acts[0, 0, 0, 1] = np.inf
     merged = None
     for part in np.array_split(acts, chunks):
-        merged = reductions.merge(merged, _numpy(reductions.partials(keras.ops.convert_to_tensor(part))))
-    figures, channels = reductions.finish(merged)
+        merged = fold.merge(merged, _numpy(reductions.partials(keras.ops.convert_to_tensor(part))))
+    figures, channels = fold.finish(merged)
     want = {
         **stats.layer_stats(acts),
         "dormant_fraction": reference_dormant(acts.reshape(-1, 6).astype(np.float64), tau=0.1),
@@ -77,58 +54,49 @@ def test_histogram_counts_equal_histogram_buckets(seed: int) -> None:
     acts = np.random.default_rng(seed).integers(-50, 50, (3, 5, 5, 4)).astype(np.float32) / 8  # dyadic
     acts[0, 0, 0, 0] = np.nan
     part = _numpy(reductions.partials(keras.ops.convert_to_tensor(acts)))
-    lo, hi = reductions.value_bounds(part)
+    lo, hi = fold.value_bounds(part)
     counts = keras.ops.convert_to_numpy(
         reductions.histogram_counts(keras.ops.convert_to_tensor(acts), np.float32(lo), np.float32(hi), 30)
     )
-    got = reductions.histogram_rows(counts, lo, hi)
+    got = fold.histogram_rows(counts, lo, hi)
     np.testing.assert_array_equal(got, stats.histogram_buckets(acts, bucket_count=30))
 
 
 def test_constant_and_empty_histograms_follow_tensorboard() -> None:
     acts = np.full((2, 3, 3, 2), 7.0, np.float32)
     counts = reductions.histogram_counts(keras.ops.convert_to_tensor(acts), np.float32(7), np.float32(7), 4)
-    got = reductions.histogram_rows(keras.ops.convert_to_numpy(counts), 7.0, 7.0)
+    got = fold.histogram_rows(keras.ops.convert_to_numpy(counts), 7.0, 7.0)
     np.testing.assert_array_equal(got, stats.histogram_buckets(acts, bucket_count=4))
-    assert not reductions.histogram_rows(np.zeros(4), np.inf, -np.inf).any()
+    assert not fold.histogram_rows(np.zeros(4), np.inf, -np.inf).any()
 
 
-def test_finish_clamps_overflow_and_drops_nan() -> None:
-    """Sums beyond float64 (device overflow), NaN sums and channels without a finite value: finite figures."""
-    f32_max, f64_max = float(np.finfo(np.float32).max), float(np.finfo(np.float64).max)
-    part = {
-        "rows": np.int64(10),
-        "count": np.array([10, 10, 0, 10], np.int64),
-        "total": np.array([1e308, 1e308, 0.0, 5.0]),
-        "m2": np.array([np.inf, np.nan, 0.0, 2.5]),
-        "abs_sum": np.array([1e308, 1e308, 0.0, 5.0]),
-        "small": np.array([0, 0, 10, 10], np.int64),
-        "lo": np.array([-1e39, 0.0, np.inf, 0.0]),
-        "hi": np.array([1e39, 1.0, -np.inf, 1.0]),
-    }
-    figures, channels = reductions.finish(part)
-    assert all(type(v) is float for v in figures.values())
-    assert figures["mean"] == f64_max and figures["std"] == 0.0  # inf mean; NaN spread -> 0
-    assert figures["max_abs"] == 1e39 and figures["nonfinite"] == 10.0
-    assert figures["dead_channels"] == 0.5 and figures["sparsity"] == 0.5
-    assert figures["dormant_fraction"] == 1 / 4  # the channel without finite values is not dormant
-    np.testing.assert_array_equal(
-        channels,
-        np.array([[1e307, f32_max, 0, f32_max], [1e307, 0, 0, 1], [0, 0, 1, 0], [0.5, 0.5, 1, 1]], np.float64)
-        .clip(-f32_max, f32_max)
-        .astype(np.float32),
-    )
+@pytest.mark.parametrize("shape", [(7, 5), (3, 6, 4), (2, 5, 6, 3), (2, 2, 3, 4, 3)])
+@pytest.mark.parametrize("eps", [0.0, 0.25])
+def test_fast_partials_equal_the_masked_ones_on_finite_values(shape: tuple[int, ...], eps: float) -> None:
+    """``finite=True`` (no masks; zeros counted by sign, squares by the fused op) gives the same partials."""
+    rng = np.random.default_rng(len(shape))
+    acts = rng.standard_normal(shape).astype(np.float32)
+    acts[acts < 0.3] = 0.0  # many exact zeros
+    acts.reshape(-1, shape[-1])[:, 0] = 0.0  # a dead channel
+    fast = _numpy(reductions.partials(keras.ops.convert_to_tensor(acts), eps=eps, finite=True))
+    masked = _numpy(reductions.partials(keras.ops.convert_to_tensor(acts), eps=eps))
+    assert fast.keys() == masked.keys()
+    for key in ("rows", "count", "small", "lo", "hi"):
+        np.testing.assert_array_equal(fast[key], masked[key], err_msg=key)
+    for key in ("total", "m2", "abs_sum"):
+        np.testing.assert_allclose(fast[key], masked[key], rtol=1e-6, atol=1e-6, err_msg=key)
+    rows = acts.reshape(-1, shape[-1])
+    np.testing.assert_array_equal(fast["small"], (np.abs(rows) <= eps).sum(axis=0))
 
 
-def test_histogram_rows_edges_are_linspace() -> None:
-    rng = np.random.default_rng(0)
-    bounds = [(0.0, 1.0), (-3.0, 7.5), (1e-310, 2e-310), (-1e300, 1e300), (5.0, 5.0 + 1e-15)]
-    bounds += [tuple(sorted(rng.normal(size=2) * 10.0 ** rng.integers(-30, 30))) for _ in range(200)]
-    for k in (1, 2, 7, 30):
-        for lo, hi in bounds:
-            rows = reductions.histogram_rows(np.arange(k), float(lo), float(hi))
-            edges = np.linspace(lo, hi, k + 1)
-            edges[0], edges[-1] = lo, hi
-            np.testing.assert_array_equal(rows[:, 0], edges[:-1])
-            np.testing.assert_array_equal(rows[:, 1], edges[1:])
-            np.testing.assert_array_equal(rows[:, 2], np.arange(k))
+def test_fast_histogram_counts_equal_the_masked_ones() -> None:
+    """The fast index (masked to a power of two; x == hi folded into the last bucket) counts as the masked."""
+    rng = np.random.default_rng(3)
+    for k in (1, 2, 7, 30, 31, 32):
+        for acts in (rng.standard_normal(500), np.array([2.0, 2.0, 2.0]), np.linspace(-1.0, 1.0, k + 1)):
+            x = keras.ops.convert_to_tensor(acts.astype(np.float32))
+            lo, hi = keras.ops.min(x), keras.ops.max(x)
+            fast = keras.ops.convert_to_numpy(reductions.histogram_counts(x, lo, hi, k, finite=True))
+            masked = keras.ops.convert_to_numpy(reductions.histogram_counts(x, lo, hi, k))
+            np.testing.assert_array_equal(fast, masked, err_msg=f"k={k} {acts[:3]}")
+            assert fast.sum() == acts.size and fast[-1] >= 1  # the maximum is in the closed last bucket

@@ -792,9 +792,9 @@ def test_assemble_places_every_tile_as_a_loop_does(
 
     plan = plan_grid(shape, max_images=images, min_side=min_side, levels=16)
     th, tw = -(-plan.h // plan.down), -(-plan.w // plan.down)
-    codes = np.random.default_rng(0).integers(0, 16, (images, plan.tiles, th, tw)).astype(np.uint8)
+    codes = np.random.default_rng(0).integers(0, 16, (images, th, tw, plan.tiles)).astype(np.uint8)
     got = tiling.assemble({"codes": codes, "channels": np.arange(plan.tiles), "nonfinite": 0}, plan, "gray")
-    big = codes.repeat(plan.up, axis=2).repeat(plan.up, axis=3)
+    big = codes.transpose(0, 3, 1, 2).repeat(plan.up, axis=2).repeat(plan.up, axis=3)
     height, width = plan.assembled
     if plan.kind != "grid" or plan.rows == plan.cols == 1:
         want = big[:, 0]
