@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
+import sys
+import threading
+import types
 import warnings
 from collections.abc import Hashable, Iterable
 
@@ -28,6 +32,7 @@ __all__ = [
     "close_matches",
     "is_out_of_memory",
     "out_of_memory_hint",
+    "user_stacklevel",
 ]
 
 
@@ -63,12 +68,46 @@ class WarnOnce:
         self._seen: set[Hashable] = set()
 
     def __call__(self, key: Hashable, message: str, *, stacklevel: int = 3) -> None:
-        """Warn with ``message`` unless ``key`` was warned about before (then log it at DEBUG level)."""
+        """Warn with ``message`` unless ``key`` was warned about before (then log it at DEBUG level).
+
+        The warning points at the user's code: the innermost caller outside tbactviz, Keras and TensorFlow
+        (e.g. the ``model.fit`` line whose callback failed). Where there is none (on a background writer
+        thread), it points ``stacklevel`` frames above the caller of this method.
+        """
         if key in self._seen:
             self._log.debug("%s", message)
             return
         self._seen.add(key)
-        warnings.warn(message, TbactvizWarning, stacklevel=stacklevel + 1)
+        warnings.warn(message, TbactvizWarning, stacklevel=user_stacklevel() or stacklevel + 1)
+
+
+def user_stacklevel() -> int | None:
+    """The ``stacklevel`` of the innermost frame outside tbactviz, Keras and TensorFlow, for a
+    ``warnings.warn`` called by the caller of this function; None when the stack has no such frame (a thread
+    that tbactviz started: its bottom frames are the standard library's ``threading``).
+
+    Example:
+        >>> def warn_here():
+        ...     warnings.warn("from the doctest's own frame", stacklevel=user_stacklevel())
+        >>> with warnings.catch_warnings(record=True) as seen:
+        ...     warnings.simplefilter("always")
+        ...     warn_here()
+        >>> "tbactviz" not in seen[0].filename.split(os.sep)
+        True
+    """
+    internal = [os.path.dirname(os.path.abspath(__file__)) + os.sep, os.path.abspath(threading.__file__)]
+    for name in ("keras", "tensorflow"):
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path:
+            internal.append(os.path.dirname(os.path.abspath(path)) + os.sep)
+    frame: types.FrameType | None = sys._getframe(1)  # our caller, which calls warnings.warn: level 1
+    level = 1
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(tuple(internal)):
+            return level
+        frame, level = frame.f_back, level + 1
+    return None
 
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 5) -> list[str]:

@@ -79,3 +79,20 @@ def test_tensorflows_own_out_of_memory_error_is_recognized() -> None:
 def test_other_errors_are_not_out_of_memory(exc: Exception) -> None:
     assert not errors.is_out_of_memory(exc)
     assert errors.out_of_memory_hint(exc, 4) == ""
+
+
+def test_warn_once_points_at_the_callers_line() -> None:
+    """Outside tbactviz, Keras and TensorFlow, the first frame is the user's: the warning names its line."""
+    import inspect
+    import logging
+    import warnings
+
+    from tbactviz.errors import TbactvizWarning, WarnOnce
+
+    warn = WarnOnce(logging.getLogger("test"))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
+        warn("key", "something failed")
+    assert len(seen) == 1 and seen[0].category is TbactvizWarning
+    assert (seen[0].filename, seen[0].lineno) == (__file__, line)
