@@ -123,8 +123,9 @@ def _count_small(a: Any, magnitude: Any, eps: float, dtype: str) -> Any:
     """
     from keras import ops
 
-    positions = int(np.prod([int(d) for d in a.shape[1:-1]])) if len(a.shape) > 2 else 0
-    if eps != 0 or not 0 < positions < _EXACT_F32_COUNT or any(d is None for d in a.shape[1:]):
+    static = len(a.shape) > 2 and all(d is not None for d in a.shape[1:])
+    positions = int(np.prod([int(d) for d in a.shape[1:-1]])) if static else 0
+    if eps != 0 or not 0 < positions < _EXACT_F32_COUNT:
         return ops.sum(ops.cast(magnitude <= eps, "int32"), axis=0)
     channels = int(a.shape[-1])
     nonzero = ops.sum(ops.reshape(ops.sign(magnitude), (-1, positions, channels)), axis=1)

@@ -100,3 +100,16 @@ def test_fast_histogram_counts_equal_the_masked_ones() -> None:
             masked = keras.ops.convert_to_numpy(reductions.histogram_counts(x, lo, hi, k))
             np.testing.assert_array_equal(fast, masked, err_msg=f"k={k} {acts[:3]}")
             assert fast.sum() == acts.size and fast[-1] >= 1  # the maximum is in the closed last bucket
+
+
+def test_fast_partials_with_unknown_positions_in_a_relaxed_trace() -> None:
+    """A trace whose spatial dimensions are unknown counts zeros by comparison: the same figures."""
+    import tensorflow as tf
+
+    acts = np.maximum(np.random.default_rng(5).standard_normal((2, 6, 5, 3)), 0).astype(np.float32)
+    spec = tf.TensorSpec((None, None, None, 3), tf.float32)
+    traced = tf.function(lambda a: reductions.partials(a, finite=True), input_signature=[spec])
+    got = _numpy(traced(acts))
+    want = _numpy(reductions.partials(keras.ops.convert_to_tensor(acts)))
+    np.testing.assert_array_equal(got["small"], want["small"])
+    np.testing.assert_allclose(got["total"], want["total"], rtol=1e-6)
