@@ -4,10 +4,8 @@ The probe (:mod:`tbactviz.probe`) runs :func:`partials` and :func:`histogram_cou
 function, so every backend (TensorFlow, JAX, PyTorch) compiles the same code, and only small arrays reach the
 host: per channel a few sums, counts and extremes (``O(C)``), the histogram's bucket counts (``O(k)``) and the
 drawn samples. The host folds them (:mod:`tbactviz.fold`: :func:`~tbactviz.fold.merge` across chunks,
-:func:`~tbactviz.fold.finish` into the written figures, whose definitions are given there).
-
-Sums run in float32 on the device (per channel and chunk, then float64 on the host): figures equal the
-float64 reference of :mod:`tbactviz.stats` to about 1e-6 relative.
+:func:`~tbactviz.fold.finish` into the written figures, whose definitions and precision are given there).
+The sums here run in float32.
 """
 
 from __future__ import annotations

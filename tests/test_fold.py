@@ -22,7 +22,7 @@ def reference_dormant(rows: np.ndarray, tau: float) -> float:
     return sum(1 for score in scores if score / layer <= tau) / rows.shape[1]
 
 
-def _acts(seed: int) -> np.ndarray:
+def sample_acts(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     acts = np.maximum(rng.standard_normal((4, 9, 7, 6)), 0).astype(np.float32)
     acts[..., 2] = 0.0  # dead
@@ -31,7 +31,7 @@ def _acts(seed: int) -> np.ndarray:
 
 
 def test_dormant_fraction_equals_the_loop() -> None:
-    acts = _acts(0).reshape(-1, 6).astype(np.float64)
+    acts = sample_acts(0).reshape(-1, 6).astype(np.float64)
     abs_sum, count = np.abs(acts).sum(axis=0), np.full(6, len(acts))
     for tau in (0.0, 0.1, 0.5):
         assert fold.dormant_fraction(abs_sum, count, tau) == reference_dormant(acts, tau)

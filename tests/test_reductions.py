@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from test_fold import reference_dormant
+from test_fold import reference_dormant, sample_acts
 
 from tbactviz import fold, reductions, stats
 
@@ -14,18 +14,10 @@ def _numpy(tree: dict) -> dict:
     return {key: keras.ops.convert_to_numpy(value) for key, value in tree.items()}
 
 
-def _acts(seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    acts = np.maximum(rng.standard_normal((4, 9, 7, 6)), 0).astype(np.float32)
-    acts[..., 2] = 0.0  # dead
-    acts[..., 4] *= 0.01  # dormant at tau=0.1
-    return acts
-
-
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("chunks", [1, 3])
 def test_figures_equal_layer_stats(seed: int, chunks: int) -> None:
-    acts = _acts(seed)
+    acts = sample_acts(seed)
     if seed == 2:
         acts[1, 2, 3, 5] = np.nan
         acts[0, 0, 0, 1] = np.inf
