@@ -93,7 +93,7 @@ def merge(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray]) -> di
 
     Args:
         a: Partials so far (None for the first chunk).
-        b: One chunk's partials, as :func:`partials` returns them (numpy).
+        b: One chunk's partials, as :func:`tbactviz.reductions.partials` returns them (numpy).
 
     Returns:
         New float64/int64 arrays; ``m2`` merged by Chan et al.'s pairwise update.

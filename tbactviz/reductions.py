@@ -97,7 +97,8 @@ def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32", finite: bool =
 
 def _squared_deviation(x: Any, mean: Any) -> Any:
     """``(x - mean) ** 2``: one pass over ``x`` where the backend has the fused op (TensorFlow's
-    ``squared_difference``, the same arithmetic), two elsewhere (XLA and PyTorch's compiler fuse them)."""
+    ``squared_difference``, the same arithmetic), else a difference and a product (which XLA fuses under
+    JAX; PyTorch runs them eagerly, as two passes)."""
     import keras
 
     if keras.backend.backend() == "tensorflow":
