@@ -93,7 +93,7 @@ def trace_outputs(model: keras.Model, infos: Sequence[CapturedLayer], specs: Any
             return run(x, stateless(model, trainable, non_trainable))
 
         def struct(s: Any) -> Any:
-            return jax.ShapeDtypeStruct((1, *(1 if d is None else d for d in tuple(s.shape)[1:])), s.dtype)
+            return jax.ShapeDtypeStruct(_one_sample(s), s.dtype)
 
         structs = keras.tree.map_structure(struct, specs)
         jax.eval_shape(
@@ -105,12 +105,8 @@ def trace_outputs(model: keras.Model, infos: Sequence[CapturedLayer], specs: Any
     else:
         import torch
 
-        zeros = keras.tree.map_structure(
-            lambda s: keras.ops.zeros((1, *(1 if d is None else d for d in tuple(s.shape)[1:])), s.dtype),
-            specs,
-        )
         with torch.no_grad():
-            run(zeros)
+            run(_zeros(specs))
     return {path: keras.tree.map_structure(open_batch_spec, outs[0]) for path, outs in store.items() if outs}
 
 
@@ -155,10 +151,17 @@ def build_if_needed(model: keras.Model, specs: Any) -> None:
     if isinstance(model, keras.Sequential) and is_spec(specs):
         model.build(tuple(specs.shape))
         return
-    zeros = keras.tree.map_structure(
-        lambda s: keras.ops.zeros((1, *(1 if d is None else d for d in tuple(s.shape)[1:])), s.dtype), specs
-    )
-    model(zeros, training=False)
+    model(_zeros(specs), training=False)
+
+
+def _one_sample(spec: Any) -> tuple[int, ...]:
+    """The shape of a one-sample batch like ``spec`` (unknown dimensions 1)."""
+    return (1, *(1 if d is None else d for d in tuple(spec.shape)[1:]))
+
+
+def _zeros(specs: Any) -> Any:
+    """A one-sample batch of zeros for each spec of the nest ``specs``."""
+    return keras.tree.map_structure(lambda s: keras.ops.zeros(_one_sample(s), s.dtype), specs)
 
 
 def infer_outputs(model: keras.Model, infos: Sequence[L], input_shape: Any) -> list[L]:
