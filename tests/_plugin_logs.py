@@ -54,7 +54,7 @@ def build(root: str, demo: bool = True) -> str:
     with tbactviz.ActivationLogger(os.path.join(root, "posthoc"), model, LAYERS) as log:
         log(probe, 0)
     if demo:
-        from tbactviz.demo import run_demo
+        from tbactviz.tools.demo import run_demo
 
         run_demo(root, epochs=2, samples=64, verbose=0)
     return root
@@ -66,9 +66,10 @@ def synthetic_run(root: str | Path, layers: int = 189, steps: int = 50, side: in
     Every third layer is nested (``stage_k/conv_i``). Grids are real palette PNGs (4 x 4 tiles of ``side`` px
     maps), one per layer, reused at every step. Returns the run directory.
     """
-    from tbactviz import gridlayout, naming, tiling
-    from tbactviz._png import encode_indexed_png
-    from tbactviz.writer import EventWriter, image_value, scalar_value, tbactviz_tensor_value
+    from tbactviz.events import naming, tilemap
+    from tbactviz.events.writer import EventWriter, image_value, scalar_value, tbactviz_tensor_value
+    from tbactviz.grids import tiling
+    from tbactviz.grids.png import encode_indexed_png
 
     run_dir = os.path.join(root, "resnet_like")
     rng = np.random.default_rng(0)
@@ -79,7 +80,7 @@ def synthetic_run(root: str | Path, layers: int = 189, steps: int = 50, side: in
         result = tiling.tile_activations(acts, max_images=1)
         indices, palette = result.indexed(64)
         png = encode_indexed_png(indices[0], palette)
-        layout = gridlayout.encode(
+        layout = tilemap.encode(
             result.geometry, result.channels, index=i, count=layers, images=1, channels=16
         )
         drawn.append((png, indices.shape[1], indices.shape[2], layout))

@@ -34,8 +34,9 @@ def test_all_is_pinned() -> None:
 
 def test_import_does_not_load_tensorflow_or_keras() -> None:
     code = (
-        "import sys, tbactviz, tbactviz.tiling, tbactviz.stats, tbactviz.naming, tbactviz.errors;"
-        "import tbactviz.cli, tbactviz.schedule;"
+        "import sys, tbactviz, tbactviz.grids.tiling, tbactviz.stats.arrays, tbactviz.events.naming;"
+        "import tbactviz.errors;"
+        "import tbactviz.cli, tbactviz.training.schedule;"
         "bad = [m for m in ('tensorflow', 'keras', 'tensorboard') if m in sys.modules];"
         "assert not bad, bad"
     )

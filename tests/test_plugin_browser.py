@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from _plugin_logs import build, synthetic_run
 
-from tbactviz.board import TensorBoardServer
+from tbactviz.tools.board import TensorBoardServer
 
 pytestmark = pytest.mark.slow
 
