@@ -327,6 +327,114 @@ def test_nonfinite_values_in_one_chunk_give_the_exact_figures(
     )
 
 
+# -- the two cases of issue 18: an all-NaN probe through max-pooling, and finite values near the float32 max
+
+
+def _conv_pool_conv() -> keras.Model:
+    """conv_a -> pool_a (max) -> conv_b: max-pooling turns NaN into -3.4e38, which conv_b turns into huge
+    finite values (and maybe +-Inf)."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 3), name="img")
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv_a")(inp)
+    x = keras.layers.MaxPooling2D(2, name="pool_a")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv_b")(x)
+    model = keras.Model(inp, x, name="tiny")
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def _pass_through() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4, 4, 2), name="img")
+    x = keras.layers.Identity(name="same")(inp)
+    x = keras.layers.Conv2D(3, 1, name="mix")(x)
+    model = keras.Model(inp, x, name="through")
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+NAN_PROBE = np.full((2, 8, 8, 3), np.nan, np.float32)
+HUGE_PROBE = np.random.default_rng(5).uniform(1e38, 3e38, (3, 4, 4, 2)).astype(np.float32)
+HUGE_PROBE[0, 0, 0] = [-3e38, 3.4e38]  # a range beyond the float32 maximum, too
+
+
+def _log_through(path: str, model: keras.Model, probe: np.ndarray, logdir: Path, caplog: Any) -> list[str]:
+    """Log ``probe`` at steps 0 and 1 through one path; the tbactviz warnings it gave (CLI: its log lines)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        if path == "logger":
+            with ActivationLogger(logdir, model, layers=None, max_images=1) as logger:
+                for step in (0, 1):
+                    logger(probe, step=step)
+        elif path == "write":
+            with ActivationLogger(logdir, model, layers=None, max_images=1) as logger:
+                for step in (0, 1):
+                    logger.write(logger.capture(probe), step=step)
+        elif path == "callback":
+            x = np.random.default_rng(6).random((4, *probe.shape[1:]), dtype=np.float32)
+            y = np.zeros((4, *model.output_shape[1:]), np.float32)
+            model.optimizer.learning_rate = 0.0  # the weights stay those the figures are checked against
+            cb = ActivationCallback(logdir, probe, layers=None, max_images=1, every_n_epochs=1)
+            model.fit(x, y, epochs=1, verbose=0, callbacks=[cb])  # steps 0 (start) and 1
+        else:
+            from tbactviz.cli import main
+
+            saved, npy = logdir.parent / f"{model.name}.keras", logdir.parent / "probe.npy"
+            model.save(saved)
+            np.save(npy, probe)
+            for step in (0, 1):
+                assert main(["log", str(saved), str(npy), "--logdir", str(logdir), "--step", str(step), "-q"]) == 0
+            return [r.getMessage() for r in caplog.records if r.name == "tbactviz.cli" and "NaN" in r.getMessage()]
+    return warned(seen)
+
+
+def _check_against_layer_stats(model: keras.Model, probe: np.ndarray, logdir: Path) -> dict[str, np.ndarray]:
+    """Every logged figure is finite and equals ``layer_stats`` of the same activations; the layers with no
+    finite value have no mean, std, max_abs or histogram."""
+    acts = extract_activations(model, probe, None)
+    events = read_events(logdir)
+    assert {r.step for r in events} == {0, 1}
+    for path, a in acts.items():
+        want = stats.layer_stats(a)
+        finite = int(np.isfinite(a).sum())
+        for step in (0, 1):
+            got = {r.tag.split("/")[0]: r.value for r in events if r.step == step and r.tag.endswith("/" + path)}
+            assert got["nonfinite"] == a.size - finite
+            absent = {"mean", "std", "max_abs", "histograms"}
+            assert absent.isdisjoint(got) if finite == 0 else absent <= set(got), (path, sorted(got))
+            for name, value in got.items():
+                if name in want:
+                    assert math.isfinite(value), (path, name, value)
+                    assert value == pytest.approx(want[name], rel=1e-5, abs=1e-30), (path, name)
+            if finite:
+                histogram = got["histograms"]
+                assert np.isfinite(histogram).all() and histogram[:, 2].sum() == finite
+    return acts
+
+
+@pytest.mark.parametrize("path", ["logger", "write", "callback", "cli"])
+def test_all_nan_probe_through_max_pooling_gives_true_figures_and_one_warning(
+    path: str, tmp_path: Path, caplog: Any
+) -> None:
+    """Issue 18: the probe is all NaN; max-pooling makes -3.4e38 of it, the next conv huge values."""
+    model = _conv_pool_conv()
+    messages = _log_through(path, model, NAN_PROBE, tmp_path / "run", caplog)
+    acts = _check_against_layer_stats(model, NAN_PROBE, tmp_path / "run")
+    assert not np.isfinite(acts["conv_a"]).any() and np.isfinite(acts["pool_a"]).all()
+    assert len(messages) == 1, messages  # once per cause, not once per step
+    assert "conv_a" in messages[0] and "NaN" in messages[0]
+
+
+@pytest.mark.parametrize("path", ["logger", "write", "callback", "cli"])
+def test_finite_values_near_the_float32_maximum_are_logged(path: str, tmp_path: Path, caplog: Any) -> None:
+    """Issue 18: finite values of magnitude 1e38 to 3.4e38 through a pass-through layer."""
+    model = _pass_through()
+    messages = _log_through(path, model, HUGE_PROBE, tmp_path / "run", caplog)
+    acts = _check_against_layer_stats(model, HUGE_PROBE, tmp_path / "run")
+    assert np.isfinite(acts["same"]).all()
+    assert messages == [] if np.isfinite(acts["mix"]).mean() > 0.5 else len(messages) == 1
+
+
 @pytest.mark.parametrize("normalize", tiling.NORMALIZE_MODES)
 def test_all_zero_and_constant_layers_draw_uniform_tiles_and_finite_figures(
     normalize: str, tmp_path: Path
