@@ -46,22 +46,10 @@ import numpy as np
 
 from tbactviz.grids.plan import ALL_LEVELS, GridPlan
 
-__all__ = ["grid_partial", "host_precision", "partial_to_numpy"]
+__all__ = ["finite_range", "grid_partial", "host_range", "partial_to_numpy"]
 
 _F32_MAX = float(np.finfo(np.float32).max)
 _SAFE_LOW, _SAFE_HIGH = 2.0**-32, 2.0**32
-
-
-def host_precision() -> str:
-    """``"float64"`` when the active Keras backend computes in float64 (TF, torch, numpy, JAX with x64)."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return "float64" if getattr(jax.config, "jax_enable_x64", False) else "float32"
-    return "float64"
 
 
 def partial_to_numpy(partial: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -135,7 +123,7 @@ def grid_partial(acts: Any, plan: GridPlan, value_range: Any = None) -> dict[str
         codes = ops.zeros((0, th, tw, plan.tiles), "uint8" if plan.levels < ALL_LEVELS else "int32")
         return {**out, "codes": codes, "channels": _arange(plan.n), "nonfinite": nonfinite}
     if plan.normalize == "fixed" and value_range is None:
-        value_range = out["range"] = _measured_range(x, finite_x, acc)
+        value_range = out["range"] = finite_range(x, acc, False if finite_x is None else finite_x)
     x, channels = _select(x, finite_x, plan, acc)
     v = _groups(x, plan)
     levels = _normalize(v, plan, value_range, acc)
@@ -157,20 +145,59 @@ def _arange(n: int) -> Any:
     return ops.arange(n, dtype="int32")
 
 
-def _measured_range(x: Any, finite_x: Any, acc: str) -> Any:
-    """Finite ``(lo, hi)`` of ``x`` with :func:`tbactviz.grids.tiling.value_range`'s rules, in ``acc``."""
+def host_range(arr: np.ndarray) -> tuple[float, float]:
+    """:func:`finite_range` of a host array, run eagerly in the host's dtype
+    (:func:`tbactviz.stats.reductions.host_dtype`: float64 where the backend has it), as Python floats."""
     from keras import ops
 
-    x = ops.cast(x, acc)
-    if finite_x is None:
+    from tbactviz.stats.reductions import host_dtype
+
+    found = ops.convert_to_numpy(finite_range(ops.convert_to_tensor(arr), host_dtype()))
+    return float(found[0]), float(found[1])
+
+
+def finite_range(x: Any, dtype: str = "float32", finite_x: Any = None) -> Any:
+    """The finite ``(lo, hi)`` of all values of ``x`` as a ``(2,)`` tensor in ``dtype``, with ``lo < hi``
+    (``keras.ops``; the one implementation: :func:`tbactviz.grids.values.value_range` runs it eagerly).
+
+    What ``normalize="fixed"`` measures when no range is given.
+
+    Args:
+        x: Tensor of any shape and real dtype, not empty.
+        dtype: ``"float32"`` (the device) or ``"float64"``.
+        finite_x: ``isfinite(x)`` when the caller has it, or None to compute it; ``False`` (the plan's
+            guarantee that every value is finite) skips the masks.
+
+    Returns:
+        ``(lo, hi)``: the finite min and max; ``(0, 1)`` when no value is finite; for a
+        constant ``c``, ``(c, c + w)`` with ``w = max(1, |c| * 2**-20)``, or ``(c - w, c)`` where ``c + w``
+        overflows (beyond the float32 maximum for input of 32 bits or fewer).
+
+    Example:
+        >>> import numpy as np
+        >>> [float(v) for v in np.asarray(finite_range(np.array([1.0, np.nan, 3.0, -np.inf], "float32")))]
+        [1.0, 3.0]
+    """
+    from keras import ops
+
+    x = ops.convert_to_tensor(x)
+    # a range of float32 values stays within float32 (the device's dtype), whatever dtype it is measured in
+    limit = float(np.finfo("float64" if keras_dtype(x) == "float64" else "float32").max)
+    x = ops.reshape(ops.cast(x, dtype), (-1,))
+    if finite_x is False:
         lo, hi = ops.min(x), ops.max(x)
     else:
-        lo = ops.min(ops.where(finite_x, x, np.inf))
-        hi = ops.max(ops.where(finite_x, x, -np.inf))
-    none = lo > hi
+        mask = ops.isfinite(x) if finite_x is None else ops.reshape(finite_x, (-1,))
+        lo = ops.min(ops.where(mask, x, np.inf))
+        hi = ops.max(ops.where(mask, x, -np.inf))
+    none = ops.logical_not(lo <= hi)  # no finite value (incl. an empty x: inf > -inf)
     lo, hi = ops.where(none, 0.0, lo), ops.where(none, 1.0, hi)
-    wider = lo + ops.maximum(1.0, ops.abs(lo) * 2.0**-20)  # c + 1, or a little more where c + 1 == c
-    hi = ops.where(hi > lo, hi, wider)
+    width = ops.maximum(1.0, ops.abs(lo) * 2.0**-20)  # c + 1, or a little more where c + 1 == c
+    wider = lo + width
+    constant = ops.logical_not(hi > lo)
+    overflow = ops.logical_not(ops.abs(wider) <= limit)
+    lo = ops.where(ops.logical_and(constant, overflow), lo - width, lo)
+    hi = ops.where(constant, ops.where(overflow, hi, wider), hi)
     return ops.stack([lo, hi])
 
 

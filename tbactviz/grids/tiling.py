@@ -385,8 +385,9 @@ def tile_activations(
         x = to_float(arr[:max_images])
         nonfinite = 0 if finite is True else finite_count(x)
     from tbactviz.grids import quantize
+    from tbactviz.stats.reductions import host_dtype
 
-    precision = quantize.host_precision()
+    precision = host_dtype()
     plan = plan_grid(
         tuple(arr.shape[1:]),
         max_images=max_images,

@@ -1,6 +1,8 @@
 """numpy input of the drawing functions: checking and converting array-likes, value ranges, colormap lookup.
 
-numpy and the standard library only; :mod:`tbactviz.grids.tiling` re-exports the public names.
+numpy and the standard library only (:func:`value_range` runs :mod:`tbactviz.grids.quantize`'s
+``keras.ops`` measurement, which imports Keras when called); :mod:`tbactviz.grids.tiling` re-exports the
+public names.
 """
 
 from __future__ import annotations
@@ -88,8 +90,12 @@ def value_range(activations: np.ndarray) -> tuple[float, float]:
 
     Returns:
         ``(lo, hi)`` as Python floats with ``lo < hi``. Edge cases: empty or all-non-finite input gives
-        ``(0.0, 1.0)``; constant input ``c`` gives ``(c, c + 1.0)`` (or, when ``c`` is so large that
-        ``c + 1.0 == c``, the nearest wider pair of floats around ``c``).
+        ``(0.0, 1.0)``; constant input ``c`` gives ``(c, c + w)`` with ``w = max(1, |c| * 2**-20)``, or
+        ``(c - w, c)`` where ``c + w`` overflows.
+
+    It is the probe's own measurement (:func:`tbactviz.grids.quantize.finite_range`, ``keras.ops``) run
+    eagerly, in float64 where the backend has it (:func:`tbactviz.stats.reductions.host_dtype`); so this
+    function imports Keras when called.
 
     Example:
         >>> value_range(np.array([[1.0, np.nan, 3.0, -np.inf]]))
@@ -98,24 +104,13 @@ def value_range(activations: np.ndarray) -> tuple[float, float]:
     arr = as_array(activations)
     if arr.size == 0:
         return (0.0, 1.0)
-    arr = to_float(arr) if arr.dtype.kind not in "biu" else arr
-    with np.errstate(all="ignore"):
-        if finite_count(arr) == 0:
-            lo, hi = float(arr.min()), float(arr.max())
-        else:
-            mask = np.isfinite(arr)
-            if not mask.any():
-                return (0.0, 1.0)
-            lo = float(np.min(arr, where=mask, initial=np.inf))
-            hi = float(np.max(arr, where=mask, initial=-np.inf))
-    if lo == hi:
-        hi = lo + 1.0
-        if not (hi > lo and math.isfinite(hi)):
-            lo, hi = math.nextafter(lo, -math.inf), math.nextafter(lo, math.inf)
-            if not math.isfinite(hi):  # lo is the largest float
-                hi = lo = math.nextafter(lo, -math.inf)
-                lo = math.nextafter(lo, -math.inf)
-    return (lo, hi)
+    from tbactviz.grids import quantize
+
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:  # longdouble: beyond float64 is non-finite
+        arr = arr.astype(np.float64)
+    elif arr.dtype.kind not in "f" or arr.dtype.itemsize < 4:  # bool, int, float16: exact in float32
+        arr = arr.astype(np.float32)
+    return quantize.host_range(arr)
 
 
 def apply_colormap(values: np.ndarray, name: str) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 from tbactviz.events import naming, wire
 from tbactviz.grids import quantize, tiling
 from tbactviz.snapshot.drawing import Drawing, draw
-from tbactviz.stats import fold, reductions
+from tbactviz.stats import arrays, fold, reductions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -40,8 +40,6 @@ __all__ = ["BUCKETS", "LayerDigest", "LayerPart", "ReduceSpec", "reduce_arrays",
 
 #: Histogram buckets per layer (TensorBoard's default).
 BUCKETS = 30
-#: Values per piece when host activations are reduced eagerly (:func:`reduce_arrays`): 1 MiB of float32.
-PIECE_VALUES = 1 << 18
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,12 +50,12 @@ class ReduceSpec:
         eps: Values with ``|a| <= eps`` count as zero (>= 0; +inf is clamped to the float32 maximum).
         buckets: Histogram buckets ``k`` (0: no histogram).
         grid_samples: Samples whose grid inputs are returned (0: none).
-        dtype: The floating dtype of the sums: float32 on the device,
-        :func:`tbactviz.stats.reductions.host_dtype`
-            for host arrays.
-        finite: Assume the activations hold no NaN/Inf: no masks, fewer passes over the data. The probe
-            checks each result (:func:`tbactviz.stats.reductions.suspect`) and recomputes a chunk that does
-            not qualify with ``finite=False``.
+        dtype: The floating dtype of the sums: float32 on the device
+            (:func:`tbactviz.stats.reductions.host_dtype` for host arrays).
+        finite: Assume the activations hold no NaN/Inf and no extreme magnitudes: no masks, no scaling,
+            fewer passes over the data. The probe checks each result
+            (:func:`tbactviz.stats.reductions.suspect`) and recomputes a chunk that does not qualify with
+            ``finite=False``.
     """
 
     eps: float = 0.0
@@ -170,46 +168,17 @@ def reduce_arrays(
     With a ``plan`` (and ``grid_samples`` > 0) the grids are reduced as in the probe
     (:func:`tbactviz.grids.quantize.grid_partial`, eagerly); without, the first samples are kept (``raw``).
 
-    The array is reduced in pieces of at most :data:`PIECE_VALUES` values (whole rows of at most
-    ``PIECE_VALUES`` channels), as the probe reduces chunks: a first pass for the extremes (the histogram's
-    edges), then the partial sums, merged. So the temporaries of the backend's eager ops stay small,
-    whatever the layer's size. Rank 1 ``(n,)`` is one channel.
+    The figures and histogram are :func:`tbactviz.stats.arrays.reduce_host`'s, the code
+    :func:`tbactviz.layer_stats` and :func:`tbactviz.histogram_buckets` run: the same reductions as the
+    probe's (their exact variant), in pieces, in float64 where the backend has it. Rank 1 ``(n,)`` is one
+    channel.
     """
     from keras import ops
 
     array = np.asarray(acts)
     if array.ndim < 1:
         raise ValueError(f"activations must have rank >= 1 (batch first, channels last); got {array.shape}")
-    rows = array.reshape(-1, array.shape[-1] if array.ndim > 1 else 1)
-    n_rows, channels = rows.shape
-    step_c = max(1, min(channels, PIECE_VALUES))
-    step_r = max(1, PIECE_VALUES // step_c)
-    pieces = [
-        (slice(r, r + step_r), slice(c, c + step_c))
-        for r in range(0, n_rows, step_r)
-        for c in range(0, channels, step_c)
-    ]
-    dtype = reductions.host_dtype()
-    lo, hi = np.inf, -np.inf
-    if spec.buckets:
-        for rs, cs in pieces:
-            found = reductions.bounds(ops.convert_to_tensor(rows[rs, cs]), dtype=dtype)
-            lo, hi = min(lo, float(found[0])), max(hi, float(found[1]))
-    real = np.dtype(dtype).type
-    edges = (real(lo), real(hi)) if lo <= hi else (real(0), real(0))
-    plain = dataclasses.replace(spec, grid_samples=0, dtype=dtype)
-    merged: dict[str, np.ndarray] | None = None
-    counts = np.zeros(spec.buckets, np.int64)
-    for r in range(0, max(n_rows, 1), step_r):
-        parts = []
-        for c in range(0, channels, step_c):
-            reduced = reduce_layer(ops.convert_to_tensor(rows[r : r + step_r, c : c + step_c]), plain, edges)
-            parts.append({k: ops.convert_to_numpy(v) for k, v in reduced["partials"].items()})
-            if spec.buckets:
-                counts += ops.convert_to_numpy(reduced["counts"]).astype(np.int64)
-        row_part = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "rows"}
-        merged = fold.merge(merged, {"rows": parts[0]["rows"], **row_part})
-    assert merged is not None
+    merged, counts, edges = arrays.reduce_host(array, eps=spec.eps, buckets=spec.buckets)
     grid = None
     if spec.grid_samples and plan is not None:
         first = array[: spec.grid_samples]
@@ -221,8 +190,8 @@ def reduce_arrays(
         samples=len(array),
         sample_shape=tuple(int(d) for d in array.shape[1:]),
         partials=merged,
-        counts=counts if spec.buckets else None,
-        bounds=(float(edges[0]), float(edges[1])) if spec.buckets else None,
+        counts=counts,
+        bounds=edges if spec.buckets else None,
         grid=grid,
         plan=plan if grid is not None else None,
         raw=array[: spec.grid_samples] if spec.grid_samples and grid is None else None,
@@ -269,6 +238,8 @@ class LayerDigest:
         self._counts: np.ndarray | None = None
         self._kept: list[LayerPart] = []
         self._images: list[bytes] = []
+        #: After :meth:`finish`: the layer's values in the step, and how many of them are NaN or +-Inf.
+        self.values = self.nonfinite = 0
 
     def update(self, part: LayerPart) -> None:
         """Fold one chunk's part (errors are kept in ``error``)."""
@@ -311,7 +282,12 @@ class LayerDigest:
 
     def finish(self) -> tuple[list[bytes], dict[str, float]]:
         """The layer's summary values (serialized, :mod:`tbactviz.events.wire`) and its figures ``{stat:
-        value}`` (``([], {})`` after an error)."""
+        value}`` (``([], {})`` after an error).
+
+        A layer with no finite value has no ``mean``, ``std``, ``max_abs`` and no histogram
+        (:func:`tbactviz.stats.fold.finish`); :attr:`values` and :attr:`nonfinite` say how many values the
+        step had and how many were NaN or +-Inf.
+        """
         if self.error is not None:
             return [], {}
         try:
@@ -320,14 +296,18 @@ class LayerDigest:
             values = list(self._images)
             if self._merged is None:
                 raise ValueError(f"layer {self.path!r}: no probe chunk was folded")
-            if self._histograms and self._counts is not None:
+            count = self._merged["count"]
+            self.values = int(self._merged["rows"]) * int(count.size)
+            self.nonfinite = self.values - int(count.sum())
+            # no finite value: no histogram (there is no range to bucket), as no mean, std or max_abs
+            if self._histograms and self._counts is not None and self.nonfinite < self.values:
                 lo, hi = fold.value_bounds(self._merged)
                 rows = fold.histogram_rows(self._counts, lo, hi)
                 values.append(wire.histogram(wire.layer_tag(naming.HISTOGRAM_PREFIX, self.tag_path), rows))
             figures: dict[str, float] = {}
             if self._stat_names:
                 all_figures, channels = fold.finish(self._merged, dormant_tau=self._tau)
-                figures = {name: all_figures[name] for name in self._stat_names}
+                figures = {name: all_figures[name] for name in self._stat_names if name in all_figures}
                 tag = wire.layer_tag(naming.CHANNELS_PREFIX, self.tag_path)
                 values.append(wire.tensor(tag, channels, kind="channels"))
                 values.extend(wire.scalar(wire.layer_tag(k, self.tag_path), v) for k, v in figures.items())

@@ -121,7 +121,7 @@ class DeviceProbe:
         start = 0
         for chunk in run(inputs, careful=False):
             samples = min(size, n - start)
-            if any(reductions.suspect(r["partials"]) for r in chunk.values()):  # NaN/Inf: exact masks
+            if any(reductions.suspect(r) for r in chunk.values()):  # NaN/Inf, extremes: exact variant
                 part = slice_samples(conform(extractor.model, inputs)[0], start, start + samples)
                 chunk = next(iter(run(part, careful=True, first_chunk=start == 0)))
             start += samples

@@ -141,6 +141,7 @@ class StepWriter:
                 continue
             values.extend(layer_values)
             figures[digest.path] = layer_figures
+        self._warn_nonfinite(digests, step)
         if self.writer is None:
             self.writer = EventWriter(self._logdir)
         try:
@@ -151,6 +152,21 @@ class StepWriter:
                 raise
             self.warn_once("*", exc, f"step {step}: writing the event failed")
         return figures
+
+    def _warn_nonfinite(self, digests: list[LayerDigest], step: int) -> None:
+        """One warning, the first time some layers are mostly NaN/Inf (a NaN probe, a diverged model)."""
+        bad = [d for d in digests if d.error is None and d.values and 2 * d.nonfinite > d.values]
+        if not bad:
+            return
+        shown = ", ".join(f"{d.path!r} ({d.nonfinite} of {d.values})" for d in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        self._warn(
+            ("nonfinite",),
+            f"tbactviz: step {step}: most values of layer(s) {shown}{more} are NaN or Inf: check the probe "
+            "inputs and the model; nonfinite/<layer> counts them, the other figures come from the finite "
+            "values, and a layer with no finite value gets no mean, std, max_abs or histogram (this warning "
+            "is given once; later steps are logged at DEBUG level)",
+        )
 
     def warn_once(self, path: str, exc: BaseException, what: str) -> None:
         """One warning per layer and kind of error (then DEBUG)."""

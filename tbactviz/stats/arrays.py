@@ -8,17 +8,18 @@ Two functions turn one layer's activations (batch first, channels last) into wha
   format and semantics of TensorBoard's histogram ``summary_v2``, ready to be written as a histogram summary.
 
 There is one implementation of each figure in tbactviz: the ``keras.ops`` reductions of
-:mod:`tbactviz.stats.reductions`, which the logger runs inside the compiled probe, on the device. These
-functions run the same reductions eagerly on the array they are given, in float64 where the backend has it
-(TensorFlow, PyTorch; JAX only with ``jax_enable_x64``, else float32), so they give what the logger writes
-for the same activations. The definitions, with their sources, are in :mod:`tbactviz.stats.reductions`; the
-tests hold both to plain loop implementations.
+:mod:`tbactviz.stats.reductions`, which the logger runs inside the compiled probe, on the device, folded by
+:mod:`tbactviz.stats.fold`. These functions run the same reductions eagerly (:func:`reduce_host`, which the
+logger's :meth:`~tbactviz.ActivationLogger.write` runs too) on the array they are given, in float64 where the
+backend has it (TensorFlow, PyTorch; JAX only with ``jax_enable_x64``, else float32), so they give what the
+logger writes for the same activations. The definitions, with their sources, are in
+:mod:`tbactviz.stats.fold`; the tests hold both to plain loop implementations.
 
 Both accept any rank >= 1 (rank 1 ``(N,)`` is one channel) and any bool, integer or floating dtype, including
 ``float16`` and ``ml_dtypes.bfloat16``. Non-finite values (NaN, +-Inf) never poison a figure: they are counted
-once (``nonfinite``) and excluded everywhere else. Empty input gives zeros, never NaN and never a warning.
-Float64 magnitudes beyond ``1e100`` are reduced on values scaled by an exact power of two, so no square or
-range overflows.
+once (``nonfinite``) and excluded everywhere else; a layer with no finite value has no ``mean``, ``std`` or
+``max_abs``. Values are summed and bucketed scaled by an exact power of two, so no sum, square or range
+overflows or underflows at any finite magnitude.
 
 This module imports numpy and, when a function is called, keras (:mod:`tbactviz.stats.reductions`).
 
@@ -46,20 +47,19 @@ from tbactviz.stats.fold import DEFAULT_DORMANT_TAU, dormant_fraction
 
 __all__ = [
     "DEFAULT_BUCKET_COUNT",
+    "PIECE_VALUES",
     "DEFAULT_DORMANT_TAU",
     "STAT_NAMES",
     "dormant_fraction",
     "finite_mask_or_none",
     "histogram_buckets",
     "layer_stats",
+    "reduce_host",
 ]
 
 DEFAULT_BUCKET_COUNT = 30
 """Histogram buckets per layer; TensorBoard's own default."""
 
-# Beyond this magnitude (float64 input only) squares/sums could overflow float64: reduce scaled values.
-_BIG = 1e100
-_TINY = float(np.finfo(np.float64).tiny)
 
 
 def _as_real_array(activations: np.ndarray, name: str = "activations") -> np.ndarray:
@@ -116,30 +116,15 @@ def finite_mask_or_none(a: np.ndarray) -> np.ndarray | None:
     return None if mask.all() else mask
 
 
-def _finite_extremes(a: np.ndarray) -> tuple[float, float]:
-    """The finite min and max of ``a`` (``(inf, -inf)`` when none)."""
-    mask = finite_mask_or_none(a)
-    values = a if mask is None else a[mask]
-    if values.size == 0:
-        return math.inf, -math.inf
-    return float(values.min()), float(values.max())
+#: Values per piece when host activations are reduced eagerly (:func:`reduce_host`): 1 MiB of float32.
+PIECE_VALUES = 1 << 18
 
 
-def _widened(x: np.ndarray, dtype: str) -> np.ndarray:
-    """``x`` in ``dtype`` when that is a wider float: CPU kernels flush float32 subnormals to zero, float64
-    holds them exactly."""
-    if x.dtype.kind == "f" and np.dtype(dtype).itemsize > x.dtype.itemsize:
-        return x.astype(dtype)
-    return x
-
-
-def _power_of_two_below(x: float) -> float:
-    """An exact power of two ``s`` with ``x * s`` in [0.5, 1)."""
-    return math.ldexp(1.0, -math.frexp(x)[1])
-
-
-def _prepared(activations: np.ndarray) -> tuple[np.ndarray, float]:
-    """The array as ``(rows, C)`` (bool as uint8) and the exact scale its reductions run at (1.0 mostly)."""
+def _prepared(activations: np.ndarray, dtype: str) -> np.ndarray:
+    """The array as ``(rows, C)`` (rank 1: one channel) of a dtype the backend reduces exactly in ``dtype``:
+    bool as uint8; float32 widened to float64 where ``dtype`` is (CPU kernels flush float32 subnormals to
+    zero, float64 holds them exactly); float64 subnormals as zero (CPU kernels read them as zero in some ops
+    and not in others: all of them, the same way)."""
     a = _as_real_array(activations)
     if a.ndim == 0:
         raise ValueError(
@@ -147,21 +132,88 @@ def _prepared(activations: np.ndarray) -> tuple[np.ndarray, float]:
         )
     if a.dtype.kind == "b":
         a = a.view(np.uint8)
-    if a.size == 0:
-        return a.reshape(0, 0), 1.0
-    scale = 1.0
-    if a.dtype == np.float64:
-        lo, hi = _finite_extremes(a)
-        if lo <= hi and max(-lo, hi) > _BIG:
-            scale = _power_of_two_below(max(-lo, hi))
-        if _has_subnormals(a):  # CPU kernels read them as zero, some ops only: all of them, the same way
-            a = np.where(np.abs(a) < np.finfo(np.float64).tiny, 0.0, a)
-    return a.reshape(-1, a.shape[-1] if a.ndim > 1 else 1), scale
+    if a.dtype.kind == "f" and np.dtype(dtype).itemsize > a.dtype.itemsize:
+        a = a.astype(dtype)
+    if a.dtype == np.float64 and a.size and _has_subnormals(a):
+        a = np.where(np.abs(a) < np.finfo(np.float64).tiny, 0.0, a)
+    return a.reshape(-1, a.shape[-1] if a.ndim > 1 else 1)
 
 
 def _has_subnormals(a: np.ndarray) -> bool:
-    magnitude = np.abs(a[np.isfinite(a)])
-    return bool(np.any((magnitude > 0) & (magnitude < np.finfo(np.float64).tiny)))
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(a)
+        return bool(np.any((magnitude > 0) & (magnitude < np.finfo(np.float64).tiny)))
+
+
+def reduce_host(
+    activations: np.ndarray, *, eps: float = 0.0, buckets: int = 0
+) -> tuple[dict[str, np.ndarray], np.ndarray | None, tuple[float, float]]:
+    """The device reductions run eagerly on a host array taken as one whole probe: what the logger's
+    :meth:`~tbactviz.ActivationLogger.write`, :func:`layer_stats` and :func:`histogram_buckets` share.
+
+    The array is reduced in pieces of at most :data:`PIECE_VALUES` values (whole rows of at most that many
+    channels), as the probe reduces chunks: a first pass for the finite extremes (the histogram's edges),
+    then :func:`tbactviz.stats.reductions.partials` and :func:`~tbactviz.stats.reductions.histogram_counts`
+    (their exact variant, ``finite=False``) per piece, merged by :func:`tbactviz.stats.fold.merge`. So the
+    temporaries of the backend's eager ops stay small whatever the layer's size. The arithmetic runs in
+    :func:`~tbactviz.stats.reductions.host_dtype` (float64 where the backend has it).
+
+    Args:
+        activations: Array ``(n, ..., C)`` of any real dtype (rank 1 ``(n,)`` is one channel).
+        eps: Values with ``|a| <= eps`` count as zero (>= 0).
+        buckets: Histogram buckets ``k`` (0: none).
+
+    Returns:
+        ``(partials, counts, (lo, hi))``: the merged partials (:func:`tbactviz.stats.fold.merge`), the
+        bucket counts (int64 ``(k,)``, or None when ``buckets`` is 0) and the edges they were taken with (the
+        finite min and max; ``(0.0, 0.0)`` when there is no finite value or no histogram).
+
+    Example:
+        >>> part, counts, edges = reduce_host(np.array([[1.0, 0.0], [3.0, 0.0]]), buckets=2)
+        >>> part["count"].tolist(), counts.tolist(), edges
+        ([2, 2], [3, 1], (0.0, 3.0))
+    """
+    from keras import ops
+
+    dtype = reductions.host_dtype()
+    rows = _prepared(activations, dtype)
+    n_rows, channels = rows.shape
+    step_c = max(1, min(channels, PIECE_VALUES))
+    step_r = max(1, PIECE_VALUES // step_c)
+    real = np.dtype(dtype).type
+    eps_ = real(min(float(eps), float(np.finfo(dtype).max)))  # eps=inf: Inf itself is not small
+    counts = np.zeros(buckets, np.int64) if buckets else None
+    if rows.size == 0:
+        empty = {
+            "rows": np.int64(n_rows),
+            "count": np.zeros(channels, np.int64),
+            "small": np.zeros(channels, np.int64),
+            "lo": np.full(channels, np.inf),
+            "hi": np.full(channels, -np.inf),
+        }
+        zeros = {key: np.zeros(channels) for key in ("total", "m2", "abs_sum")}
+        return fold.merge(None, {**empty, **zeros, "scale": np.ones(channels)}), counts, (0.0, 0.0)
+    lo, hi = np.inf, -np.inf
+    if buckets:
+        for r in range(0, n_rows, step_r):
+            for c in range(0, channels, step_c):
+                found = reductions.bounds(ops.convert_to_tensor(rows[r : r + step_r, c : c + step_c]), dtype=dtype)
+                lo, hi = min(lo, float(found[0])), max(hi, float(found[1]))
+    edges = (lo, hi) if lo <= hi else (0.0, 0.0)
+    merged: dict[str, np.ndarray] | None = None
+    for r in range(0, n_rows, step_r):
+        parts = []
+        for c in range(0, channels, step_c):
+            piece = ops.convert_to_tensor(rows[r : r + step_r, c : c + step_c])
+            found = reductions.partials(piece, eps=eps_, dtype=dtype)
+            parts.append({k: ops.convert_to_numpy(v) for k, v in found.items()})
+            if counts is not None:
+                bucketed = reductions.histogram_counts(piece, real(edges[0]), real(edges[1]), buckets, dtype=dtype)
+                counts += ops.convert_to_numpy(bucketed).astype(np.int64)
+        row_part = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "rows"}
+        merged = fold.merge(merged, {"rows": parts[0]["rows"], **row_part})
+    assert merged is not None
+    return merged, counts, edges
 
 
 def layer_stats(
@@ -177,19 +229,20 @@ def layer_stats(
         dormant_tau: ReDo's threshold ``tau`` >= 0 for ``dormant_fraction`` (default 0.1).
 
     Returns:
-        A dict with exactly the keys of :data:`STAT_NAMES`, in that order, all Python floats, never NaN:
+        A dict with the keys of :data:`STAT_NAMES`, in that order, all Python floats, never NaN or +-Inf
+        (``mean``, ``std`` and ``max_abs`` only when there is a finite value):
 
         * ``sparsity``: fraction in [0, 1] of ALL values with ``|a| <= eps``; NaN and +-Inf never count as
           zero.
         * ``dead_channels``: fraction in [0, 1] of channels (last axis) with ``|a| <= eps`` at every sample
           and position; a channel holding any NaN/Inf is not dead.
-        * ``mean``, ``std`` (population, ddof=0), ``max_abs``: over the finite values only; 0.0 when there is
-          no finite value.
+        * ``mean``, ``std`` (population, ddof=0), ``max_abs``: over the finite values only; absent when there
+          is no finite value (all NaN/Inf, or empty input).
         * ``nonfinite``: number of NaN and +-Inf values, as a float.
         * ``dormant_fraction``: fraction in [0, 1] of ReDo-dormant channels (see
           :func:`tbactviz.stats.fold.dormant_fraction`).
 
-        Empty input (any dimension 0) gives 0.0 for every figure. float64 subnormals (``|a| < 2.2e-308``)
+        Empty input (any dimension 0) gives 0.0 for the other figures. float64 subnormals (``|a| < 2.2e-308``)
         count as zero (CPU kernels read them as zero; float32 input is widened, its subnormals are exact).
 
     Raises:
@@ -207,26 +260,9 @@ def layer_stats(
     for name, value in (("eps", eps), ("dormant_tau", dormant_tau)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value >= 0:
             raise ValueError(f"{name} must be a number >= 0; got {value!r}")
-    rows, scale = _prepared(activations)
-    if rows.size == 0:
-        return dict.fromkeys(STAT_NAMES, 0.0)
-    from keras import ops
-
-    dtype = reductions.host_dtype()
-
-    def run(x: np.ndarray, eps: float) -> dict[str, np.ndarray]:
-        eps_ = min(float(eps), float(np.finfo(np.float64).max))  # eps=inf: Inf itself is not small
-        found = reductions.partials(ops.convert_to_tensor(_widened(x, dtype)), eps=eps_, dtype=dtype)
-        return {k: ops.convert_to_numpy(v) for k, v in found.items()}
-
-    partial = run(rows, eps)
-    if scale != 1.0:  # sums of huge values: on the values scaled down by an exact power of two
-        scaled = run(rows * scale, eps)
-        partial.update({key: scaled[key] for key in ("total", "m2", "abs_sum")})
-    figures, _ = fold.finish(fold.merge(None, partial), dormant_tau=float(dormant_tau))
-    figures["mean"] /= scale
-    figures["std"] /= scale
-    return {name: float(figures[name]) for name in STAT_NAMES}
+    part, _, _ = reduce_host(activations, eps=eps)
+    figures, _ = fold.finish(part, dormant_tau=float(dormant_tau))
+    return figures
 
 
 def histogram_buckets(activations: np.ndarray, *, bucket_count: int = DEFAULT_BUCKET_COUNT) -> np.ndarray:
@@ -250,12 +286,12 @@ def histogram_buckets(activations: np.ndarray, *, bucket_count: int = DEFAULT_BU
         summing to the number of finite values. Edge cases, as TensorBoard:
 
         * ``k == 0``: shape ``(0, 3)``.
-        * no finite value (incl. empty input): ``(k, 3)`` zeros.
+        * no finite value (incl. empty input): ``(k, 3)`` zeros (the logger writes no histogram then).
         * a single distinct finite value ``v``: every edge is ``v``; all counts 0 but the last (``n``).
 
-        Float64 input with a range beyond the float64 range (``max - min`` overflows) or so small that
-        ``(max - min) / k`` underflows, where TensorBoard's arithmetic breaks down, is bucketed on values
-        scaled by an exact power of two, so edges and counts stay finite and consistent.
+        Values are bucketed scaled by an exact power of two, so a range beyond the dtype's range
+        (``max - min`` overflows) or so small that ``(max - min) / k`` underflows, where TensorBoard's
+        arithmetic breaks down, still gives finite, consistent edges and counts.
 
     Raises:
         ValueError: negative ``bucket_count``.
@@ -270,33 +306,11 @@ def histogram_buckets(activations: np.ndarray, *, bucket_count: int = DEFAULT_BU
     k = operator.index(bucket_count)
     if k < 0:
         raise ValueError(f"bucket_count must be >= 0; got {bucket_count!r}")
-    a = _as_real_array(activations)
-    if a.dtype.kind == "b":
-        a = a.view(np.uint8)
     if k == 0:
+        _as_real_array(activations)  # the dtype is checked all the same
         return np.zeros((0, 3), np.float64)
-    lo, hi = _finite_extremes(a) if a.size else (math.inf, -math.inf)
-    if not lo <= hi:
+    part, counts, (lo, hi) = reduce_host(activations, buckets=k)
+    assert counts is not None
+    if not bool(part["count"].sum()):
         return np.zeros((k, 3), np.float64)
-    from keras import ops
-
-    scale = 1.0
-    if not math.isfinite(hi - lo):
-        scale = 0.5
-    elif hi > lo and (hi - lo) / k < _TINY:  # a subnormal range means subnormal values: 2**1000 is safe
-        scale = math.ldexp(1.0, min(1000, -math.frexp(hi - lo)[1]))
-    x = a if scale == 1.0 else a.astype(np.float64) * scale
-    dtype = reductions.host_dtype()
-    x = _widened(x, dtype)
-    counts = reductions.histogram_counts(
-        ops.convert_to_tensor(x),
-        np.dtype(dtype).type(lo * scale),
-        np.dtype(dtype).type(hi * scale),
-        k,
-        dtype=dtype,
-    )
-    rows = fold.histogram_rows(ops.convert_to_numpy(counts), lo * scale, hi * scale)
-    if scale != 1.0:
-        rows[:, :2] /= scale
-        rows[0, 0], rows[-1, 1] = lo, hi
-    return rows
+    return fold.histogram_rows(counts, lo, hi)

@@ -10,7 +10,8 @@ Definitions (``a`` is one layer's activations over all probe samples, channels l
 
 * ``sparsity``: fraction of all values with ``|a| <= eps`` (NaN/Inf never count as zero).
 * ``dead_channels``: fraction of channels whose every value has ``|a| <= eps``.
-* ``mean``, ``std`` (population), ``max_abs``: over the finite values; 0 when there is none.
+* ``mean``, ``std`` (population), ``max_abs``: over the finite values; absent (not written, not returned)
+  when the layer has no finite value: no number would be true.
 * ``nonfinite``: number of NaN and +-Inf values.
 * ``dormant_fraction``: fraction of tau-dormant channels as in ReDo (Sokar, Agarwal, Castro & Evci, "The
   Dormant Neuron Phenomenon in Deep Reinforcement Learning", ICML 2023, eq. 1): a channel's score is its mean
@@ -20,13 +21,16 @@ Definitions (``a`` is one layer's activations over all probe samples, channels l
   a value the ReDo paper uses for convolutional networks.
 * per channel, one ``(C, 4)`` float32 array with columns :data:`CHANNEL_COLUMNS`: ``mean`` and ``std`` of
   the channel's finite values, ``zero_fraction`` (values with ``|a| <= eps``, over all of the channel's
-  values) and ``max_abs``.
+  values) and ``max_abs``; NaN for the mean, std and max_abs of a channel with no finite value.
 * histogram: TensorBoard's ``summary_v2`` bucketing (``k`` equal buckets between the finite min and max of
   the whole probe, the last closed) of every finite value; the device compares in float32 where TensorBoard
   uses float64, so a value within float32 rounding of a bucket edge may land in the neighbouring bucket.
 
-Sums run in float32 on the device (per channel and chunk, then float64 on the host): figures equal the
-float64 reference of :mod:`tbactviz.stats.arrays` to about 1e-6 relative.
+Sums run in float32 on the device (per channel and chunk, then float64 on the host), on values scaled by an
+exact power of two per channel (``scale``, :func:`tbactviz.stats.reductions.partials`), so they neither
+overflow nor underflow at any finite magnitude; the host keeps them scaled while it merges and finishes. The
+figures equal those of :mod:`tbactviz.stats.arrays` (the same reductions, eagerly, in float64 where the
+backend has it) to about 1e-5 relative.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
+
+from tbactviz.options import STAT_NAMES
 
 __all__ = [
     "CHANNEL_COLUMNS",
@@ -52,17 +58,18 @@ CHANNEL_COLUMNS: tuple[str, ...] = ("mean", "std", "zero_fraction", "max_abs")
 DEFAULT_DORMANT_TAU = 0.1
 """ReDo's dormancy threshold tau (Sokar et al., ICML 2023) used by default for ``dormant_fraction``."""
 
-# Keys of one layer's partials that add across chunks, and those that take extremes.
-_SUMS = ("count", "total", "small", "abs_sum")
+# Integer keys of one layer's partials (the last two add across chunks, with "rows").
+_COUNTS = ("rows", "count", "small")
 _FINITE_MAX = 3.4028234663852886e38
-_F64_MAX = float(np.finfo(np.float64).max)
+
 
 
 def histogram_rows(counts: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """``(k, 3)`` rows ``[left_edge, right_edge, count]`` in TensorBoard's format from bucket counts.
 
-    Edges are ``linspace(lo, hi, k + 1)`` (the last exactly ``hi``); all edges are ``hi`` when ``hi == lo``;
-    zeros when there is no finite value (``lo > hi``).
+    Edges are ``linspace(lo, hi, k + 1)`` (the last exactly ``hi``; where ``hi - lo`` overflows float64,
+    steps of ``hi / k - lo / k``); all edges are ``hi`` when ``hi == lo``; zeros when there is no finite
+    value (``lo > hi``).
     """
     counts = np.asarray(counts, np.float64)
     k = counts.size
@@ -73,7 +80,9 @@ def histogram_rows(counts: np.ndarray, lo: float, hi: float) -> np.ndarray:
         out[:, :2] = hi
     else:
         step = (hi - lo) / k  # np.linspace's own arithmetic on float64 edges, without its overhead
-        if step and isinstance(lo, float) and isinstance(hi, float):
+        if not math.isfinite(step):  # hi - lo beyond the float64 range
+            edges = np.arange(k + 1, dtype=np.float64) * (hi / k - lo / k) + lo
+        elif step and isinstance(lo, float) and isinstance(hi, float):
             edges = np.arange(k + 1, dtype=np.float64) * step + lo
         else:
             edges = np.linspace(lo, hi, k + 1)
@@ -91,25 +100,39 @@ def value_bounds(part: Mapping[str, np.ndarray]) -> tuple[float, float]:
 def merge(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Fold the partials ``b`` of one chunk into ``a`` (host, float64): the partials of both chunks together.
 
+    The sums stay scaled (``total``, ``m2`` and ``abs_sum`` are those of the values times ``scale``, an exact
+    power of two per channel): a channel's two chunks are brought to the smaller of their scales (the larger
+    magnitude), so no float64 sum overflows even for float64 values near the float64 maximum.
+
     Args:
         a: Partials so far (None for the first chunk).
-        b: One chunk's partials, as :func:`tbactviz.stats.reductions.partials` returns them (numpy).
+        b: One chunk's partials, as :func:`tbactviz.stats.reductions.partials` returns them (numpy; without
+            ``scale``: 1).
 
     Returns:
         New float64/int64 arrays; ``m2`` merged by Chan et al.'s pairwise update.
     """
     b64 = {
-        key: np.asarray(value, np.int64 if key in ("rows", "count", "small") else np.float64)
-        for key, value in b.items()
+        key: np.asarray(value, np.int64 if key in _COUNTS else np.float64) for key, value in b.items()
     }
+    if "scale" not in b64:
+        b64["scale"] = np.ones_like(b64["total"])
     if a is None:
         return b64
-    out = {key: a[key] + b64[key] for key in ("rows", *_SUMS)}
+    out = {key: a[key] + b64[key] for key in ("rows", *_COUNTS[1:])}
+    scale = np.minimum(a["scale"], b64["scale"])
+    ra, rb = scale / a["scale"], scale / b64["scale"]  # exact powers of two <= 1
+    total_a, total_b = a["total"] * ra, b64["total"] * rb
     n_a, n_b = a["count"].astype(np.float64), b64["count"].astype(np.float64)
     n = np.maximum(n_a + n_b, 1.0)
-    mean_a = a["total"] / np.maximum(n_a, 1.0)
-    mean_b = b64["total"] / np.maximum(n_b, 1.0)
-    out["m2"] = np.asarray(a["m2"] + b64["m2"] + np.square(mean_b - mean_a) * n_a * n_b / n, np.float64)
+    mean_a = total_a / np.maximum(n_a, 1.0)
+    mean_b = total_b / np.maximum(n_b, 1.0)
+    out["total"] = total_a + total_b
+    out["abs_sum"] = a["abs_sum"] * ra + b64["abs_sum"] * rb
+    out["m2"] = np.asarray(
+        a["m2"] * ra * ra + b64["m2"] * rb * rb + np.square(mean_b - mean_a) * n_a * n_b / n, np.float64
+    )
+    out["scale"] = scale
     out["lo"] = np.minimum(a["lo"], b64["lo"])
     out["hi"] = np.maximum(a["hi"], b64["hi"])
     return out
@@ -125,67 +148,59 @@ def finish(
         dormant_tau: ReDo's threshold ``tau`` >= 0 for ``dormant_fraction``.
 
     Returns:
-        ``(figures, channels)``: ``figures`` has the keys ``sparsity``, ``dead_channels``, ``mean``, ``std``,
-        ``max_abs``, ``nonfinite`` and ``dormant_fraction`` (Python floats, never NaN); ``channels`` is
-        float32 ``(C, 4)`` with columns :data:`CHANNEL_COLUMNS`.
+        ``(figures, channels)``: ``figures`` has the keys ``sparsity``, ``dead_channels``, ``nonfinite`` and
+        ``dormant_fraction``, and ``mean``, ``std`` and ``max_abs`` when the layer has a finite value (Python
+        floats, finite); ``channels`` is float32 ``(C, 4)`` with columns :data:`CHANNEL_COLUMNS`, NaN in the
+        ``mean``, ``std`` and ``max_abs`` columns of a channel with no finite value.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        figures, channels = _finish(part, dormant_tau)
-    for name in ("mean", "std", "max_abs"):  # float64 sums of magnitudes beyond ~1e154 overflow: clamp
-        figures[name] = _clamp(figures[name])
-    return figures, channels
-
-
-def _clamp(x: float) -> float:
-    """``np.nan_to_num`` of one float: NaN -> 0, +-Inf -> +-the float64 maximum."""
-    return 0.0 if x != x else min(max(x, -_F64_MAX), _F64_MAX)
+    part = merge(None, part) if "scale" not in part else part
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _finish(part, dormant_tau)
 
 
 def _finish(part: Mapping[str, np.ndarray], dormant_tau: float) -> tuple[dict[str, float], np.ndarray]:
-    # One layer of a step: a few small arrays, so the numpy calls themselves are the cost; each figure is
-    # still computed by the same operations on the same values (the written figures do not change).
+    # One layer of a step: a few small arrays, so the numpy calls themselves are the cost.
     rows = float(part["rows"])
     count = part["count"].astype(np.float64)
     size = count.size
-    total, m2 = part["total"], part["m2"]
+    scale = part["scale"]
     small = part["small"].astype(np.float64)
     per = np.maximum(count, 1.0)
-    some = bool((count > 0).all())  # every channel has a finite value (the usual case)
-    c_mean = total / per
-    lo, hi = (
-        (part["lo"], part["hi"])
-        if some
-        else (np.where(count > 0, part["lo"], 0.0), np.where(count > 0, part["hi"], 0.0))
-    )
+    some = count > 0
+    every = bool(some.all())  # every channel has a finite value (the usual case)
+    lo, hi = (part["lo"], part["hi"]) if every else (np.where(some, part["lo"], 0.0), np.where(some, part["hi"], 0.0))
     c_max = np.maximum(np.abs(lo), np.abs(hi))
     n_values, n_finite = rows * size, float(count.sum())  # sums of integers: exact in float64
-    if n_finite:
-        mean = float(total.sum()) / n_finite
-        var = (float(m2.sum()) + float((count * (c_mean - mean) ** 2).sum())) / n_finite
-        std, max_abs = math.sqrt(max(var, 0.0)), float(c_max.max())
-    else:
-        mean = std = max_abs = 0.0
-    channels = np.empty((size, 4))
-    channels[:, 0] = c_mean
-    channels[:, 1] = np.sqrt(np.maximum(m2, 0.0) / per)
-    channels[:, 2] = small / max(rows, 1.0)
-    channels[:, 3] = c_max
     figures = {
         "sparsity": float(small.sum()) / n_values if n_values else 0.0,
         "dead_channels": int(np.count_nonzero(small == rows)) / size if size else 0.0,
-        "mean": mean,
-        "std": std,
-        "max_abs": max_abs,
         "nonfinite": n_values - n_finite,
-        "dormant_fraction": _dormant(
-            part["abs_sum"] / per, count > 0 if not some else None, size, dormant_tau
-        ),
+        "dormant_fraction": 0.0,
     }
-    # clip: +-Inf -> +-the float32 maximum; then NaN is the only non-finite value left (no sum overflows)
+    channels = np.empty((size, 4))
+    channels[:, 0] = part["total"] / per / scale
+    channels[:, 1] = np.sqrt(np.maximum(part["m2"], 0.0) / per) / scale
+    channels[:, 2] = small / max(rows, 1.0)
+    channels[:, 3] = c_max
+    if n_finite:
+        # the layer's figures in the units of its channels' smallest scale (the largest magnitude): the
+        # scaled values are at most 4 in magnitude, so no sum overflows whatever the values' magnitude
+        common = float(scale[some].min())
+        ratio = np.where(some, common / scale, 0.0)
+        c_total = part["total"] * ratio
+        mean = float(c_total.sum()) / n_finite
+        spread = float((part["m2"] * ratio * ratio).sum()) + float((count * (c_total / per - mean) ** 2).sum())
+        figures["mean"] = mean / common
+        figures["std"] = math.sqrt(max(spread / n_finite, 0.0)) / common
+        figures["max_abs"] = float(c_max.max())
+        figures["dormant_fraction"] = _dormant(
+            part["abs_sum"] * ratio / per, None if every else some, size, dormant_tau
+        )
+    if not every:
+        channels[~some, 0] = channels[~some, 1] = channels[~some, 3] = np.nan
+    # float64 figures of float64 values beyond the float32 range: the float32 maximum (NaN stays: no value)
     np.minimum(np.maximum(channels, -_FINITE_MAX, out=channels), _FINITE_MAX, out=channels)
-    if math.isnan(channels.sum()):
-        channels[np.isnan(channels)] = 0.0
-    return figures, channels.astype(np.float32)
+    return {name: figures[name] for name in STAT_NAMES if name in figures}, channels.astype(np.float32)
 
 
 def dormant_fraction(abs_sum: np.ndarray, count: np.ndarray, tau: float = DEFAULT_DORMANT_TAU) -> float:

@@ -2,12 +2,19 @@
 
 The probe (:mod:`tbactviz.model.compiled`) runs :func:`partials` and :func:`histogram_counts` inside the
 compiled function, so every backend (TensorFlow, JAX, PyTorch) compiles the same code, and only small arrays
-reach the
-host: per channel a few sums, counts and extremes (``O(C)``), the histogram's bucket counts (``O(k)``) and the
-drawn samples. The host folds them (:mod:`tbactviz.stats.fold`: :func:`~tbactviz.stats.fold.merge` across
-chunks,
-:func:`~tbactviz.stats.fold.finish` into the written figures, whose definitions and precision are given
-there). The sums here run in float32.
+reach the host: per channel a few sums, counts and extremes (``O(C)``), the histogram's bucket counts
+(``O(k)``) and the drawn samples. Host arrays go through the same two functions, run eagerly
+(:func:`tbactviz.stats.arrays.reduce_host`). The host folds them (:mod:`tbactviz.stats.fold`:
+:func:`~tbactviz.stats.fold.merge` across chunks, :func:`~tbactviz.stats.fold.finish` into the written
+figures, whose definitions are given there).
+
+Numerics, the same for every path: each function has two variants. The exact one (``finite=False``) masks
+NaN/Inf and sums values scaled by an exact power of two per channel (``scale``, from the channel's finite
+max ``|a|``), so that no sum, square or histogram index overflows or underflows at any finite magnitude
+(float32: 1e-38 to 3.4e38). The fast one (``finite=True``, the probe's first try) has no masks and no
+scaling; :func:`suspect` tells from its small results whether they may differ from the exact ones (a NaN or
+Inf, a sum beyond the dtype's range, magnitudes so small that squares lose precision, a histogram range
+that overflows), and the probe then recomputes that chunk with the exact variant.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ __all__ = [
     "histogram_counts",
     "host_dtype",
     "partials",
+    "power_of_two_scale",
     "suspect",
 ]
 
@@ -43,16 +51,18 @@ def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32", finite: bool =
         eps: Values with ``|a| <= eps`` count as zero.
         dtype: The floating dtype the sums run in: float32 on the device; the host's eager calls
             (:mod:`tbactviz.stats.arrays`) use float64 where the backend has it.
-        finite: Assume every value is finite: no masks, about half the passes over the data. Then a
-            NaN or +-Inf makes that channel's ``total`` non-finite (so does a sum beyond the float32
-            range); a caller that sees a non-finite ``total`` recomputes with ``finite=False``
-            (:func:`suspect`), which gives the exact figures.
+        finite: Assume every value is finite and of moderate magnitude: no masks, no scaling, about half
+            the passes over the data. A caller checks the result with :func:`suspect` and recomputes with
+            ``finite=False`` (the exact figures) where it says so.
 
     Returns:
         ``rows`` (values per channel, an int32 scalar) and tensors of shape ``(C,)``: ``count`` (finite
         values, int32), ``total`` (their sum), ``m2`` (their sum of squares about the channel's mean in this
         chunk), ``abs_sum`` (sum of ``|a|``), ``small`` (values with ``|a| <= eps``, int32), ``lo`` and
-        ``hi`` (finite min and max; +inf/-inf when none), all float32 unless said.
+        ``hi`` (finite min and max; +inf/-inf when none) and ``scale``; all in ``dtype`` unless said. The
+        sums ``total``, ``m2`` and ``abs_sum`` are those of the values times ``scale`` (an exact power of
+        two per channel, :func:`power_of_two_scale` of the channel's finite max ``|a|``; 1 with
+        ``finite=True``): divide by ``scale`` (``m2``: by its square) for the sums of the values.
 
     Example:
         >>> import numpy as np
@@ -77,24 +87,59 @@ def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32", finite: bool =
             "small": _count_small(a, magnitude, eps, dtype),
             "lo": ops.min(x, axis=0),
             "hi": ops.max(x, axis=0),
+            "scale": ops.ones_like(total),
         }
     finite_x = ops.isfinite(x)
-    xf = ops.where(finite_x, x, 0.0)
     count = ops.sum(ops.cast(finite_x, "int32"), axis=0)
-    total = ops.sum(xf, axis=0)
+    lo = ops.min(ops.where(finite_x, x, np.inf), axis=0)
+    hi = ops.max(ops.where(finite_x, x, -np.inf), axis=0)
+    some = count > 0
+    scale = power_of_two_scale(ops.maximum(ops.where(some, -lo, 0.0), ops.where(some, hi, 0.0)), dtype)
+    xs = ops.where(finite_x, x * scale, 0.0)  # finite values scaled: their max |a| is in [1, 4)
+    total = ops.sum(xs, axis=0)
     mean = total / ops.cast(ops.maximum(count, 1), dtype)
-    centred = ops.where(finite_x, x - mean, 0.0)
+    centred = ops.where(finite_x, xs - mean, 0.0)
     small = ops.sum(ops.cast(ops.abs(x) <= eps, "int32"), axis=0)
     return {
         "rows": ops.sum(ops.cast(ops.ones_like(x[:, 0]), "int32")),
         "count": count,
         "total": total,
         "m2": ops.sum(centred * centred, axis=0),
-        "abs_sum": ops.sum(ops.abs(xf), axis=0),
+        "abs_sum": ops.sum(ops.abs(xs), axis=0),
         "small": small,
-        "lo": ops.min(ops.where(finite_x, x, np.inf), axis=0),
-        "hi": ops.max(ops.where(finite_x, x, -np.inf), axis=0),
+        "lo": lo,
+        "hi": hi,
+        "scale": scale,
     }
+
+
+def power_of_two_scale(magnitude: Any, dtype: str = "float32") -> Any:
+    """An exact power of two ``s`` per element with ``magnitude * s`` in [1, 4) (``keras.ops``).
+
+    What :func:`partials` and :func:`histogram_counts` multiply values by before they sum or bucket them, so
+    that the largest scaled magnitude is near 1 whatever the values' own magnitude (the float32 maximum or a
+    few times the smallest normal number). ``s`` stays a normal number of ``dtype`` (float32: ``2**-126`` to
+    ``2**126``); 1 where ``magnitude`` is 0 or not finite.
+
+    Args:
+        magnitude: Tensor of non-negative values, any shape.
+        dtype: ``"float32"`` or ``"float64"``.
+
+    Returns:
+        Tensor of ``magnitude``'s shape in ``dtype``.
+
+    Example:
+        >>> import numpy as np
+        >>> [float(v) for v in np.asarray(power_of_two_scale(np.array([3e38, 1.0, 0.0], "float32")))]
+        [8.507059173023462e-38, 1.0, 1.0]
+    """
+    from keras import ops
+
+    m = ops.cast(magnitude, dtype)
+    usable = ops.logical_and(m > 0, ops.isfinite(m))
+    limit = 1022.0 if dtype == "float64" else 126.0
+    exponent = ops.floor(ops.log2(ops.where(usable, m, 1.0)))  # may be off by one: [1, 4) has room
+    return ops.power(ops.cast(2.0, dtype), ops.clip(-exponent, -limit, limit))
 
 
 def _squared_deviation(x: Any, mean: Any) -> Any:
@@ -134,11 +179,38 @@ def _count_small(a: Any, magnitude: Any, eps: float, dtype: str) -> Any:
     return ops.cast(ops.shape(magnitude)[0], "int32") - nonzero
 
 
-def suspect(part: Mapping[str, Any]) -> bool:
-    """Whether partials computed with ``finite=True`` may be wrong: some channel's ``total`` is not finite
-    (a NaN or +-Inf among the values, or a sum beyond the float32 range), so they must be recomputed with
-    ``finite=False``. Host-side, on numpy partials."""
-    return not bool(np.isfinite(np.asarray(part["total"])).all())
+#: Below this finite max ``|a|`` a channel's float32 squares of deviations may underflow: :func:`suspect`.
+_SMALL_F32 = 2.0**-39
+
+
+def suspect(reduced: Mapping[str, Any]) -> bool:
+    """Whether what :func:`partials` (and :func:`histogram_counts`) computed with ``finite=True`` may differ
+    from the exact variant's result, so that it must be recomputed with ``finite=False``. Host-side, on numpy.
+
+    Suspect when a sum is not finite (a NaN or +-Inf among the values, or a sum beyond the dtype's range), a
+    channel's finite max ``|a|`` is below ``2**-39`` (float32: its squared deviations may underflow), or
+    the histogram's range ``hi - lo`` overflows or its bucket width underflows.
+
+    Args:
+        reduced: ``{"partials": {...}, "lo", "hi"}`` as :func:`tbactviz.snapshot.digest.reduce_layer`
+            returns it (numpy; the edges only with a histogram), or the partials alone.
+    """
+    part = reduced.get("partials", reduced)
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = [np.asarray(part[key]) for key in ("total", "m2", "abs_sum")]
+        if not all(np.isfinite(v).all() for v in sums):
+            return True
+        lo, hi = np.asarray(part["lo"]), np.asarray(part["hi"])
+        magnitude = np.maximum(np.abs(lo), np.abs(hi))
+        if sums[0].dtype == np.float32 and bool(((magnitude > 0) & (magnitude < _SMALL_F32)).any()):
+            return True
+        if "lo" in reduced and "partials" in reduced:
+            edges = np.asarray(reduced["lo"]), np.asarray(reduced["hi"])
+            span = edges[1] - edges[0]
+            tiny = np.finfo(span.dtype if span.dtype.kind == "f" else np.float32).tiny * 64
+            if not np.isfinite(span) or 0 < span < tiny:
+                return True
+    return False
 
 
 def histogram_counts(
@@ -155,7 +227,9 @@ def histogram_counts(
         lo, hi: float32 scalars, the finite min and max of the whole probe's values of this layer.
         bucket_count: ``k`` >= 1.
         dtype: The floating dtype of the arithmetic (as :func:`partials`).
-        finite: Assume every value is finite (no masks; see :func:`partials`).
+        finite: Assume every value is finite and ``hi - lo`` neither overflows nor is so small that the
+            bucket width underflows (no masks, no scaling; :func:`suspect` checks the edges). Else the
+            values and edges are scaled by an exact power of two (:func:`power_of_two_scale`) first.
 
     Returns:
         int32 tensor ``(k,)``.
@@ -164,17 +238,21 @@ def histogram_counts(
     from keras import ops
 
     x = ops.reshape(ops.cast(a, dtype), (-1,))
-    span = hi - lo
-    width = ops.where(span > 0, span / bucket_count, 1.0)
     spare = 1 << int(bucket_count).bit_length()  # a power of two > k: index & (spare - 1) is in range
     if finite:  # one index pass; span == 0 (every value is lo) is moved to the last bucket below
+        span = hi - lo
+        width = ops.where(span > 0, span / bucket_count, 1.0)
         # lo <= x <= hi, so the cast's truncation is the floor and the index is at most k (x == hi, folded
         # into the last bucket below); the mask keeps a NaN's index (the result is then recomputed with
         # masks) a valid one, in one pass where a clip takes two
         index = ops.bitwise_and(ops.cast((x - lo) / width, "int32"), spare - 1)
-    else:
+    else:  # values and edges scaled by a power of two: no difference overflows, no width underflows
+        scale = power_of_two_scale(ops.maximum(ops.abs(lo), ops.abs(hi)), dtype)
+        lo_s, hi_s = lo * scale, hi * scale
+        span = hi_s - lo_s
+        width = ops.where(span > 0, span / bucket_count, 1.0)
         mask = ops.isfinite(x)
-        index = ops.floor((ops.where(mask, x, lo) - lo) / width)
+        index = ops.floor((ops.where(mask, x, lo) * scale - lo_s) / width)
         index = ops.where(span > 0, ops.clip(index, 0, bucket_count - 1), bucket_count - 1)
         index = ops.where(
             mask, ops.cast(index, "int32"), bucket_count
