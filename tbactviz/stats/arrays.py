@@ -136,7 +136,9 @@ def _prepared(activations: np.ndarray, dtype: str) -> np.ndarray:
         a = a.astype(dtype)
     if a.dtype == np.float64 and a.size and _has_subnormals(a):
         a = np.where(np.abs(a) < np.finfo(np.float64).tiny, 0.0, a)
-    return a.reshape(-1, a.shape[-1] if a.ndim > 1 else 1)
+    if a.ndim == 1:
+        return a.reshape(-1, 1)
+    return a.reshape(int(np.prod(a.shape[:-1])), a.shape[-1])
 
 
 def _has_subnormals(a: np.ndarray) -> bool:

@@ -68,7 +68,7 @@ def histogram_rows(counts: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """``(k, 3)`` rows ``[left_edge, right_edge, count]`` in TensorBoard's format from bucket counts.
 
     Edges are ``linspace(lo, hi, k + 1)`` (the last exactly ``hi``; where ``hi - lo`` overflows float64,
-    steps of ``hi / k - lo / k``); all edges are ``hi`` when ``hi == lo``; zeros when there is no finite
+    ``lo * (1 - i / k) + hi * i / k``); all edges are ``hi`` when ``hi == lo``; zeros when there is no finite
     value (``lo > hi``).
     """
     counts = np.asarray(counts, np.float64)
@@ -79,9 +79,11 @@ def histogram_rows(counts: np.ndarray, lo: float, hi: float) -> np.ndarray:
     if hi == lo:
         out[:, :2] = hi
     else:
-        step = (hi - lo) / k  # np.linspace's own arithmetic on float64 edges, without its overhead
-        if not math.isfinite(step):  # hi - lo beyond the float64 range
-            edges = np.arange(k + 1, dtype=np.float64) * (hi / k - lo / k) + lo
+        with np.errstate(over="ignore"):
+            step = (hi - lo) / k  # np.linspace's own arithmetic on float64 edges, without its overhead
+        if not math.isfinite(step):  # hi - lo beyond the float64 range (lo < 0 < hi): weighted means
+            t = np.arange(k + 1, dtype=np.float64) / k
+            edges = lo * (1.0 - t) + hi * t
         elif step and isinstance(lo, float) and isinstance(hi, float):
             edges = np.arange(k + 1, dtype=np.float64) * step + lo
         else:
@@ -173,7 +175,7 @@ def _finish(part: Mapping[str, np.ndarray], dormant_tau: float) -> tuple[dict[st
     n_values, n_finite = rows * size, float(count.sum())  # sums of integers: exact in float64
     figures = {
         "sparsity": float(small.sum()) / n_values if n_values else 0.0,
-        "dead_channels": int(np.count_nonzero(small == rows)) / size if size else 0.0,
+        "dead_channels": int(np.count_nonzero(small == rows)) / size if size and rows else 0.0,
         "nonfinite": n_values - n_finite,
         "dormant_fraction": 0.0,
     }

@@ -59,10 +59,11 @@ def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32", finite: bool =
         ``rows`` (values per channel, an int32 scalar) and tensors of shape ``(C,)``: ``count`` (finite
         values, int32), ``total`` (their sum), ``m2`` (their sum of squares about the channel's mean in this
         chunk), ``abs_sum`` (sum of ``|a|``), ``small`` (values with ``|a| <= eps``, int32), ``lo`` and
-        ``hi`` (finite min and max; +inf/-inf when none) and ``scale``; all in ``dtype`` unless said. The
-        sums ``total``, ``m2`` and ``abs_sum`` are those of the values times ``scale`` (an exact power of
-        two per channel, :func:`power_of_two_scale` of the channel's finite max ``|a|``; 1 with
-        ``finite=True``): divide by ``scale`` (``m2``: by its square) for the sums of the values.
+        ``hi`` (finite min and max; +inf/-inf when none) and, with ``finite=False``, ``scale``; all in
+        ``dtype`` unless said. The sums ``total``, ``m2`` and ``abs_sum`` are those of the values times
+        ``scale`` (an exact power of two per channel, :func:`power_of_two_scale` of the channel's finite max
+        ``|a|``; no ``scale``, i.e. 1, with ``finite=True``, which leaves fewer bytes to copy to the host):
+        divide by ``scale`` (``m2``: by its square) for the sums of the values.
 
     Example:
         >>> import numpy as np
@@ -87,7 +88,6 @@ def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32", finite: bool =
             "small": _count_small(a, magnitude, eps, dtype),
             "lo": ops.min(x, axis=0),
             "hi": ops.max(x, axis=0),
-            "scale": ops.ones_like(total),
         }
     finite_x = ops.isfinite(x)
     count = ops.sum(ops.cast(finite_x, "int32"), axis=0)
