@@ -132,6 +132,7 @@ def test_run_is_the_health_map_in_model_order(app: test.Client, root: Path) -> N
         ],
         "steps": [0, 1, 2, 3],
         "figures": _figures(root, "nested", LAYERS, [0, 1, 2, 3]),
+        "no_finite": [[], [], []],
         "image_steps": [0, 1, 2, 3],
         "dropped": {"images": 0},
     }
@@ -144,6 +145,37 @@ def test_run_is_the_health_map_in_model_order(app: test.Client, root: Path) -> N
         "sparsity",
         "std",
     ]
+
+
+def test_run_tells_a_layer_with_no_finite_value_from_a_figure_not_logged(tmp_path: Path) -> None:
+    """Issue 18: an all-NaN probe at step 1 (between finite ones): conv_a has no finite value there, so its
+    mean, std and max_abs are absent at that step, and ``no_finite`` says so; max-pooling made pool_a finite."""
+    import keras
+
+    import tbactviz
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv_a")(inp)
+    x = keras.layers.MaxPooling2D(2, name="pool_a")(x)
+    model = keras.Model(inp, keras.layers.Conv2D(2, 1, name="conv_b")(x))
+    finite = np.random.default_rng(0).random((2, 8, 8, 3), dtype=np.float32)
+    with tbactviz.ActivationLogger(tmp_path / "nan", model, ["conv_a", "pool_a"]) as log, pytest.warns(
+        tbactviz.TbactvizWarning, match="NaN"
+    ):
+        for step, probe in enumerate([finite, np.full_like(finite, np.nan), finite]):
+            log(probe, step)
+    with tbactviz.ActivationLogger(tmp_path / "counts", model, ["conv_a"], stats=["nonfinite"]) as log:
+        log(np.full_like(finite, np.nan), 0)
+    body = get(client(tmp_path), "/run", run="nan")
+    assert [layer["path"] for layer in body["layers"]] == ["conv_a", "pool_a"]
+    assert body["no_finite"] == [[1], []]
+    for name in ("mean", "std", "max_abs"):
+        conv_a, pool_a = body["figures"][name]
+        assert conv_a[1] is None and None not in (conv_a[0], conv_a[2]) and None not in pool_a, name
+    assert body["figures"]["nonfinite"][0] == [0.0, 512.0, 0.0]
+    # a run that logs no mean, std or max_abs: nothing is missing that no_finite would explain
+    assert get(client(tmp_path), "/run", run="counts")["no_finite"] == [[]]
 
 
 def test_posthoc_run_has_one_step(app: test.Client, root: Path) -> None:

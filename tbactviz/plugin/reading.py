@@ -90,9 +90,12 @@ def run(ctx: Any, experiment: str, data: provider.DataProvider, run_name: str) -
 
     Returns:
         ``{"run", "layers": [{"path", "index", "depth", "kind", "channels", "source", "drawn", "images"}],
-        "steps": [...], "figures": {name: [[value or None per step] per layer]}, "image_steps": [steps with
-        grids of the first layer], "dropped": {"images": n}}``; figures are sorted by name, values in layer
-        then step order; None where a figure was not logged (or not finite).
+        "steps": [...], "figures": {name: [[value or None per step] per layer]}, "no_finite": [[steps] per
+        layer], "image_steps": [steps with grids of the first layer], "dropped": {"images": n}}``; figures
+        are sorted by name, values in layer then step order; None where a figure was not logged (or not
+        finite). ``no_finite`` lists, per layer, the steps where the layer had no finite value: its
+        ``nonfinite`` is logged and above 0 while the mean, std and max_abs this run logs are absent (they
+        are left out for such a step, not "not logged"); empty when the run logs none of those three.
     """
     layers = _layers(ctx, experiment, data, run_name)
     row_of = {layer["path"]: i for i, layer in enumerate(layers)}
@@ -127,9 +130,31 @@ def run(ctx: Any, experiment: str, data: provider.DataProvider, run_name: str) -
         "layers": layers,
         "steps": ordered,
         "figures": figures,
+        "no_finite": _no_finite(series, len(layers)),
         "image_steps": image_steps,
         "dropped": {"images": len(ordered) - len(image_steps) if image_steps else 0},
     }
+
+
+#: The figures a layer with no finite value leaves out (``nonfinite`` is written, with every value).
+_UNDEFINED = ("mean", "std", "max_abs")
+
+
+def _no_finite(series: dict[str, dict[int, dict[int, float | None]]], rows: int) -> list[list[int]]:
+    """Per layer, the steps where it had no finite value: ``nonfinite`` > 0 logged, and none of the figures
+    that need a finite value (mean, std, max_abs) that this run logs."""
+    logged = [series[name] for name in _UNDEFINED if name in series]
+    counts = series.get("nonfinite", {})
+    if not logged:
+        return [[] for _ in range(rows)]
+    return [
+        sorted(
+            step
+            for step, value in counts.get(i, {}).items()
+            if value and all(step not in figure.get(i, {}) for figure in logged)
+        )
+        for i in range(rows)
+    ]
 
 
 def _grids(ctx: Any, experiment: str, data: provider.DataProvider, run_name: str, path: str) -> list[Any]:
