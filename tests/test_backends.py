@@ -4,7 +4,8 @@ Each backend runs in its own process (``KERAS_BACKEND`` is read once, at ``impor
 weights (a small CNN and a model with a nested backbone); the events are read back and compared with the
 TensorFlow backend's: the same (run, tag, step) set, scalars and histogram edges within float tolerance,
 histogram counts and grid colour levels within rounding (a value on a bucket or level boundary may fall
-either side).
+either side). Then, per backend, a property test of the figures at the edges of the float32 range
+(``_edges_run.py``).
 """
 
 from __future__ import annotations
@@ -117,3 +118,21 @@ def test_backend_events_equal_tensorflows(backend: str, tensorflow_events: tuple
     }
     for key in sorted(ours):
         _compare(key, ours[key], theirs[key])
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_device_figures_equal_layer_stats_at_the_edges(backend: str) -> None:
+    """Issue 18: hypothesis draws activations (1.2e-38 to 3.4e38, NaN, Inf, layers with no finite value);
+    the compiled probe's figures equal ``layer_stats`` of the same array (``tests/_edges_run.py``)."""
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "_edges_run.py"), "25"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert f"edges {backend} 25" in proc.stdout
