@@ -505,6 +505,26 @@ def test_value_range_huge_constant_and_ints() -> None:
     assert lo < hi and np.isfinite(hi)
     assert value_range(np.array([[3, -2]], np.int8)) == (-2.0, 3.0)
     assert value_range(np.array([True, False])) == (0.0, 1.0)
+    # one rule for a constant, the device's: (c, c + max(1, |c| 2**-20)); below where that overflows
+    assert value_range(np.array([1e7])) == (1e7, 1e7 + 1e7 * 2.0**-20)
+    f32_max = float(np.finfo(np.float32).max)
+    below = float(np.float32(f32_max - f32_max * 2.0**-20))  # float32 input: a float32 range
+    assert value_range(np.array([f32_max], np.float32)) == (below, f32_max)
+
+
+def test_value_range_is_the_probes_measurement() -> None:
+    """value_range runs grid_partial's own measurement (quantize.finite_range) eagerly: the device, in
+    float32, gives the same range."""
+    import keras
+
+    from tbactviz.grids import quantize
+
+    rng = np.random.default_rng(9)
+    cases = [rng.normal(size=(2, 3, 3, 2)).astype(np.float32), np.full((1, 2, 2, 1), -3e38, np.float32)]
+    cases.append(np.where(rng.random((2, 3, 3, 2)) < 0.5, np.nan, 1e38).astype(np.float32))
+    for acts in cases:
+        device = keras.ops.convert_to_numpy(quantize.finite_range(keras.ops.convert_to_tensor(acts)))
+        assert value_range(acts) == tuple(float(v) for v in device)
 
 
 def test_value_range_feeds_fixed_mode() -> None:

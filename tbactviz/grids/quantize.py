@@ -182,7 +182,8 @@ def finite_range(x: Any, dtype: str = "float32", finite_x: Any = None) -> Any:
 
     x = ops.convert_to_tensor(x)
     # a range of float32 values stays within float32 (the device's dtype), whatever dtype it is measured in
-    limit = float(np.finfo("float64" if keras_dtype(x) == "float64" else "float32").max)
+    wide = keras_dtype(x) == "float64"
+    limit = float(np.finfo("float64" if wide else "float32").max)
     x = ops.reshape(ops.cast(x, dtype), (-1,))
     if finite_x is False:
         lo, hi = ops.min(x), ops.max(x)
@@ -198,6 +199,8 @@ def finite_range(x: Any, dtype: str = "float32", finite_x: Any = None) -> Any:
     overflow = ops.logical_not(ops.abs(wider) <= limit)
     lo = ops.where(ops.logical_and(constant, overflow), lo - width, lo)
     hi = ops.where(constant, ops.where(overflow, hi, wider), hi)
+    if not wide and dtype == "float64":  # the float32 numbers the device computes (each sum rounded once)
+        lo, hi = ops.cast(ops.cast(lo, "float32"), dtype), ops.cast(ops.cast(hi, "float32"), dtype)
     return ops.stack([lo, hi])
 
 
