@@ -103,8 +103,9 @@ def merge(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray]) -> di
     """Fold the partials ``b`` of one chunk into ``a`` (host, float64): the partials of both chunks together.
 
     The sums stay scaled (``total``, ``m2`` and ``abs_sum`` are those of the values times ``scale``, an exact
-    power of two per channel): a channel's two chunks are brought to the smaller of their scales (the larger
-    magnitude), so no float64 sum overflows even for float64 values near the float64 maximum.
+    power of two per channel; no ``scale`` key: 1): a channel's two chunks are brought to the smaller of their
+    scales (the larger magnitude), so no float64 sum overflows even for float64 values near the float64
+    maximum.
 
     Args:
         a: Partials so far (None for the first chunk).
@@ -117,24 +118,26 @@ def merge(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray]) -> di
     b64 = {
         key: np.asarray(value, np.int64 if key in _COUNTS else np.float64) for key, value in b.items()
     }
-    if "scale" not in b64:
-        b64["scale"] = np.ones_like(b64["total"])
     if a is None:
         return b64
     out = {key: a[key] + b64[key] for key in ("rows", *_COUNTS[1:])}
-    scale = np.minimum(a["scale"], b64["scale"])
-    ra, rb = scale / a["scale"], scale / b64["scale"]  # exact powers of two <= 1
-    total_a, total_b = a["total"] * ra, b64["total"] * rb
     n_a, n_b = a["count"].astype(np.float64), b64["count"].astype(np.float64)
     n = np.maximum(n_a + n_b, 1.0)
+    if "scale" not in a and "scale" not in b64:  # the probe's fast variant: unscaled sums
+        total_a, total_b, m2_a, m2_b = a["total"], b64["total"], a["m2"], b64["m2"]
+        abs_a, abs_b = a["abs_sum"], b64["abs_sum"]
+    else:
+        ones = np.ones_like(b64["total"])
+        scale_a, scale_b = a.get("scale", ones), b64.get("scale", ones)
+        scale = out["scale"] = np.minimum(scale_a, scale_b)
+        ra, rb = scale / scale_a, scale / scale_b  # exact powers of two <= 1
+        total_a, total_b, m2_a, m2_b = a["total"] * ra, b64["total"] * rb, a["m2"] * ra * ra, b64["m2"] * rb * rb
+        abs_a, abs_b = a["abs_sum"] * ra, b64["abs_sum"] * rb
     mean_a = total_a / np.maximum(n_a, 1.0)
     mean_b = total_b / np.maximum(n_b, 1.0)
     out["total"] = total_a + total_b
-    out["abs_sum"] = a["abs_sum"] * ra + b64["abs_sum"] * rb
-    out["m2"] = np.asarray(
-        a["m2"] * ra * ra + b64["m2"] * rb * rb + np.square(mean_b - mean_a) * n_a * n_b / n, np.float64
-    )
-    out["scale"] = scale
+    out["abs_sum"] = abs_a + abs_b
+    out["m2"] = np.asarray(m2_a + m2_b + np.square(mean_b - mean_a) * n_a * n_b / n, np.float64)
     out["lo"] = np.minimum(a["lo"], b64["lo"])
     out["hi"] = np.maximum(a["hi"], b64["hi"])
     return out
@@ -155,7 +158,6 @@ def finish(
         floats, finite); ``channels`` is float32 ``(C, 4)`` with columns :data:`CHANNEL_COLUMNS`, NaN in the
         ``mean``, ``std`` and ``max_abs`` columns of a channel with no finite value.
     """
-    part = merge(None, part) if "scale" not in part else part
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _finish(part, dormant_tau)
 
@@ -165,7 +167,7 @@ def _finish(part: Mapping[str, np.ndarray], dormant_tau: float) -> tuple[dict[st
     rows = float(part["rows"])
     count = part["count"].astype(np.float64)
     size = count.size
-    scale = part["scale"]
+    scale = part.get("scale")  # None: the probe's fast variant, unscaled (1)
     small = part["small"].astype(np.float64)
     per = np.maximum(count, 1.0)
     some = count > 0
@@ -180,24 +182,26 @@ def _finish(part: Mapping[str, np.ndarray], dormant_tau: float) -> tuple[dict[st
         "dormant_fraction": 0.0,
     }
     channels = np.empty((size, 4))
-    channels[:, 0] = part["total"] / per / scale
-    channels[:, 1] = np.sqrt(np.maximum(part["m2"], 0.0) / per) / scale
+    channels[:, 0] = part["total"] / per
+    channels[:, 1] = np.sqrt(np.maximum(part["m2"], 0.0) / per)
+    if scale is not None:
+        channels[:, :2] /= scale[:, None]
     channels[:, 2] = small / max(rows, 1.0)
     channels[:, 3] = c_max
     if n_finite:
         # the layer's figures in the units of its channels' smallest scale (the largest magnitude): the
         # scaled values are at most 4 in magnitude, so no sum overflows whatever the values' magnitude
-        common = float(scale[some].min())
-        ratio = np.where(some, common / scale, 0.0)
-        c_total = part["total"] * ratio
+        c_total, c_m2, c_abs, common = part["total"], part["m2"], part["abs_sum"], 1.0
+        if scale is not None:
+            common = float(scale[some].min())
+            ratio = np.where(some, common / scale, 0.0)
+            c_total, c_m2, c_abs = c_total * ratio, c_m2 * ratio * ratio, c_abs * ratio
         mean = float(c_total.sum()) / n_finite
-        spread = float((part["m2"] * ratio * ratio).sum()) + float((count * (c_total / per - mean) ** 2).sum())
+        spread = float(c_m2.sum()) + float((count * (c_total / per - mean) ** 2).sum())
         figures["mean"] = mean / common
         figures["std"] = math.sqrt(max(spread / n_finite, 0.0)) / common
         figures["max_abs"] = float(c_max.max())
-        figures["dormant_fraction"] = _dormant(
-            part["abs_sum"] * ratio / per, None if every else some, size, dormant_tau
-        )
+        figures["dormant_fraction"] = _dormant(c_abs / per, None if every else some, size, dormant_tau)
     if not every:
         channels[~some, 0] = channels[~some, 1] = channels[~some, 3] = np.nan
     # float64 figures of float64 values beyond the float32 range: the float32 maximum (NaN stays: no value)
