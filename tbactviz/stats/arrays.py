@@ -121,10 +121,9 @@ PIECE_VALUES = 1 << 18
 
 
 def _prepared(activations: np.ndarray, dtype: str) -> np.ndarray:
-    """The array as ``(rows, C)`` (rank 1: one channel) of a dtype the backend reduces exactly in ``dtype``:
-    bool as uint8; float32 widened to float64 where ``dtype`` is (CPU kernels flush float32 subnormals to
-    zero, float64 holds them exactly); float64 subnormals as zero (CPU kernels read them as zero in some ops
-    and not in others: all of them, the same way)."""
+    """The array as ``(rows, C)`` (rank 1: one channel), bool as uint8, float64 subnormals as zero (CPU
+    kernels read them as zero in some ops and not in others: all of them, the same way); not copied
+    otherwise (:func:`_piece` widens each piece)."""
     a = _as_real_array(activations)
     if a.ndim == 0:
         raise ValueError(
@@ -132,13 +131,21 @@ def _prepared(activations: np.ndarray, dtype: str) -> np.ndarray:
         )
     if a.dtype.kind == "b":
         a = a.view(np.uint8)
-    if a.dtype.kind == "f" and np.dtype(dtype).itemsize > a.dtype.itemsize:
-        a = a.astype(dtype)
     if a.dtype == np.float64 and a.size and _has_subnormals(a):
         a = np.where(np.abs(a) < np.finfo(np.float64).tiny, 0.0, a)
     if a.ndim == 1:
         return a.reshape(-1, 1)
     return a.reshape(int(np.prod(a.shape[:-1])), a.shape[-1])
+
+
+def _piece(x: np.ndarray, dtype: str) -> object:
+    """One piece as a backend tensor, floats widened to ``dtype`` where it is wider (CPU kernels flush
+    float32 subnormals to zero, float64 holds them exactly)."""
+    from keras import ops
+
+    if x.dtype.kind == "f" and np.dtype(dtype).itemsize > x.dtype.itemsize:
+        x = x.astype(dtype)
+    return ops.convert_to_tensor(x)
 
 
 def _has_subnormals(a: np.ndarray) -> bool:
@@ -199,22 +206,27 @@ def reduce_host(
     if buckets:
         for r in range(0, n_rows, step_r):
             for c in range(0, channels, step_c):
-                found = reductions.bounds(ops.convert_to_tensor(rows[r : r + step_r, c : c + step_c]), dtype=dtype)
+                found = reductions.bounds(_piece(rows[r : r + step_r, c : c + step_c], dtype), dtype=dtype)
                 lo, hi = min(lo, float(found[0])), max(hi, float(found[1]))
     edges = (lo, hi) if lo <= hi else (0.0, 0.0)
-    merged: dict[str, np.ndarray] | None = None
-    for r in range(0, n_rows, step_r):
-        parts = []
-        for c in range(0, channels, step_c):
-            piece = ops.convert_to_tensor(rows[r : r + step_r, c : c + step_c])
+    merged: dict[str, np.ndarray] = {}
+    for c in range(0, channels, step_c):  # channel blocks: the merge's temporaries stay block-sized
+        block: dict[str, np.ndarray] | None = None
+        for r in range(0, n_rows, step_r):
+            piece = _piece(rows[r : r + step_r, c : c + step_c], dtype)
             found = reductions.partials(piece, eps=eps_, dtype=dtype)
-            parts.append({k: ops.convert_to_numpy(v) for k, v in found.items()})
+            block = fold.merge(block, {k: ops.convert_to_numpy(v) for k, v in found.items()})
             if counts is not None:
-                bucketed = reductions.histogram_counts(piece, real(edges[0]), real(edges[1]), buckets, dtype=dtype)
+                bucketed = reductions.histogram_counts(
+                    piece, real(edges[0]), real(edges[1]), buckets, dtype=dtype
+                )
                 counts += ops.convert_to_numpy(bucketed).astype(np.int64)
-        row_part = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "rows"}
-        merged = fold.merge(merged, {"rows": parts[0]["rows"], **row_part})
-    assert merged is not None
+        assert block is not None
+        if not merged:
+            merged = {k: v if k == "rows" else np.empty(channels, v.dtype) for k, v in block.items()}
+        for key, value in block.items():
+            if key != "rows":
+                merged[key][c : c + step_c] = value
     return merged, counts, edges
 
 
