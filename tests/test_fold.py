@@ -84,9 +84,14 @@ def test_merge_brings_chunks_to_one_scale() -> None:
         x = v * scale
         parts.append(
             {
-                "rows": np.int64(v.size), "count": np.array([v.size]), "total": np.array([x.sum()]),
-                "m2": np.array([((x - x.mean()) ** 2).sum()]), "abs_sum": np.array([np.abs(x).sum()]),
-                "small": np.array([0]), "lo": np.array([v.min()]), "hi": np.array([v.max()]),
+                "rows": np.int64(v.size),
+                "count": np.array([v.size]),
+                "total": np.array([x.sum()]),
+                "m2": np.array([((x - x.mean()) ** 2).sum()]),
+                "abs_sum": np.array([np.abs(x).sum()]),
+                "small": np.array([0]),
+                "lo": np.array([v.min()]),
+                "hi": np.array([v.max()]),
                 "scale": np.array([scale]),
             }
         )

@@ -149,7 +149,8 @@ def test_run_is_the_health_map_in_model_order(app: test.Client, root: Path) -> N
 
 def test_run_tells_a_layer_with_no_finite_value_from_a_figure_not_logged(tmp_path: Path) -> None:
     """Issue 18: an all-NaN probe at step 1 (between finite ones): conv_a has no finite value there, so its
-    mean, std and max_abs are absent at that step, and ``no_finite`` says so; max-pooling made pool_a finite."""
+    mean, std and max_abs are absent at that step, and ``no_finite`` says so; max-pooling made pool_a
+    finite."""
     import keras
 
     import tbactviz
@@ -160,8 +161,9 @@ def test_run_tells_a_layer_with_no_finite_value_from_a_figure_not_logged(tmp_pat
     x = keras.layers.MaxPooling2D(2, name="pool_a")(x)
     model = keras.Model(inp, keras.layers.Conv2D(2, 1, name="conv_b")(x))
     finite = np.random.default_rng(0).random((2, 8, 8, 3), dtype=np.float32)
-    with tbactviz.ActivationLogger(tmp_path / "nan", model, ["conv_a", "pool_a"]) as log, pytest.warns(
-        tbactviz.TbactvizWarning, match="NaN"
+    with (
+        tbactviz.ActivationLogger(tmp_path / "nan", model, ["conv_a", "pool_a"]) as log,
+        pytest.warns(tbactviz.TbactvizWarning, match="NaN"),
     ):
         for step, probe in enumerate([finite, np.full_like(finite, np.nan), finite]):
             log(probe, step)

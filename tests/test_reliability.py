@@ -392,7 +392,9 @@ def _log_through(path: str, model: keras.Model, probe: np.ndarray, logdir: Path,
             for step in (0, 1):
                 argv = [str(saved), str(npy), "--logdir", str(logdir), "--step", str(step), "-q"]
                 assert main(["log", *argv, "--layers", ",".join(layers)]) == 0
-            return [r.getMessage() for r in caplog.records if r.name == "tbactviz.cli" and "NaN" in r.getMessage()]
+            return [
+                r.getMessage() for r in caplog.records if r.name == "tbactviz.cli" and "NaN" in r.getMessage()
+            ]
     return warned(seen)
 
 
@@ -406,7 +408,9 @@ def _check_against_layer_stats(model: keras.Model, probe: np.ndarray, logdir: Pa
         want = stats.layer_stats(a)
         finite = int(np.isfinite(a).sum())
         for step in (0, 1):
-            got = {r.tag.split("/")[0]: r.value for r in events if r.step == step and r.tag.endswith("/" + path)}
+            got = {
+                r.tag.split("/")[0]: r.value for r in events if r.step == step and r.tag.endswith("/" + path)
+            }
             assert got["nonfinite"] == a.size - finite
             absent = {"mean", "std", "max_abs", "histograms"}
             assert absent.isdisjoint(got) if finite == 0 else absent <= set(got), (path, sorted(got))
@@ -637,7 +641,9 @@ def test_property_any_real_activations_go_through_the_whole_logger(tmp_path: Pat
                 assert np.isfinite(record.value).all()
         assert sorted(by_step) == list(range(steps[mode])), mode
         for step, tags in by_step.items():  # no finite value: no mean, std, max_abs or histogram
-            absent = {f"{name}/layer" for name in (*UNDEFINED, "histograms")} if without[mode][step] else set()
+            absent = (
+                {f"{name}/layer" for name in (*UNDEFINED, "histograms")} if without[mode][step] else set()
+            )
             assert tags == tags_of("layer") - absent, (mode, step)
 
 

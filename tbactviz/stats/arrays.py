@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import operator
 
 import numpy as np
@@ -47,8 +46,8 @@ from tbactviz.stats.fold import DEFAULT_DORMANT_TAU, dormant_fraction
 
 __all__ = [
     "DEFAULT_BUCKET_COUNT",
-    "PIECE_VALUES",
     "DEFAULT_DORMANT_TAU",
+    "PIECE_VALUES",
     "STAT_NAMES",
     "dormant_fraction",
     "finite_mask_or_none",
@@ -59,7 +58,6 @@ __all__ = [
 
 DEFAULT_BUCKET_COUNT = 30
 """Histogram buckets per layer; TensorBoard's own default."""
-
 
 
 def _as_real_array(activations: np.ndarray, name: str = "activations") -> np.ndarray:
@@ -206,16 +204,18 @@ def reduce_host(
     if buckets:
         for r in range(0, n_rows, step_r):
             for c in range(0, channels, step_c):
-                found = reductions.bounds(_piece(rows[r : r + step_r, c : c + step_c], dtype), dtype=dtype)
-                lo, hi = min(lo, float(found[0])), max(hi, float(found[1]))
+                low, high = reductions.bounds(
+                    _piece(rows[r : r + step_r, c : c + step_c], dtype), dtype=dtype
+                )
+                lo, hi = min(lo, float(low)), max(hi, float(high))
     edges = (lo, hi) if lo <= hi else (0.0, 0.0)
     merged: dict[str, np.ndarray] = {}
     for c in range(0, channels, step_c):  # channel blocks: the merge's temporaries stay block-sized
         block: dict[str, np.ndarray] | None = None
         for r in range(0, n_rows, step_r):
             piece = _piece(rows[r : r + step_r, c : c + step_c], dtype)
-            found = reductions.partials(piece, eps=eps_, dtype=dtype)
-            block = fold.merge(block, {k: ops.convert_to_numpy(v) for k, v in found.items()})
+            part = reductions.partials(piece, eps=eps_, dtype=dtype)
+            block = fold.merge(block, {k: ops.convert_to_numpy(v) for k, v in part.items()})
             if counts is not None:
                 bucketed = reductions.histogram_counts(
                     piece, real(edges[0]), real(edges[1]), buckets, dtype=dtype

@@ -63,7 +63,6 @@ _COUNTS = ("rows", "count", "small")
 _FINITE_MAX = 3.4028234663852886e38
 
 
-
 def histogram_rows(counts: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """``(k, 3)`` rows ``[left_edge, right_edge, count]`` in TensorBoard's format from bucket counts.
 
@@ -115,9 +114,7 @@ def merge(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray]) -> di
     Returns:
         New float64/int64 arrays; ``m2`` merged by Chan et al.'s pairwise update.
     """
-    b64 = {
-        key: np.asarray(value, np.int64 if key in _COUNTS else np.float64) for key, value in b.items()
-    }
+    b64 = {key: np.asarray(value, np.int64 if key in _COUNTS else np.float64) for key, value in b.items()}
     if a is None:
         return b64
     out = {key: a[key] + b64[key] for key in ("rows", *_COUNTS[1:])}
@@ -131,7 +128,12 @@ def merge(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray]) -> di
         scale_a, scale_b = a.get("scale", ones), b64.get("scale", ones)
         scale = out["scale"] = np.minimum(scale_a, scale_b)
         ra, rb = scale / scale_a, scale / scale_b  # exact powers of two <= 1
-        total_a, total_b, m2_a, m2_b = a["total"] * ra, b64["total"] * rb, a["m2"] * ra * ra, b64["m2"] * rb * rb
+        total_a, total_b, m2_a, m2_b = (
+            a["total"] * ra,
+            b64["total"] * rb,
+            a["m2"] * ra * ra,
+            b64["m2"] * rb * rb,
+        )
         abs_a, abs_b = a["abs_sum"] * ra, b64["abs_sum"] * rb
     mean_a = total_a / np.maximum(n_a, 1.0)
     mean_b = total_b / np.maximum(n_b, 1.0)
@@ -172,7 +174,11 @@ def _finish(part: Mapping[str, np.ndarray], dormant_tau: float) -> tuple[dict[st
     per = np.maximum(count, 1.0)
     some = count > 0
     every = bool(some.all())  # every channel has a finite value (the usual case)
-    lo, hi = (part["lo"], part["hi"]) if every else (np.where(some, part["lo"], 0.0), np.where(some, part["hi"], 0.0))
+    lo, hi = (
+        (part["lo"], part["hi"])
+        if every
+        else (np.where(some, part["lo"], 0.0), np.where(some, part["hi"], 0.0))
+    )
     c_max = np.maximum(np.abs(lo), np.abs(hi))
     n_values, n_finite = rows * size, float(count.sum())  # sums of integers: exact in float64
     figures = {
