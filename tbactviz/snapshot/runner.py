@@ -14,10 +14,12 @@ output shapes (:meth:`tbactviz.probe.extractor.ActivationExtractor.sample_shapes
 ``normalize="fixed"``
 the kept ranges are tensor arguments (no retrace when they change).
 
-The reductions first run without NaN/Inf masks (``ReduceSpec.finite``: about half the passes over the
-data); a chunk whose per-channel totals (or, in the extremes pass, bounds) come back non-finite is run again
-with the masks, which gives the exact figures: a model that produces NaN or Inf pays one more forward pass
-for each such chunk.
+The reductions first run without NaN/Inf masks and without scaling (``ReduceSpec.finite``: about half the
+passes over the data); a chunk whose results may differ from the exact ones
+(:func:`tbactviz.stats.reductions.suspect`: a non-finite sum, extreme magnitudes, a histogram range that
+overflows; in the extremes pass, non-finite bounds) is run again with the exact variant (masks, values
+scaled by a power of two), which gives the exact figures: a model that produces NaN, Inf or extreme values
+pays one more forward pass for each such chunk.
 
 One compiled probe per variant (drawn samples, with or without given edges, which layers have a kept
 ``fixed`` range, with or without masks, the extremes pass), built on first use and kept for the extractor's
