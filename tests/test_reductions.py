@@ -107,3 +107,50 @@ def test_fast_partials_with_unknown_positions_in_a_relaxed_trace() -> None:
     want = _numpy(reductions.partials(keras.ops.convert_to_tensor(acts)))
     np.testing.assert_array_equal(got["small"], want["small"])
     np.testing.assert_allclose(got["total"], want["total"] / want["scale"], rtol=1e-6)
+
+
+def test_power_of_two_scale_brings_any_magnitude_near_one() -> None:
+    tiny, big = float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max)
+    m = np.array([tiny, 1e-30, 0.75, 1.0, 3.0, 1e20, big, 0.0, np.inf], np.float32)
+    s = keras.ops.convert_to_numpy(reductions.power_of_two_scale(keras.ops.convert_to_tensor(m)))
+    assert s.dtype == np.float32
+    mantissa, _ = np.frexp(s[:7].astype(np.float64))
+    assert (mantissa == 0.5).all()  # exact powers of two
+    scaled = m[:7].astype(np.float64) * s[:7]
+    assert ((scaled >= 1.0) & (scaled < 4.0)).all(), scaled
+    assert s[7:].tolist() == [1.0, 1.0]  # nothing to scale
+
+
+def test_exact_partials_of_extreme_values_do_not_overflow() -> None:
+    """Sums of values near the float32 maximum (and squares of tiny ones) in float32: scaled, exact figures."""
+    rng = np.random.default_rng(7)
+    big = rng.uniform(1e38, 3.4e38, (50, 2)).astype(np.float32) * np.float32([1, -1])
+    small = (rng.uniform(1.0, 2.0, (50, 1)) * 1e-30).astype(np.float32)
+    acts = np.concatenate([big, small], axis=1)
+    part = _numpy(reductions.partials(keras.ops.convert_to_tensor(acts)))
+    assert all(np.isfinite(part[key]).all() for key in ("total", "m2", "abs_sum"))
+    figures, channels = fold.finish(fold.merge(None, part))
+    ref = acts.astype(np.float64)
+    np.testing.assert_allclose(channels[:, 0], ref.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(channels[:, 1], ref.std(axis=0), rtol=1e-4)
+    assert figures["mean"] == pytest.approx(ref.mean(), abs=1e-6 * figures["max_abs"])  # float32 sums
+    assert figures["std"] == pytest.approx(ref.std(), rel=1e-6)
+    assert reductions.suspect(_numpy(reductions.partials(keras.ops.convert_to_tensor(acts), finite=True)))
+
+
+def test_suspect_tells_when_the_fast_variant_will_not_do() -> None:
+    def fast(a: np.ndarray, lo: float | None = None, hi: float | None = None) -> dict:
+        x = keras.ops.convert_to_tensor(np.asarray(a, np.float32))
+        out = {"partials": _numpy(reductions.partials(x, finite=True))}
+        if lo is not None:
+            out["lo"], out["hi"] = np.float32(lo), np.float32(hi)
+        return out
+
+    normal = np.random.default_rng(0).standard_normal((20, 3))
+    assert not reductions.suspect(fast(normal, normal.min(), normal.max()))
+    assert reductions.suspect(fast(np.where(normal > 1, np.nan, normal)))  # NaN
+    assert reductions.suspect(fast(normal * 3e37))  # sums beyond float32
+    assert reductions.suspect(fast(normal * 1e-13))  # squares of deviations underflow
+    assert reductions.suspect(fast(normal, -3e38, 3e38))  # hi - lo overflows
+    assert reductions.suspect(fast(normal, 1e-37, 1e-37 + 1e-44))  # the bucket width underflows
+    assert not reductions.suspect(fast(np.zeros((4, 2))))  # dead channels are fine

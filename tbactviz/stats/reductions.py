@@ -19,6 +19,7 @@ that overflows), and the probe then recomputes that chunk with the exact variant
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -181,6 +182,9 @@ def _count_small(a: Any, magnitude: Any, eps: float, dtype: str) -> Any:
 
 #: Below this finite max ``|a|`` a channel's float32 squares of deviations may underflow: :func:`suspect`.
 _SMALL_F32 = 2.0**-39
+_F32_MAX, _F64_MAX = float(np.finfo(np.float32).max), float(np.finfo(np.float64).max)
+#: A histogram range below this (64 times the smallest normal float32) may give a subnormal bucket width.
+_NARROW = 64 * float(np.finfo(np.float32).tiny)
 
 
 def suspect(reduced: Mapping[str, Any]) -> bool:
@@ -195,21 +199,26 @@ def suspect(reduced: Mapping[str, Any]) -> bool:
         reduced: ``{"partials": {...}, "lo", "hi"}`` as :func:`tbactviz.snapshot.digest.reduce_layer`
             returns it (numpy; the edges only with a histogram), or the partials alone.
     """
+    # One layer's few small arrays, for every layer and chunk: each numpy call counts. ``abs_sum`` needs no
+    # check: where it overflows, so does ``total`` (one sign) or ``m2`` (sum(a^2) >= sum(|a|)^2 / n).
     part = reduced.get("partials", reduced)
-    with np.errstate(over="ignore", invalid="ignore"):
-        sums = [np.asarray(part[key]) for key in ("total", "m2", "abs_sum")]
-        if not all(np.isfinite(v).all() for v in sums):
+    total, m2, abs_sum = np.asarray(part["total"]), np.asarray(part["m2"]), np.asarray(part["abs_sum"])
+    with np.errstate(over="ignore", invalid="ignore"):  # float64 sums: no overflow of float32 values
+        if not math.isfinite(float(total.sum(dtype=np.float64)) + float(m2.sum(dtype=np.float64))):
             return True
-        lo, hi = np.asarray(part["lo"]), np.asarray(part["hi"])
-        magnitude = np.maximum(np.abs(lo), np.abs(hi))
-        if sums[0].dtype == np.float32 and bool(((magnitude > 0) & (magnitude < _SMALL_F32)).any()):
-            return True
-        if "lo" in reduced and "partials" in reduced:
-            edges = np.asarray(reduced["lo"]), np.asarray(reduced["hi"])
-            span = edges[1] - edges[0]
-            tiny = np.finfo(span.dtype if span.dtype.kind == "f" else np.float32).tiny * 64
-            if not np.isfinite(span) or 0 < span < tiny:
+    if abs_sum.dtype == np.float32:
+        # a channel's max |a| is at least its mean |a|: only where the mean is tiny can the max be
+        threshold = float(np.asarray(part["rows"])) * _SMALL_F32
+        if float(abs_sum.min()) < threshold and ((abs_sum > 0) & (abs_sum < threshold)).any():
+            magnitude = np.maximum(-np.asarray(part["lo"]), np.asarray(part["hi"]))
+            if ((magnitude > 0) & (magnitude < _SMALL_F32)).any():
                 return True
+    if "partials" in reduced and "lo" in reduced:
+        span = float(reduced["hi"]) - float(reduced["lo"])  # in float64: the float32 one may overflow
+        f32 = abs_sum.dtype == np.float32
+        limit, narrow = (_F32_MAX, _NARROW) if f32 else (_F64_MAX, 64 * float(np.finfo(np.float64).tiny))
+        if not span <= limit or 0 < span < narrow:
+            return True
     return False
 
 
