@@ -68,6 +68,11 @@ class ActivationLogger:
     ``sparsity/L``, ``dead_channels/L``, ``mean/L``, ``std/L``, ``max_abs/L`` and ``nonfinite/L``. The event
     file is the logger's own, created in ``logdir`` on the first :meth:`log` (nothing is created before).
 
+    NaN and +-Inf are counted in ``nonfinite/L`` and left out of the other figures; a step where a layer has
+    no finite value has no ``mean/L``, ``std/L``, ``max_abs/L`` or ``histograms/L`` (nothing true to write),
+    and the first step where most values of some layer are NaN/Inf gives one
+    :class:`tbactviz.TbactvizWarning`.
+
     Args:
         logdir: Run directory of the events, e.g. ``"logs/activations"``. Use a directory of its own (not the
             ``train``/``validation`` runs of ``keras.callbacks.TensorBoard``); it is created when needed.
