@@ -5,7 +5,8 @@
 * :mod:`~tbactviz.stats.fold`: the host side: the partials of several chunks merged, then finished into the
   written figures; the figures' definitions.
 * :mod:`~tbactviz.stats.arrays`: the public numpy functions :func:`layer_stats`, :func:`histogram_buckets`,
-  :func:`dormant_fraction`.
+  :func:`dormant_fraction`, on ``reduce_host`` (the device reductions run eagerly on a host array, which
+  :meth:`tbactviz.ActivationLogger.write` runs too): one definition of every figure.
 
 ``from tbactviz.stats import layer_stats`` keeps working: this package re-exports
 :mod:`~tbactviz.stats.arrays`.
