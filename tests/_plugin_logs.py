@@ -24,7 +24,8 @@ import numpy as np
 LAYERS = ["conv1", "block/inner_conv", "conv2"]
 
 
-def _model():
+def nested_model() -> Any:
+    """The small functional CNN with a nested ``block`` model that the logs are written with."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -47,7 +48,7 @@ def build(root: str, demo: bool = True) -> str:
     """Write the ``nested``, ``posthoc`` (and ``demo``) runs under ``root`` once; return ``root``."""
     import tbactviz
 
-    model = _model()
+    model = nested_model()
     probe = np.random.default_rng(0).random((2, 16, 16, 3)).astype("float32")
     with tbactviz.ActivationLogger(os.path.join(root, "nested"), model, LAYERS, max_images=2) as log:
         for step in range(4):
