@@ -303,7 +303,7 @@ function pick(run, path, step) {
 async function openHistogram(run, path) {
   const data = state.data.get(run);
   const layers = data ? data.layers.map((l) => l.path) : [path];
-  const pending = hist.open({run, layer: path, layers}, state.grids.step);
+  const pending = hist.open({run, layer: path, layers}, state.grids.run === run ? state.grids.step : null);
   histBox.scrollIntoView({behavior: 'instant', block: 'start'});
   await pending;
 }
@@ -326,11 +326,11 @@ function setStep(step) {
   followStep();
 }
 
-/** The drill-down, the histogram over time and the grids run's health map marker at the slider's step. */
+/** The drill-down, and the histogram over time and health map of the grids' run, at the slider's step. */
 function followStep() {
   const {run, step} = state.grids;
   if (drill.drill) drill.setStep(step);
-  if (hist.target) hist.setStep(step);
+  if (hist.target) hist.setStep(hist.target.run === run ? step : null);
   for (const wrap of health.querySelectorAll('.mapwrap')) {
     if (wrap.setStep) wrap.setStep(wrap.dataset.run === run ? step : null);
   }
