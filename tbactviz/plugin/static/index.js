@@ -86,7 +86,9 @@ async function start() {
   let listing;
   let latest;
   try {
-    [listing, latest] = await Promise.all([api.runs(), api.latest()]);
+    // where the runs stand now, so that the first check for new steps has something to compare with
+    // (best effort: without it, that check fetches the shown runs once more)
+    [listing, latest] = await Promise.all([api.runs(), api.latest().catch(() => ({runs: {}}))]);
   } catch (error) {
     health.replaceChildren(failure('Loading the list of runs', error, start));
     return;
