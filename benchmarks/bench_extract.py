@@ -19,8 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tbactviz.extract import ActivationExtractor
-from tbactviz.layers import list_layers
+from tbactviz.layers.listing import list_layers
+from tbactviz.probe.extractor import ActivationExtractor
 
 
 def seconds(fn: Callable[[], object]) -> float:

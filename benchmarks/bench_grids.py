@@ -9,11 +9,11 @@ output (189 layers), 1 image (scikit-image's cat), TensorFlow backend.
   ``tf.summary.image`` (TensorFlow's PNG) per layer into a ``tf.summary`` writer.
 * device, every channel: the same picture drawn by tbactviz's device path: one compiled probe
   (``ActivationExtractor.iter_batches(reduce=...)``) runs the forward pass and
-  :func:`tbactviz.gridreduce.grid_partial` for every layer (every channel, full size, standardize, 254
-  levels); on the host :func:`tbactviz.tiling.assemble`, palette PNG, one event record, flush.
+  :func:`tbactviz.grids.quantize.grid_partial` for every layer (every channel, full size, standardize, 254
+  levels); on the host :func:`tbactviz.grids.tiling.assemble`, palette PNG, one event record, flush.
 * device, defaults: the logger's default drawing (64 channels, ``min_side=128``, side from the 4 MiB byte
   budget, 64 levels), plus on the device the per-layer figures and 30-bucket histogram counts of
-  :mod:`tbactviz.reductions`; on the host the figures, histograms, layout and PNGs, one event record.
+  :mod:`tbactviz.stats.reductions`; on the host the figures, histograms, layout and PNGs, one event record.
 * ``ActivationLogger.log`` with defaults, for reference.
 * with ``--xla``: the same two device snapshots with each layer's reductions compiled by XLA
   (``tf.function(jit_compile=True)``); compiling 189 layers takes many minutes on 2 cores.
@@ -52,12 +52,20 @@ from bench_snapshot import (
     median_time,
 )
 
-from tbactviz import budget, fold, gridlayout, naming, reductions, tiling
-from tbactviz._png import encode_indexed_png
-from tbactviz.extract import ActivationExtractor
-from tbactviz.gridreduce import grid_partial
-from tbactviz.layout import GridPlan, plan_grid
-from tbactviz.writer import EventWriter, histogram_value, image_value, scalar_value, tbactviz_tensor_value
+from tbactviz.events import naming, tilemap
+from tbactviz.events.writer import (
+    EventWriter,
+    histogram_value,
+    image_value,
+    scalar_value,
+    tbactviz_tensor_value,
+)
+from tbactviz.grids import budget, tiling
+from tbactviz.grids.plan import GridPlan, plan_grid
+from tbactviz.grids.png import encode_indexed_png
+from tbactviz.grids.quantize import grid_partial
+from tbactviz.probe.extractor import ActivationExtractor
+from tbactviz.stats import fold, reductions
 
 _PARTIAL_KEYS = ("rows", "count", "total", "m2", "abs_sum", "small", "lo", "hi")
 
@@ -111,7 +119,7 @@ class DeviceSnapshot:
                 pngs = [self.pool.submit(encode_indexed_png, i, palette) for i in indices]
                 values.append((path, pngs, indices.shape[2], indices.shape[1]))
                 if self.figures:
-                    layout = gridlayout.encode(
+                    layout = tilemap.encode(
                         drawn.geometry, drawn.channels, index=index, count=len(self.names), images=1,
                         channels=self.plans[path].channels,
                     )  # fmt: skip

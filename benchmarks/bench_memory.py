@@ -54,7 +54,7 @@ def make_model(workdir: str) -> tuple[str, list[str]]:
     """Save ResNet50V2 (random weights) as .keras; return its path and the paths of its 4-D layers."""
     import keras
 
-    from tbactviz.layers import list_layers
+    from tbactviz.layers.listing import list_layers
 
     model = keras.applications.ResNet50V2(weights=None, input_shape=(SIZE, SIZE, 3))
     path = os.path.join(workdir, "resnet50v2.keras")

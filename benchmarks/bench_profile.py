@@ -8,7 +8,7 @@ pairs, each run right after a forward pass), with and without histograms, grids 
 forward pass produces it (``probe.LayerReduce``), in interleaved rounds: the forward pass with the layers
 captured and nothing reduced, one reduction pass per layer (a per-channel sum), the per-channel partial sums
 (``reductions.partials``, fast path), partials and histogram counts, and the grids alone
-(``gridreduce.grid_partial``, the default plans).
+(``quantize.grid_partial``, the default plans).
 
 Usage: ``python benchmarks/bench_profile.py [--pieces]`` (one to two minutes).
 """
@@ -73,9 +73,10 @@ def pieces(model: Any, names: list[str], x: Any, rounds: int = 9) -> None:
     """The device side's pieces inside the probe (see the module docstring), medians of interleaved rounds."""
     from keras import ops
 
-    from tbactviz import gridreduce, reductions
-    from tbactviz.extract import ActivationExtractor
-    from tbactviz.probe import LayerReduce
+    from tbactviz.grids import quantize
+    from tbactviz.model.compiled import LayerReduce
+    from tbactviz.probe.extractor import ActivationExtractor
+    from tbactviz.stats import reductions
 
     shapes = {name: tuple(model.get_layer(name).output.shape[1:]) for name in names}
     logger = tbactviz.ActivationLogger(tempfile.mkdtemp(), model, names)
@@ -93,7 +94,7 @@ def pieces(model: Any, names: list[str], x: Any, rounds: int = 9) -> None:
         return part, reductions.histogram_counts(a, lo, hi, 30, finite=True)
 
     def grid(path: str, a: Any) -> Any:
-        return gridreduce.grid_partial(a, dataclasses.replace(plans[path], finite=True))
+        return quantize.grid_partial(a, dataclasses.replace(plans[path], finite=True))
 
     runs = {
         "forward pass": lambda: model.predict_on_batch(x),

@@ -23,7 +23,7 @@ import keras
 from keras import layers
 
 import tbactviz
-from tbactviz.data import make_shapes
+from tbactviz.tools.data import make_shapes
 
 
 def build_model(image_size: int = 32) -> keras.Model:

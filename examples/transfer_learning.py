@@ -27,7 +27,7 @@ import keras
 from keras import layers
 
 import tbactviz
-from tbactviz.data import make_shapes
+from tbactviz.tools.data import make_shapes
 
 SIZE = 96
 

@@ -54,7 +54,7 @@ def build_logs(root: str) -> None:
     import numpy as np
 
     import tbactviz
-    from tbactviz.demo import run_demo
+    from tbactviz.tools.demo import run_demo
 
     if not os.path.isdir(os.path.join(root, "demo", "activations")):
         run_demo(root, epochs=8, verbose=0)
@@ -133,7 +133,7 @@ def open_histogram(frame, run, row):
 def shots(root: str, out: str) -> None:
     from playwright.sync_api import sync_playwright
 
-    from tbactviz.board import TensorBoardServer
+    from tbactviz.tools.board import TensorBoardServer
 
     os.makedirs(out, exist_ok=True)
     save = lambda page, name: page.screenshot(path=os.path.join(out, name))  # noqa: E731

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from tbactviz.board import TensorBoardServer
+from tbactviz.tools.board import TensorBoardServer
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 CHROMIUM_FLAGS = (

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from tbactviz import _moved
 from tbactviz._version import __version__
 from tbactviz.errors import (
     AmbiguousLayerError,
@@ -29,13 +30,15 @@ from tbactviz.errors import (
     WriterClosedError,
 )
 
+_moved.install()
+
 if TYPE_CHECKING:
-    from tbactviz.callback import ActivationCallback
-    from tbactviz.extract import ActivationExtractor, extract_activations
-    from tbactviz.layers import LayerInfo, list_layers
-    from tbactviz.logger import ActivationLogger
-    from tbactviz.stats import layer_stats
-    from tbactviz.tiling import TileResult, tile_activations
+    from tbactviz.grids.tiling import TileResult, tile_activations
+    from tbactviz.layers.listing import LayerInfo, list_layers
+    from tbactviz.probe.extractor import ActivationExtractor, extract_activations
+    from tbactviz.snapshot.logger import ActivationLogger
+    from tbactviz.stats.arrays import layer_stats
+    from tbactviz.training.callback import ActivationCallback
 
 __all__ = [
     "ActivationCallback",
@@ -59,15 +62,15 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ActivationCallback": "tbactviz.callback",
-    "ActivationExtractor": "tbactviz.extract",
-    "ActivationLogger": "tbactviz.logger",
-    "LayerInfo": "tbactviz.layers",
-    "TileResult": "tbactviz.tiling",
-    "extract_activations": "tbactviz.extract",
-    "layer_stats": "tbactviz.stats",
-    "list_layers": "tbactviz.layers",
-    "tile_activations": "tbactviz.tiling",
+    "ActivationCallback": "tbactviz.training.callback",
+    "ActivationExtractor": "tbactviz.probe.extractor",
+    "ActivationLogger": "tbactviz.snapshot.logger",
+    "LayerInfo": "tbactviz.layers.listing",
+    "TileResult": "tbactviz.grids.tiling",
+    "extract_activations": "tbactviz.probe.extractor",
+    "layer_stats": "tbactviz.stats.arrays",
+    "list_layers": "tbactviz.layers.listing",
+    "tile_activations": "tbactviz.grids.tiling",
 }
 
 

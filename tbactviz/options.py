@@ -41,7 +41,7 @@ __all__ = [
     "check_range",
 ]
 
-#: Colormaps of the grids (see :mod:`tbactviz._colormaps`).
+#: Colormaps of the grids (see :mod:`tbactviz.grids.colormaps`).
 COLORMAPS: tuple[str, ...] = ("gray", "viridis", "magma", "inferno", "plasma")
 #: How activations map to colours.
 NORMALIZE_MODES: tuple[str, ...] = ("standardize", "minmax", "layer", "fixed")
@@ -49,7 +49,7 @@ NORMALIZE_MODES: tuple[str, ...] = ("standardize", "minmax", "layer", "fixed")
 CHANNEL_ORDERS: tuple[str, ...] = ("index", "activity")
 #: What a logging error does: propagate, or one warning per layer and cause.
 ON_ERROR: tuple[str, ...] = ("raise", "warn")
-#: The per-layer scalar figures, in writing order (defined in :mod:`tbactviz.stats`).
+#: The per-layer scalar figures, in writing order (defined in :mod:`tbactviz.stats.arrays`).
 STAT_NAMES: tuple[str, ...] = (
     "sparsity",
     "dead_channels",

@@ -1,7 +1,7 @@
-"""Run :func:`tbactviz.gridreduce.grid_partial` on the cases of a .npz file, eagerly and compiled.
+"""Run :func:`tbactviz.grids.quantize.grid_partial` on the cases of a .npz file, eagerly and compiled.
 
 Usage: ``KERAS_BACKEND=<name> python _gridreduce_run.py CASES.npz OUT.npz`` (``tests/test_gridreduce.py``
-writes the cases: ``acts_<i>`` arrays and ``plan_<i>`` JSON options of :func:`tbactviz.layout.plan_grid`,
+writes the cases: ``acts_<i>`` arrays and ``plan_<i>`` JSON options of :func:`tbactviz.grids.plan.plan_grid`,
 ``range_<i>`` for ``fixed``). Writes ``<key>_<i>`` (eager) and ``jit_<key>_<i>`` (compiled: ``tf.function``,
 ``jax.jit``; torch runs eagerly only) for each output of ``grid_partial``, and prints the backend.
 """
@@ -14,8 +14,8 @@ import sys
 import keras
 import numpy as np
 
-from tbactviz.gridreduce import grid_partial, partial_to_numpy
-from tbactviz.layout import plan_grid
+from tbactviz.grids.plan import plan_grid
+from tbactviz.grids.quantize import grid_partial, partial_to_numpy
 
 
 def compiled(function):  # type: ignore[no-untyped-def]

@@ -58,7 +58,7 @@ def build(root: str, demo: bool = True) -> str:
     with tbactviz.ActivationLogger(os.path.join(root, "posthoc"), model, LAYERS) as log:
         log(probe, 0)
     if demo:
-        from tbactviz.demo import run_demo
+        from tbactviz.tools.demo import run_demo
 
         run_demo(root, epochs=2, samples=64, verbose=0)
     return root
@@ -68,17 +68,16 @@ def _grid(
     rng: np.random.Generator, index: int, count: int, side: int, plain: bool
 ) -> tuple[bytes, int, int, Any]:
     """One layer's grid PNG (16 channels of ``side`` px maps), its height, width and layout vector."""
-    from tbactviz import gridlayout, tiling
-    from tbactviz._png import encode_indexed_png
+    from tbactviz.events import tilemap
+    from tbactviz.grids import tiling
+    from tbactviz.grids.png import encode_indexed_png
 
     shape = (1, side, side, 16)
     acts = (np.ones(shape) * np.arange(16) if plain else rng.normal(size=shape)).astype(np.float32)
     result = tiling.tile_activations(acts, max_images=1)
     indices, palette = result.indexed(64)
     png = encode_indexed_png(indices[0], palette)
-    layout = gridlayout.encode(
-        result.geometry, result.channels, index=index, count=count, images=1, channels=16
-    )
+    layout = tilemap.encode(result.geometry, result.channels, index=index, count=count, images=1, channels=16)
     return png, indices.shape[1], indices.shape[2], layout
 
 
@@ -96,8 +95,8 @@ def synthetic_run(
     maps), one per layer, reused at every step: random maps, or with ``plain`` one flat value per channel
     (a few hundred bytes a PNG, for runs of many steps). Returns the run directory.
     """
-    from tbactviz import naming
-    from tbactviz.writer import EventWriter, image_value, scalar_value, tbactviz_tensor_value
+    from tbactviz.events import naming
+    from tbactviz.events.writer import EventWriter, image_value, scalar_value, tbactviz_tensor_value
 
     run_dir = os.path.join(root, name)
     rng = np.random.default_rng(0)
@@ -141,8 +140,14 @@ MOVING = [
 def histogram_run(root: str | Path) -> str:
     """The run ``histo``: layers ``fixed`` and ``moving`` at steps 0..5, with grids, layouts, a scalar and
     the histograms :data:`FIXED_COUNTS` (on :data:`FIXED_EDGES`) and :data:`MOVING`. Returns its directory."""
-    from tbactviz import naming
-    from tbactviz.writer import EventWriter, histogram_value, image_value, scalar_value, tbactviz_tensor_value
+    from tbactviz.events import naming
+    from tbactviz.events.writer import (
+        EventWriter,
+        histogram_value,
+        image_value,
+        scalar_value,
+        tbactviz_tensor_value,
+    )
 
     run_dir = os.path.join(root, "histo")
     rng = np.random.default_rng(1)

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tbactviz.background import BackgroundWriter, ByteBoundedQueue, chunk_nbytes
+from tbactviz.training.background import BackgroundWriter, ByteBoundedQueue, chunk_nbytes
 
 
 def test_no_tensorflow_import() -> None:
-    assert "tensorflow" not in vars(sys.modules["tbactviz.background"])
+    assert "tensorflow" not in vars(sys.modules["tbactviz.training.background"])
 
 
 def test_bytes_count_from_put_until_release() -> None:

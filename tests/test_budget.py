@@ -8,8 +8,8 @@ import pytest
 from _events import read_events
 
 import tbactviz
-from tbactviz import budget
-from tbactviz.tiling import grid_shape
+from tbactviz.grids import budget
+from tbactviz.grids.tiling import grid_shape
 
 
 def test_few_layers_get_full_size_and_many_get_less() -> None:
@@ -42,7 +42,7 @@ def test_bad_arguments_name_themselves(name: str, value: object) -> None:
 
 
 def test_logger_option_is_validated() -> None:
-    from tbactviz.logger import check_options
+    from tbactviz.snapshot.logger import check_options
 
     with pytest.raises(ValueError, match="max_bytes_per_step=0 is not valid"):
         check_options({"max_bytes_per_step": 0})

@@ -15,10 +15,10 @@ import tensorflow as tf
 from _events import event_files, read_events, run_tags
 
 import tbactviz
-from tbactviz import tiling
-from tbactviz.callback import ActivationCallback
 from tbactviz.errors import ProbeError, TbactvizWarning
-from tbactviz.logger import ActivationLogger
+from tbactviz.grids import tiling
+from tbactviz.snapshot.logger import ActivationLogger
+from tbactviz.training.callback import ActivationCallback
 
 STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite", "dormant_fraction")
 X = np.random.default_rng(0).random((16, 12, 12, 3), dtype=np.float32)
@@ -481,8 +481,8 @@ def test_pending_background_writes_are_drained_at_interpreter_exit(tmp_path: Pat
             sys.path.insert(0, {str(Path(__file__).parent)!r})
             import keras, numpy as np
             import test_callback as t
-            from tbactviz import tiling
-            from tbactviz.callback import ActivationCallback
+            from tbactviz.grids import tiling
+            from tbactviz.training.callback import ActivationCallback
 
             original = tiling.tile_activations
             def slow(*args, **kwargs):

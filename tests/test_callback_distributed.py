@@ -363,7 +363,7 @@ def test_is_chief_asks_the_active_backend(
 ) -> None:
     import keras
 
-    from tbactviz.chief import is_chief
+    from tbactviz.training.chief import is_chief
 
     _stand_ins(monkeypatch, process_index=process_index, initialized=initialized, rank=rank)
     monkeypatch.setattr(keras.backend, "backend", lambda: backend)
@@ -380,7 +380,7 @@ def test_callback_is_chief_follows_the_process(tmp_path: Path, monkeypatch: pyte
     import numpy as np
 
     import tbactviz
-    from tbactviz import chief
+    from tbactviz.training import chief
 
     model = keras.Sequential(
         [keras.Input((6, 6, 3)), keras.layers.Conv2D(2, 3, name="conv"), keras.layers.Flatten()]

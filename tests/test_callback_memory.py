@@ -10,10 +10,11 @@ import pytest
 import tensorflow as tf
 from test_callback import X, assert_logged, fit, small_cnn, steps_by_tag, tags_of
 
-from tbactviz import background, digest
-from tbactviz.background import ByteBoundedQueue
-from tbactviz.callback import ActivationCallback
-from tbactviz.extract import ActivationExtractor
+from tbactviz.probe.extractor import ActivationExtractor
+from tbactviz.snapshot import digest
+from tbactviz.training import background
+from tbactviz.training.background import ByteBoundedQueue
+from tbactviz.training.callback import ActivationCallback
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from tbactviz.capture import capturing, forward
-from tbactviz.layers import list_layers
+from tbactviz.layers.listing import list_layers
+from tbactviz.model.capture import capturing, forward
 
 
 def _model() -> keras.Model:

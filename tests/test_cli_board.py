@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tbactviz.board import TensorBoardServer, free_port
+from tbactviz.tools.board import TensorBoardServer, free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -70,7 +70,9 @@ def _board_command(tmp_path: Path, port: int) -> list[str]:
 
 def _library_command(tmp_path: Path, port: int) -> list[str]:
     """``run_tensorboard`` keeps a parent: it must forward the signal and wait."""
-    code = f"from tbactviz.board import run_tensorboard; run_tensorboard({str(tmp_path)!r}, port={port})"
+    code = (
+        f"from tbactviz.tools.board import run_tensorboard; run_tensorboard({str(tmp_path)!r}, port={port})"
+    )
     return [sys.executable, "-c", code]
 
 

@@ -18,7 +18,7 @@ from _events import read_events
 from PIL import Image
 
 from tbactviz.cli import ExitCode, main
-from tbactviz.selection import resolve_layers
+from tbactviz.layers.selection import resolve_layers
 
 
 def run(argv: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

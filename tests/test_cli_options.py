@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import pytest
 
-import tbactviz.extract
-import tbactviz.logger
+import tbactviz.probe.extractor
+import tbactviz.snapshot.logger
 from tbactviz.cli import ExitCode, build_parser, main
 from tbactviz.cli.parser import LAYOUT_OPTIONS, cli_options, logger_options
 from tbactviz.options import LOGGER_OPTIONS, STAT_NAMES, Option
@@ -108,13 +108,13 @@ def model_and_probe(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 def test_every_flag_value_reaches_the_logger(model_and_probe, tmp_path, monkeypatch, capsys):
     model, probe = model_and_probe
     seen: dict[str, object] = {}
-    original = tbactviz.logger.ActivationLogger.__init__
+    original = tbactviz.snapshot.logger.ActivationLogger.__init__
 
     def spy(self, logdir, model, layers=None, **kwargs):
         seen.update(kwargs)
         original(self, logdir, model, layers, **kwargs)
 
-    monkeypatch.setattr(tbactviz.logger.ActivationLogger, "__init__", spy)
+    monkeypatch.setattr(tbactviz.snapshot.logger.ActivationLogger, "__init__", spy)
     words: list[str] = []
     expected: dict[str, object] = {}
     for option in cli_options():
@@ -144,13 +144,13 @@ def test_every_flag_value_reaches_the_logger(model_and_probe, tmp_path, monkeypa
 def test_log_runs_the_probe_in_chunks_of_batch_size(model_and_probe, tmp_path, monkeypatch, capsys):
     model, probe = model_and_probe
     sizes: list[int] = []
-    original = tbactviz.extract.ActivationExtractor._run
+    original = tbactviz.probe.extractor.ActivationExtractor._run
 
     def spy(self, chunk, *args):
         sizes.append(int(chunk.shape[0]))
         return original(self, chunk, *args)
 
-    monkeypatch.setattr(tbactviz.extract.ActivationExtractor, "_run", spy)
+    monkeypatch.setattr(tbactviz.probe.extractor.ActivationExtractor, "_run", spy)
     argv = ["log", str(model), str(probe), "--batch-size", "2", "--logdir", str(tmp_path / "c"), "-q"]
     assert main(argv) == 0
     assert sizes == [2] * 8  # a pass for the histograms' edges, then the reductions

@@ -1,12 +1,12 @@
-"""Tests of tbactviz._colormaps: the 256 x 3 lookup tables."""
+"""Tests of tbactviz.grids.colormaps: the 256 x 3 lookup tables."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tbactviz._colormaps import LUTS
-from tbactviz.tiling import COLORMAPS
+from tbactviz.grids.colormaps import LUTS
+from tbactviz.grids.tiling import COLORMAPS
 
 pytestmark = pytest.mark.filterwarnings("error")
 

@@ -1,4 +1,4 @@
-"""tbactviz.data: probe files for the command line and the synthetic demo data set (numpy + Pillow only)."""
+"""tbactviz.tools.data: probe files for the command line and the synthetic demo data set (numpy, Pillow)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tbactviz import TbactvizError
-from tbactviz.data import (
+from tbactviz.tools.data import (
     CLASS_NAMES,
     InputFileError,
     SizeError,
@@ -237,7 +237,7 @@ def test_make_shapes_is_fast():
 
 
 def test_data_module_imports_neither_tensorflow_nor_keras():
-    code = "import sys, tbactviz.data; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    code = "import sys, tbactviz.tools.data; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
 

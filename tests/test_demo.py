@@ -11,7 +11,7 @@ import pytest
 from _events import event_files, read_events
 
 from tbactviz.cli import ExitCode, main
-from tbactviz.demo import DEMO_LAYERS, build_model, probe_images, run_demo
+from tbactviz.tools.demo import DEMO_LAYERS, build_model, probe_images, run_demo
 
 STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite", "dormant_fraction")
 

@@ -1,4 +1,4 @@
-"""Tests of tbactviz.extract: the probe on every kind of model, against independent computations."""
+"""Tests of tbactviz.probe.extractor: the probe on every kind of model, against independent computations."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tbactviz.errors import NoDrawableLayerError, ProbeError, TbactvizWarning
-from tbactviz.extract import ActivationExtractor, extract_activations
-from tbactviz.layers import list_layers
+from tbactviz.layers.listing import list_layers
+from tbactviz.probe.extractor import ActivationExtractor, extract_activations
 
 # Graph-mode kernels (oneDNN) may round differently from eager ones by a few ulps.
 RTOL, ATOL = 1e-5, 1e-6

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tbactviz import fold
+from tbactviz.stats import fold
 
 
 def reference_dormant(rows: np.ndarray, tau: float) -> float:

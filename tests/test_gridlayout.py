@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tbactviz import gridlayout
-from tbactviz.tiling import tile_activations
+from tbactviz.events import tilemap
+from tbactviz.grids.tiling import tile_activations
 
 
 def crop(image: np.ndarray, lay: dict, index: int) -> np.ndarray:
@@ -30,10 +30,10 @@ def crop(image: np.ndarray, lay: dict, index: int) -> np.ndarray:
 def test_each_tile_is_that_channels_own_drawn_map(shape, options, down, up, order) -> None:
     acts = np.random.default_rng(1).normal(size=shape).astype(np.float32) * np.arange(1, shape[-1] + 1)
     result = tile_activations(acts, order=order, colormap="gray", **options)
-    vector = gridlayout.encode(
+    vector = tilemap.encode(
         result.geometry, result.channels, index=3, count=5, images=len(acts), channels=shape[-1]
     )
-    lay = gridlayout.decode(vector)
+    lay = tilemap.decode(vector)
     assert (lay["down"], lay["up"], lay["index"], lay["count"], lay["channels"]) == (
         down,
         up,
@@ -70,8 +70,8 @@ def test_each_tile_is_that_channels_own_drawn_map(shape, options, down, up, orde
 
 def test_separators_lie_between_tiles() -> None:
     result = tile_activations(np.ones((1, 5, 5, 6), np.float32), min_side=0, padding=2)
-    lay = gridlayout.decode(
-        gridlayout.encode(result.geometry, result.channels, index=0, count=1, images=1, channels=6)
+    lay = tilemap.decode(
+        tilemap.encode(result.geometry, result.channels, index=0, count=1, images=1, channels=6)
     )
     image = result.images[0, ..., 0]
     assert (image[:, lay["tile_w"] : lay["tile_w"] + 2] == 255).all()
@@ -81,17 +81,17 @@ def test_separators_lie_between_tiles() -> None:
 def test_heatmap_and_dense_kinds_and_bad_vectors() -> None:
     seq = tile_activations(np.ones((1, 30, 4), np.float32))
     assert (
-        gridlayout.decode(
-            gridlayout.encode(seq.geometry, seq.channels, index=0, count=1, images=1, channels=4)
-        )["kind"]
+        tilemap.decode(tilemap.encode(seq.geometry, seq.channels, index=0, count=1, images=1, channels=4))[
+            "kind"
+        ]
         == "heatmap"
     )
     dense = tile_activations(np.ones((1, 10), np.float32))
-    lay = gridlayout.decode(
-        gridlayout.encode(dense.geometry, dense.channels, index=0, count=1, images=1, channels=10)
+    lay = tilemap.decode(
+        tilemap.encode(dense.geometry, dense.channels, index=0, count=1, images=1, channels=10)
     )
     assert (lay["kind"], lay["rows"], lay["cols"]) == ("dense", 3, 4)
     with pytest.raises(ValueError, match="format 2"):
-        gridlayout.decode([2] + [0] * 20)
+        tilemap.decode([2] + [0] * 20)
     with pytest.raises(ValueError, match="drawn=3 but 1 channel ids"):
-        gridlayout.decode([1] + [0] * 19 + [3, 7])
+        tilemap.decode([1] + [0] * 19 + [3, 7])

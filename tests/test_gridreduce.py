@@ -1,6 +1,6 @@
 """grid_partial (keras.ops) on TensorFlow, JAX and PyTorch draws what the numpy path draws, within one level.
 
-The numpy path is :func:`tbactviz.tiling.tile_activations` (itself held to the loop reference in
+The numpy path is :func:`tbactviz.grids.tiling.tile_activations` (itself held to the loop reference in
 ``tests/test_reference.py``). Each case is drawn twice by the backend under test: eagerly and compiled
 (``tf.function``, ``jax.jit``; torch eagerly), with float32 sums as on a device; the palette indices must
 equal the numpy path's within one level, markers and separators exactly, and the channels must be the same.
@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tbactviz import tiling
-from tbactviz.gridreduce import grid_partial, partial_to_numpy
-from tbactviz.layout import plan_grid
+from tbactviz.grids import tiling
+from tbactviz.grids.plan import plan_grid
+from tbactviz.grids.quantize import grid_partial, partial_to_numpy
 
 HERE = Path(__file__).parent
 MODES = ("standardize", "minmax", "layer", "fixed")

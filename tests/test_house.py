@@ -1,17 +1,62 @@
-"""The house rules of the package: no import cycle between its modules, and no module over 400 lines."""
+"""The house rules: folders that follow a snapshot's data flow, and imports that never run back up.
+
+* no import cycle between modules;
+* a stage (a folder of ``tbactviz/``) imports only earlier stages, in :data:`FLOW` order, and the few modules
+  shared by all of them (:data:`SHARED`);
+* the numpy-only stages import no Keras, TensorFlow, JAX or PyTorch, anywhere in their modules, and importing
+  them loads none of those;
+* at most about ten modules at the top level of the package.
+"""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tbactviz"
-MAX_LINES = 400
-# Being rewritten on other branches right now (the probe redesign and the CLI split); the lead removes this
-# list when they are merged.
-BEING_RESHAPED: set[str] = set()
+
+#: The stages of a snapshot, in the order the data flows through them; then what is built on top of them.
+FLOW = (
+    "model",  # running the user's model on any backend: capture, compile, shapes
+    "layers",  # what to look at: listing, selection, overview
+    "probe",  # the probe's inputs, and the forward pass returning the chosen layers
+    "stats",  # figures and histograms: device partials, host fold, numpy functions
+    "grids",  # grids: plan, budget, device quantization, host tiling, PNG
+    "events",  # tags, tbactviz's own summaries, their bytes, the event file
+    "snapshot",  # the stages put together: ActivationLogger
+    "training",  # ActivationCallback: when, which process, background writing
+    "__init__",  # the public names
+    "tools",  # files, the demo, TensorBoard
+    "cli",  # the tbactviz command
+    "plugin",  # the Activations tab (TensorBoard runs it)
+    "__main__",
+)
+#: Top-level modules every stage may import.
+SHARED = {"errors", "options", "_version", "_moved"}
+#: Stages whose modules import no deep-learning framework, not even inside a function.
+NUMPY_ONLY = (
+    "events/naming",
+    "events/tilemap",
+    "grids/plan",
+    "grids/budget",
+    "grids/values",
+    "grids/png",
+    "grids/colormaps",
+    "grids/tiling",
+    "stats/fold",
+    "training/schedule",
+    "training/background",
+    "tools/data",
+    "tools/board",
+    "errors",
+    "options",
+)
+FRAMEWORKS = ("keras", "tensorflow", "jax", "torch")
+MAX_TOP_LEVEL = 10
 
 
 def modules() -> dict[str, Path]:
@@ -52,7 +97,11 @@ def imports_of(name: str, path: Path, names: set[str]) -> set[str]:
             if not module:  # from tbactviz import naming, ActivationLogger
                 targets += [a.name if a.name in names else "__init__" for a in node.names]
             else:
-                targets += [f"{module}.{a.name}" for a in node.names] + [module]
+                # a submodule imported from its package (from tbactviz.stats import fold) is an import of that
+                # submodule; any other name is one of the package's (or module's) own
+                targets += [
+                    f"{module}.{a.name}" if f"{module}.{a.name}" in names else module for a in node.names
+                ]
         elif isinstance(node, ast.Import):
             targets += [
                 a.name.partition(".")[2] or "__init__"
@@ -101,7 +150,9 @@ def test_the_cycle_finder_finds_cycles() -> None:
 
 def test_the_import_graph_reads_every_kind_of_import() -> None:
     graph = import_graph()
-    assert {"extract", "layers", "capture"} <= graph["logger"] | graph["extract"]
+    assert {"probe.extractor", "layers.listing", "model.capture"} <= (
+        graph["snapshot.logger"] | graph["probe.extractor"]
+    )
     assert "cli" in graph["__main__"]
 
 
@@ -110,21 +161,74 @@ def test_modules_import_each_other_without_cycles() -> None:
     assert cycle is None, f"import cycle: {' -> '.join(cycle or [])}"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=[pytest.mark.xfail(reason="being reshaped on another branch", strict=False)]
-            if name in BEING_RESHAPED
-            else [],
+def stage_of(module: str) -> str:
+    """The stage a module belongs to: its folder, or itself at the top level."""
+    return module.split(".")[0]
+
+
+def test_every_module_is_in_a_stage_or_shared() -> None:
+    unknown = {stage_of(m) for m in modules()} - set(FLOW) - SHARED
+    assert not unknown, f"modules outside the flow: {sorted(unknown)}; add the folder to FLOW"
+
+
+def backward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of ``graph`` from a stage to a later one (shared modules aside), as ``'a -> b'``."""
+    order = {stage: i for i, stage in enumerate(FLOW)}
+    return [
+        f"{module} -> {target}"
+        for module, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if SHARED.isdisjoint({stage_of(module), stage_of(target)})
+        and order[stage_of(target)] > order[stage_of(module)]
+    ]
+
+
+def test_the_stage_rule_catches_a_backward_import() -> None:
+    graph = {"grids.quantize": {"events.naming", "errors"}, "events.naming": set(), "errors": set()}
+    assert backward_imports(graph) == ["grids.quantize -> events.naming"]
+    assert backward_imports({"events.naming": {"grids.plan", "options"}}) == []
+
+
+def test_no_stage_imports_a_later_one() -> None:
+    backwards = backward_imports(import_graph())
+    assert not backwards, f"imports running back up the flow: {backwards}"
+
+
+def test_shared_modules_import_no_stage() -> None:
+    for module, targets in import_graph().items():
+        if stage_of(module) in SHARED:
+            assert {stage_of(t) for t in targets} <= SHARED, (module, targets)
+
+
+def _framework_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module]
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level
+            else []
         )
-        for name in modules()
-    ],
-)
-def test_no_module_is_over_400_lines(name: str) -> None:
-    lines = len(modules()[name].read_text(encoding="utf-8").splitlines())
-    assert lines <= MAX_LINES, f"tbactviz/{name}.py has {lines} lines (at most {MAX_LINES})"
+        found |= {n.split(".")[0] for n in names if n.split(".")[0] in FRAMEWORKS}
+    return found
+
+
+@pytest.mark.parametrize("name", NUMPY_ONLY)
+def test_numpy_only_modules_import_no_framework(name: str) -> None:
+    assert not _framework_imports(PACKAGE / f"{name}.py")
+
+
+def test_importing_the_numpy_only_modules_loads_no_framework() -> None:
+    imports = "; ".join(f"import tbactviz.{name.replace('/', '.')}" for name in NUMPY_ONLY)
+    code = f"import sys; {imports}; print(sorted(m for m in {FRAMEWORKS!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_few_modules_at_the_top_level() -> None:
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL, top
 
 
 def test_links_in_the_readme_and_docs_resolve_inside_the_repository() -> None:

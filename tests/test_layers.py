@@ -1,4 +1,4 @@
-"""Tests of tbactviz.layers: listing layers and resolving selectors (names, globs, paths, classes)."""
+"""Tests of tbactviz.layers.listing: listing layers and resolving selectors (names, globs, paths, classes)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from tbactviz.errors import (
     TbactvizError,
     TbactvizWarning,
 )
-from tbactviz.layers import DEFAULT_MAX_LAYERS, LayerInfo, default_layers, list_layers
-from tbactviz.selection import resolve_layers
+from tbactviz.layers.listing import DEFAULT_MAX_LAYERS, LayerInfo, default_layers, list_layers
+from tbactviz.layers.selection import resolve_layers
 
 
 class MyConv(keras.layers.Conv2D):

@@ -12,9 +12,9 @@ import pytest
 from _events import event_files, read_events, run_tags
 
 import tbactviz
-from tbactviz import tiling
-from tbactviz._colormaps import LUTS
 from tbactviz.errors import LayerNotFoundError, WriterClosedError
+from tbactviz.grids import tiling
+from tbactviz.grids.colormaps import LUTS
 
 STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite", "dormant_fraction")
 
@@ -308,19 +308,19 @@ def test_chunked_probe_gives_the_same_event(
 def test_auto_chunks_bound_the_activations_held_at_once(
     tmp_path: Path, model: keras.Model, probe: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tbactviz import extract
+    from tbactviz.probe import extractor
 
     per_sample = 24 * 24 * 6 * 4  # conv1's float32 activations of one sample
-    monkeypatch.setattr(extract, "MAX_CHUNK_BYTES", 2 * per_sample)
+    monkeypatch.setattr(extractor, "MAX_CHUNK_BYTES", 2 * per_sample)
     log = tbactviz.ActivationLogger(tmp_path, model, layers="conv1", max_images=1)
     sizes: list[int] = []
-    real = extract.ActivationExtractor._run
+    real = extractor.ActivationExtractor._run
 
-    def spy(self: extract.ActivationExtractor, chunk: np.ndarray, *args: object) -> dict[str, np.ndarray]:
+    def spy(self: extractor.ActivationExtractor, chunk: np.ndarray, *args: object) -> dict[str, np.ndarray]:
         sizes.append(len(chunk))
         return real(self, chunk, *args)
 
-    monkeypatch.setattr(extract.ActivationExtractor, "_run", spy)
+    monkeypatch.setattr(extractor.ActivationExtractor, "_run", spy)
     probe8 = np.concatenate([probe, probe[::-1]])
     figures = log(probe8, 0)  # the output shapes are known once traced: chunks of 2 from the start
     log(probe8, 1)
@@ -347,7 +347,7 @@ def test_worker_threads_write_the_same_event(tmp_path: Path, model: keras.Model,
 
 @pytest.mark.parametrize("images", [False, True])
 def test_only_small_arrays_leave_the_device(tmp_path: Path, images: bool) -> None:
-    from tbactviz.background import chunk_nbytes
+    from tbactviz.training.background import chunk_nbytes
 
     inp = keras.Input((64, 64, 3))
     model = keras.Model(inp, keras.layers.Conv2D(64, 3, padding="same", name="c")(inp))
@@ -367,7 +367,7 @@ def test_only_small_arrays_leave_the_device(tmp_path: Path, images: bool) -> Non
 
 
 def test_own_tags_are_listed_by_naming(tmp_path: Path, model: keras.Model, probe: np.ndarray) -> None:
-    from tbactviz import naming
+    from tbactviz.events import naming
 
     with tbactviz.ActivationLogger(tmp_path, model, layers=["conv1", "conv2"], stats=["mean"]) as log:
         log(probe, step=0)

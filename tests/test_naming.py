@@ -1,4 +1,4 @@
-"""Tests of tbactviz.naming: deterministic, sanitized tags, one prefix per plugin."""
+"""Tests of tbactviz.events.naming: deterministic, sanitized tags, one prefix per plugin."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tbactviz import naming
-from tbactviz.stats import STAT_NAMES
+from tbactviz.events import naming
+from tbactviz.stats.arrays import STAT_NAMES
 
 
 def test_tags_for_layer_follow_the_conventions() -> None:

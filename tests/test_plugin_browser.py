@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from _plugin_logs import FIXED_COUNTS, build, histogram_run, nested_model, synthetic_run
 
-from tbactviz.board import TensorBoardServer
+from tbactviz.tools.board import TensorBoardServer
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tbactviz import fold
 from tbactviz.plugin import rebin
+from tbactviz.stats import fold
 
 
 def test_doctests() -> None:

@@ -23,7 +23,7 @@ from tensorboard.backend.event_processing import plugin_event_multiplexer as mul
 from tensorboard.plugins import base_plugin
 from werkzeug import test, wrappers
 
-from tbactviz import gridlayout
+from tbactviz.events import tilemap
 from tbactviz.plugin import loader, reading, rebin
 from tbactviz.plugin.routes import STATIC_DIR, ActivationsPlugin
 
@@ -266,7 +266,7 @@ def test_layout_summaries_are_tbactviz_tensors(root: Path) -> None:
         "channels/block/inner_conv",
         "channels/conv2",
     }
-    layouts = [gridlayout.decode(r.value) for r in own if r.tag.startswith("layout/")]
+    layouts = [tilemap.decode(r.value) for r in own if r.tag.startswith("layout/")]
     assert len(layouts) == 12 and {lay["count"] for lay in layouts} == {3}
 
 

@@ -1,4 +1,4 @@
-"""Tests of tbactviz._png: the palette PNGs we assemble decode exactly, with ISA-L or zlib."""
+"""Tests of tbactviz.grids.png: the palette PNGs we assemble decode exactly, with ISA-L or zlib."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from tbactviz import _png
+from tbactviz.grids import png as grid_png
 
 
 def _decode(png: bytes) -> Image.Image:
@@ -33,7 +33,7 @@ def test_indexed_png_round_trips_exactly(
     rng = np.random.default_rng(seed)
     indices = rng.integers(0, colours, (height, width), dtype=np.uint8)
     palette = rng.integers(0, 256, (colours, 3), dtype=np.uint8)
-    image = _decode(_png.encode_indexed_png(indices, palette, compress_level=level))
+    image = _decode(grid_png.encode_indexed_png(indices, palette, compress_level=level))
     assert image.format == "PNG" and image.mode == "P" and image.size == (width, height)
     np.testing.assert_array_equal(np.asarray(image), indices)
     np.testing.assert_array_equal(np.asarray(image.convert("RGB")), palette[indices])
@@ -42,9 +42,9 @@ def test_indexed_png_round_trips_exactly(
 def test_zlib_fallback_gives_the_same_picture(monkeypatch: pytest.MonkeyPatch) -> None:
     indices = np.arange(64, dtype=np.uint8).reshape(8, 8)
     palette = np.stack([np.arange(64, dtype=np.uint8)] * 3, axis=1)
-    with_isal = _png.encode_indexed_png(indices, palette)
-    monkeypatch.setattr(_png, "isal_zlib", None)
-    with_zlib = _png.encode_indexed_png(indices, palette)
+    with_isal = grid_png.encode_indexed_png(indices, palette)
+    monkeypatch.setattr(grid_png, "isal_zlib", None)
+    with_zlib = grid_png.encode_indexed_png(indices, palette)
     for png in (with_isal, with_zlib):
         np.testing.assert_array_equal(np.asarray(_decode(png)), indices)
 
@@ -61,4 +61,4 @@ def test_zlib_fallback_gives_the_same_picture(monkeypatch: pytest.MonkeyPatch) -
 )
 def test_indexed_png_rejects_bad_input(indices: np.ndarray, palette: np.ndarray) -> None:
     with pytest.raises(ValueError, match="expected uint8"):
-        _png.encode_indexed_png(indices, palette)
+        grid_png.encode_indexed_png(indices, palette)

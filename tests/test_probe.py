@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import tbactviz
-from tbactviz import probe
 from tbactviz.errors import UnsupportedBackendError
+from tbactviz.model import compiled
 
 
 @pytest.mark.parametrize("name", ["numpy", "openvino"])
@@ -29,11 +29,11 @@ def test_results_are_read_only_numpy() -> None:
     model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, name="c")])
     acts = tbactviz.extract_activations(model, np.ones((2, 6, 6, 1), "float32"), "c")
     assert isinstance(acts["c"], np.ndarray) and not acts["c"].flags.writeable
-    assert probe.check_backend() in probe.SUPPORTED_BACKENDS
+    assert compiled.check_backend() in compiled.SUPPORTED_BACKENDS
 
 
 def test_float64_probes_are_cast_to_floatx_on_the_host() -> None:
-    prepared = probe.prepare({"a": np.zeros((1, 2)), "b": np.zeros((1, 2), np.uint8)})
+    prepared = compiled.prepare({"a": np.zeros((1, 2)), "b": np.zeros((1, 2), np.uint8)})
     assert keras.backend.standardize_dtype(prepared["a"].dtype) == keras.config.floatx()
     assert keras.backend.standardize_dtype(prepared["b"].dtype) == "uint8"
 
@@ -56,7 +56,7 @@ def test_a_layer_reduce_compiles_once_per_layer_shape_under_tensorflow() -> None
         traced.append((static, tuple(a.shape)))
         return keras.ops.sum(a, axis=(0, 1, 2)) * args
 
-    reduce = probe.LayerReduce(lambda path, shape, extra: ("sum", extra), fn)
+    reduce = compiled.LayerReduce(lambda path, shape, extra: ("sum", extra), fn)
     extractor = tbactviz.ActivationExtractor(model, [f"c{s}_{r}" for s in range(2) for r in range(4)])
     x = np.random.default_rng(1).normal(size=(3, 8, 8, 1)).astype("float32")
     (out,) = extractor.iter_batches(x, reduce=reduce, extra=np.float32(2.0))

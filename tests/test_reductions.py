@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from test_fold import reference_dormant, sample_acts
 
-from tbactviz import fold, reductions, stats
+from tbactviz import stats
+from tbactviz.stats import fold, reductions
 
 
 def _numpy(tree: dict) -> dict:

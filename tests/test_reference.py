@@ -1,8 +1,9 @@
 """The fast path equals simple reference implementations, pixel for pixel and value for value.
 
 * tiling: a per-sample, per-channel Python loop (Chollet's recipe, written plainly) vs the vectorized
-  :func:`tbactviz.tiling.tile_activations`;
-* stats: plain float64 numpy over the whole array vs the chunked one-pass :func:`tbactviz.stats.layer_stats`;
+  :func:`tbactviz.grids.tiling.tile_activations`;
+* stats: plain float64 numpy over the whole array vs the chunked one-pass
+:func:`tbactviz.stats.arrays.layer_stats`;
 * writing: the same images, histogram and scalar written by TensorFlow's own ``tf.summary`` ops into a
   ``tf.summary`` writer vs tbactviz's pre-serialized events, read back the same way.
 """
@@ -18,10 +19,11 @@ import pytest
 from _events import read_events
 from PIL import Image
 
-from tbactviz import stats, tiling
-from tbactviz._colormaps import LUTS
-from tbactviz._png import encode_indexed_png
-from tbactviz.writer import EventWriter, histogram_value, image_value, scalar_value
+from tbactviz import stats
+from tbactviz.events.writer import EventWriter, histogram_value, image_value, scalar_value
+from tbactviz.grids import tiling
+from tbactviz.grids.colormaps import LUTS
+from tbactviz.grids.png import encode_indexed_png
 
 pytestmark = pytest.mark.filterwarnings("error")
 

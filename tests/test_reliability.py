@@ -29,8 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tbactviz import stats, tiling
-from tbactviz.callback import ActivationCallback
+from tbactviz import stats
 from tbactviz.errors import (
     LayerNotFoundError,
     LogdirError,
@@ -39,11 +38,13 @@ from tbactviz.errors import (
     TbactvizWarning,
     WriterClosedError,
 )
-from tbactviz.extract import ActivationExtractor, extract_activations
-from tbactviz.layers import list_layers
-from tbactviz.logger import ActivationLogger
-from tbactviz.selection import resolve_layers
-from tbactviz.writer import EventWriter, scalar_value
+from tbactviz.events.writer import EventWriter, scalar_value
+from tbactviz.grids import tiling
+from tbactviz.layers.listing import list_layers
+from tbactviz.layers.selection import resolve_layers
+from tbactviz.probe.extractor import ActivationExtractor, extract_activations
+from tbactviz.snapshot.logger import ActivationLogger
+from tbactviz.training.callback import ActivationCallback
 
 STATS = stats.STAT_NAMES
 MAGENTA = (255, 0, 255)
@@ -540,7 +541,7 @@ def test_logdir_that_is_a_file_or_under_a_file_fails_at_construction(
 _UNWRITABLE_SCRIPT = """
 import os, sys
 from tbactviz.errors import LogdirError
-from tbactviz.writer import check_logdir
+from tbactviz.events.writer import check_logdir
 if os.geteuid() == 0:  # root bypasses file permissions, nobody does not (imports done: /root may be closed)
     os.setgid(65534); os.setuid(65534)
 for path in sys.argv[1:]:

@@ -27,7 +27,7 @@ import json, sys
 sys.path.insert(0, {tests!r})
 import keras
 import test_callback as t
-from tbactviz.callback import ActivationCallback
+from tbactviz.training.callback import ActivationCallback
 
 phase, root = sys.argv[1], sys.argv[2]
 SCHEDULES = {{"epochs": {{}}, "batches": {{"every_n_epochs": 0, "every_n_batches": 3}}}}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tbactviz.schedule import Schedule
+from tbactviz.training.schedule import Schedule
 
 
 def simulate(
@@ -43,8 +43,8 @@ def simulate(
 
 
 def test_no_tensorflow_import() -> None:
-    assert "tbactviz.schedule" in sys.modules
-    assert "tensorflow" not in vars(sys.modules["tbactviz.schedule"])
+    assert "tbactviz.training.schedule" in sys.modules
+    assert "tensorflow" not in vars(sys.modules["tbactviz.training.schedule"])
 
 
 def test_default_logs_step_zero_then_every_epoch() -> None:

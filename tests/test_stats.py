@@ -1,4 +1,4 @@
-"""Tests of tbactviz.stats: figures against plain numpy, histograms against TensorBoard's own bucketing."""
+"""Tests of tbactviz.stats.arrays: figures against plain numpy, histograms against TensorBoard's bucketing."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 from tensorboard.plugins.histogram import summary_v2 as tb_histogram
 from tensorboard.util import tensor_util
 
-from tbactviz.stats import (
+from tbactviz.stats.arrays import (
     DEFAULT_BUCKET_COUNT,
     STAT_NAMES,
     finite_mask_or_none,

@@ -21,8 +21,8 @@ import pytest
 from PIL import Image
 
 import tbactviz
-from tbactviz.board import TensorBoardServer, free_port
-from tbactviz.tiling import grid_shape
+from tbactviz.grids.tiling import grid_shape
+from tbactviz.tools.board import TensorBoardServer, free_port
 
 pytestmark = pytest.mark.slow
 

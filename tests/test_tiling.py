@@ -1,4 +1,4 @@
-"""Tests of tbactviz.tiling: feature maps of any rank -> uint8 grid images (pure numpy, fast)."""
+"""Tests of tbactviz.grids.tiling: feature maps of any rank -> uint8 grid images (pure numpy, fast)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tbactviz import tiling
-from tbactviz._colormaps import LUTS
-from tbactviz.tiling import (
+from tbactviz.grids import tiling
+from tbactviz.grids.colormaps import LUTS
+from tbactviz.grids.tiling import (
     CHANNEL_ORDERS,
     COLORMAPS,
     MARKER_COLOR,
@@ -697,7 +697,7 @@ def test_docstring_examples() -> None:
 
 def test_tiling_imports_no_heavy_frameworks() -> None:
     code = (
-        "import sys, tbactviz.tiling\n"
+        "import sys, tbactviz.grids.tiling\n"
         "heavy = {'tensorflow', 'keras', 'matplotlib', 'torch'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )
@@ -788,7 +788,7 @@ def test_assemble_places_every_tile_as_a_loop_does(
     shape: tuple[int, ...], min_side: int, images: int
 ) -> None:
     """Each tile upscaled plan.up times at its row-major slot, separators elsewhere (a loop as reference)."""
-    from tbactviz.layout import plan_grid
+    from tbactviz.grids.plan import plan_grid
 
     plan = plan_grid(shape, max_images=images, min_side=min_side, levels=16)
     th, tw = -(-plan.h // plan.down), -(-plan.w // plan.down)

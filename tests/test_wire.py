@@ -1,4 +1,4 @@
-"""Tests of tbactviz.wire: the serialized summary values are byte for byte those of the writer's messages."""
+"""Tests of tbactviz.events.wire: serialized summary values equal the writer's messages, byte for byte."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
-from tbactviz import naming, wire
-from tbactviz.writer import histogram_value, image_value, scalar_value, tbactviz_tensor_value
+from tbactviz.events import naming, wire
+from tbactviz.events.writer import histogram_value, image_value, scalar_value, tbactviz_tensor_value
 
 TAGS = ["sparsity/conv1", "a", "activations/" + "x" * 200, "ü/ß"]
 

@@ -1,4 +1,4 @@
-"""Tests of tbactviz.writer: our own event file, lazy, flushed, closed idempotently, read back exactly."""
+"""Tests of tbactviz.events.writer: our event file, lazy, flushed, closed idempotently, read back exactly."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from _events import event_files, read_events
 from PIL import Image
 
-from tbactviz._png import encode_png
 from tbactviz.errors import LogdirError, WriterClosedError
-from tbactviz.writer import EventWriter, check_logdir, histogram_value, image_value, scalar_value
+from tbactviz.events.writer import EventWriter, check_logdir, histogram_value, image_value, scalar_value
+from tbactviz.grids.png import encode_png
 
 
 def _png(h: int, w: int, c: int = 3, seed: int = 0) -> tuple[np.ndarray, bytes]:

@@ -1,6 +1,6 @@
 """``tbactviz board``: TensorBoard over a log root, every logged step kept.
 
-On POSIX the command becomes TensorBoard (:func:`tbactviz.board.exec_tensorboard`): same process id, so
+On POSIX the command becomes TensorBoard (:func:`tbactviz.tools.board.exec_tensorboard`): same process id, so
 SIGTERM, SIGHUP and Ctrl-C reach TensorBoard itself and nothing is orphaned or left holding the port.
 """
 
@@ -31,7 +31,7 @@ def port_is_free(host: str, port: int) -> bool:
     """Whether a TCP server could bind ``host:port`` right now.
 
     Example:
-        >>> from tbactviz.board import free_port
+        >>> from tbactviz.tools.board import free_port
         >>> port_is_free("127.0.0.1", free_port())
         True
     """
@@ -78,7 +78,7 @@ def open_when_ready(url: str, *, timeout: float = 120.0) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``tbactviz board``; return the exit status (on POSIX it does not return unless ``--dry-run``)."""
-    from tbactviz.board import DEFAULT_SAMPLES, exec_tensorboard, free_port, tensorboard_args
+    from tbactviz.tools.board import DEFAULT_SAMPLES, exec_tensorboard, free_port, tensorboard_args
 
     if args.samples < 1:
         raise CliError(f"--samples={args.samples!r} is not valid; expected an int >= 1", ExitCode.USAGE)

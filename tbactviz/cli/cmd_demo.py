@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
             f"--image-size={args.image_size!r} is not valid; expected an int >= 16", ExitCode.BAD_SIZE
         )
     quiet_tensorflow()
-    from tbactviz.demo import run_demo
+    from tbactviz.tools.demo import run_demo
 
     result = run_demo(
         args.logdir,

@@ -1,8 +1,9 @@
 """``tbactviz layers MODEL``: the selectable layers, their output shapes and what would be drawn.
 
-Selection (``--match``) is :func:`tbactviz.selection.match_layers`, the matching of ``--layers``; grid
-geometry comes from :mod:`tbactviz.tiling` (:func:`~tbactviz.tiling.grid_shape` for the size in pixels,
-:func:`~tbactviz.tiling.tile_activations` on a one-pixel dummy for the tile rows and columns).
+Selection (``--match``) is :func:`tbactviz.layers.selection.match_layers`, the matching of ``--layers``; grid
+geometry comes from :mod:`tbactviz.grids.tiling` (:func:`~tbactviz.grids.tiling.grid_shape` for the size in
+pixels,
+:func:`~tbactviz.grids.tiling.tile_activations` on a one-pixel dummy for the tile rows and columns).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tbactviz.cli.parser import LAYOUT_OPTIONS, logger_options, split_selectors
 if TYPE_CHECKING:
     import keras
 
-    from tbactviz.layers import LayerInfo
+    from tbactviz.layers.listing import LayerInfo
 
 __all__ = ["describe_drawing", "parse_shape", "run"]
 
@@ -44,10 +45,10 @@ def parse_shape(text: str, argument: str) -> tuple[int, ...]:
 
 
 def describe_drawing(info: LayerInfo, layout: dict[str, Any]) -> str:
-    """What the logger would draw for one sample of this layer, in words (geometry from tbactviz.tiling)."""
+    """What the logger would draw for one sample of this layer, in words (geometry from grids.tiling)."""
     import numpy as np
 
-    from tbactviz.tiling import grid_shape, tile_activations
+    from tbactviz.grids.tiling import grid_shape, tile_activations
 
     if not info.drawable:
         return "-"
@@ -106,9 +107,9 @@ def _print_table(rows: list[list[str]], header: list[str]) -> None:
 
 def _planned_side(logged: list[LayerInfo], step_bytes: int, layout: dict[str, Any]) -> int:
     """``max_side`` as the logger picks it from ``--max-bytes-per-step`` for these layers (the logger's own
-    :meth:`tbactviz.drawing.Drawing.side`, with the default options but the layout flags)."""
-    from tbactviz.drawing import Drawing
+    :meth:`tbactviz.snapshot.drawing.Drawing.side`, with the default options but the layout flags)."""
     from tbactviz.options import DEFAULT_MAX_SIDE, defaults
+    from tbactviz.snapshot.drawing import Drawing
 
     shapes: list[tuple[int, ...]] = []
     for info in logged:
@@ -132,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
     selectors = split_selectors(args.match)
     model = load_model(args.model, args.model_factory)
     import tbactviz
-    from tbactviz.layers import default_layers
-    from tbactviz.selection import match_layers
+    from tbactviz.layers.listing import default_layers
+    from tbactviz.layers.selection import match_layers
 
     if input_shape is not None:
         _check_input_shape(model, input_shape, args.input_shape)

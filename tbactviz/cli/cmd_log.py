@@ -32,7 +32,7 @@ __all__ = ["board_hint", "run"]
 
 def board_hint(logdir: str) -> list[str]:
     """The lines that tell how to open ``logdir`` in TensorBoard."""
-    from tbactviz.board import samples_flag
+    from tbactviz.tools.board import samples_flag
 
     q = shlex.quote(logdir)
     return [
@@ -44,7 +44,7 @@ def board_hint(logdir: str) -> list[str]:
 
 def _check_logdir(logdir: str) -> None:
     from tbactviz.errors import LogdirError
-    from tbactviz.writer import check_logdir
+    from tbactviz.events.writer import check_logdir
 
     try:
         check_logdir(logdir)
@@ -68,7 +68,7 @@ def _counted(
 
 def run(args: argparse.Namespace) -> int:
     """Run ``tbactviz log``; return the exit status."""
-    from tbactviz import data
+    from tbactviz.tools import data
 
     options: dict[str, Any] = logger_options(args)
     check_preprocess(args.preprocess)  # validated before the slow part, applied after reading
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, args.model_factory)
 
     import tbactviz
-    from tbactviz.extract import num_samples
+    from tbactviz.probe.extractor import num_samples
 
     progress = show_progress(args.quiet)
     x = read_inputs(paths, input_spec(model), args.size, progress=progress)

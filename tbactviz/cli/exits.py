@@ -65,7 +65,7 @@ def exit_code_for(exc: BaseException) -> ExitCode:
         >>> exit_code_for(CliError("--size='x' is not a size", ExitCode.BAD_SIZE))
         <ExitCode.BAD_SIZE: 7>
     """
-    from tbactviz.data import InputFileError, SizeError
+    from tbactviz.tools.data import InputFileError, SizeError
 
     if isinstance(exc, CliError):
         return exc.code

@@ -1,8 +1,9 @@
 """The inputs of ``tbactviz log``: files and directories -> one float32 batch that fits the model.
 
-Images are read by :func:`tbactviz.data.load_image` (0..255, dynamic range kept for 16-bit and float
-files), ``.npy`` files by :func:`tbactviz.data.load_array`; a directory stands for its image and ``.npy``
-files, sorted by name (not recursive; other files are skipped and counted). numpy, Pillow and tqdm are
+Images are read by :func:`tbactviz.tools.data.load_image` (0..255, dynamic range kept for 16-bit and float
+files), ``.npy`` files by :func:`tbactviz.tools.data.load_array`; a directory stands for its image and
+``.npy`` files, sorted by name (not recursive; other files are skipped and counted). numpy, Pillow and tqdm
+are
 imported on use, so that ``tbactviz --help`` stays instant.
 """
 
@@ -74,9 +75,10 @@ def expand_inputs(paths: Sequence[str]) -> list[str]:
     """Input files, with each directory replaced by its image and ``.npy`` files (sorted by name).
 
     Raises:
-        tbactviz.data.InputFileError: (exit 5) a path does not exist, or a directory holds no usable file.
+        tbactviz.tools.data.InputFileError: (exit 5) a path does not exist, or a directory holds no usable
+        file.
     """
-    from tbactviz import data
+    from tbactviz.tools import data
 
     out: list[str] = []
     suffixes: frozenset[str] | None = None
@@ -158,12 +160,12 @@ def read_inputs(
     Raises:
         CliError: The inputs do not fit the model (exit 8) or images of different sizes without ``--size``
             for a model of free size (exit 7).
-        tbactviz.data.InputFileError: A file is unreadable (exit 5).
+        tbactviz.tools.data.InputFileError: A file is unreadable (exit 5).
     """
     import numpy as np
     from tqdm.auto import tqdm
 
-    from tbactviz import data
+    from tbactviz.tools import data
 
     size = data.parse_size(size_text, argument="--size") if size_text is not None else None
     image_paths = [p for p in paths if not data.is_array_file(p)]

@@ -16,8 +16,15 @@ from typing import Any
 import numpy as np
 from tensorboard.data import provider
 
-from tbactviz import gridlayout
-from tbactviz.naming import LAYOUT_PREFIX, PLUGIN_NAME, channels_tag, histogram_tag, image_tag, layout_tag
+from tbactviz.events import tilemap
+from tbactviz.events.naming import (
+    LAYOUT_PREFIX,
+    PLUGIN_NAME,
+    channels_tag,
+    histogram_tag,
+    image_tag,
+    layout_tag,
+)
 from tbactviz.plugin import rebin
 
 __all__ = [
@@ -103,7 +110,7 @@ def _layers(ctx: Any, experiment: str, data: provider.DataProvider, run_name: st
         if path is None or not series:
             continue
         try:
-            lay = gridlayout.decode(series[-1].numpy)
+            lay = tilemap.decode(series[-1].numpy)
         except ValueError:
             continue
         rows.append(
@@ -197,7 +204,7 @@ def layer(ctx: Any, experiment: str, data: provider.DataProvider, run_name: str,
     tag = layout_tag(path)
     for datum in _read_tensors(ctx, experiment, data, run_name, [tag], DOWNSAMPLE).get(tag, []):
         try:
-            layouts[datum.step] = gridlayout.decode(datum.numpy)
+            layouts[datum.step] = tilemap.decode(datum.numpy)
         except ValueError:
             continue
     known = sorted(layouts)

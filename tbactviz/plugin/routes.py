@@ -37,7 +37,7 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tbactviz.naming import PLUGIN_NAME
+from tbactviz.events.naming import PLUGIN_NAME
 from tbactviz.plugin import reading, rebin
 
 __all__ = ["STATIC_DIR", "ActivationsPlugin"]

@@ -1,0 +1,178 @@
+"""One logged step on the host: probe chunks folded into per-layer digests, finished and written as one event.
+
+:class:`StepWriter` is the half of :class:`tbactviz.ActivationLogger` that never touches the model: it
+folds what the probe reduced on the device (:class:`tbactviz.snapshot.digest.LayerPart`, chunk after chunk)
+into one
+:class:`tbactviz.snapshot.digest.LayerDigest` per layer, finishes them (grid layout and PNGs, histograms,
+figures; optionally on a thread pool), and writes one event into the logger's own event file (created lazily).
+Errors of one layer become one warning per layer under ``on_error="warn"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from tbactviz.errors import LogdirError, WarnOnce
+from tbactviz.events.writer import EventWriter
+from tbactviz.model.shapes import static_shape
+from tbactviz.snapshot.digest import BUCKETS, LayerDigest, LayerPart, ReduceSpec, reduce_arrays
+from tbactviz.snapshot.drawing import Drawing
+
+__all__ = ["StepWriter"]
+
+_log = logging.getLogger("tbactviz.snapshot.logger")
+
+
+class StepWriter:
+    """Folds probe chunks into per-layer digests and writes each step as one event.
+
+    Args:
+        logdir: The run directory (checked by the caller).
+        tag_paths: ``{layer_path: tag-safe path}`` of the logged layers, in model order.
+        drawing: How grids are drawn.
+        images, histograms: Whether grids and histograms are written.
+        stat_names: The scalar figures written.
+        eps, dormant_tau: As the logger takes them.
+        on_error: ``"raise"`` or ``"warn"``.
+        workers: Threads that finish layers in parallel (1: the calling thread).
+    """
+
+    def __init__(
+        self,
+        logdir: str,
+        tag_paths: Mapping[str, str],
+        drawing: Drawing,
+        *,
+        images: bool,
+        histograms: bool,
+        stat_names: tuple[str, ...],
+        eps: float,
+        dormant_tau: float,
+        on_error: str,
+        workers: int,
+    ) -> None:
+        self._logdir, self._tag_paths, self._drawing = logdir, dict(tag_paths), drawing
+        self._order = {path: i for i, path in enumerate(self._tag_paths)}  # index in the layout summary
+        self._images, self._histograms, self._stat_names = images, histograms, stat_names
+        self._eps, self._tau, self._on_error = eps, dormant_tau, on_error
+        self._workers = int(workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.writer: EventWriter | None = None
+        self._warn = WarnOnce(_log)
+
+    def digest(self, chunks: Iterable[Mapping[str, LayerPart]], n: int) -> list[LayerDigest]:
+        """Fold chunk after chunk into per-layer digests (each chunk released before the next)."""
+        digests: list[LayerDigest] | None = None
+        for chunk in chunks:
+            if digests is None:
+                digests = self._new_digests(chunk, n)
+            self._feed(digests, chunk)
+            del chunk
+        if digests is None:
+            raise ValueError("chunks yielded no chunk; expected at least one (n >= 1 samples)")
+        return digests
+
+    def digest_arrays(self, activations: Mapping[str, Any]) -> list[LayerDigest]:
+        """Host activations ``{path: (n, ...)}`` reduced eagerly (the same code as the probe's) and folded."""
+        given = {p: np.asarray(activations[p]) for p in self._tag_paths if p in activations}
+        n = max((len(a) for a in given.values()), default=0)
+        grid = min(self._drawing.options["max_images"], n) if self._images else 0
+        spec = ReduceSpec(eps=self._eps, buckets=BUCKETS if self._histograms else 0, grid_samples=grid)
+        shapes = {p: static_shape((None, *a.shape[1:])) for p, a in given.items()}
+        plans = self._drawing.plans(shapes, grid) if grid else {}
+        ranges = {p: self._drawing.range_of(p) for p in given}
+        chunk = {
+            p: reduce_arrays(a, spec, plans.get(p), None if ranges[p] is None else np.asarray(ranges[p]))
+            for p, a in given.items()
+        }
+        return self.digest([chunk], n)
+
+    def _new_digests(self, chunk: Mapping[str, LayerPart], n: int) -> list[LayerDigest]:
+        need = min(self._drawing.options["max_images"], n) if self._images else 0
+        return [
+            LayerDigest(
+                path,
+                tag_path,
+                need=need,
+                histograms=self._histograms,
+                stat_names=self._stat_names,
+                dormant_tau=self._tau,
+                drawing=self._drawing,
+                index=self._order[path],
+                count=len(self._order),
+            )
+            for path, tag_path in self._tag_paths.items()
+            if path in chunk
+        ]
+
+    def _feed(self, digests: list[LayerDigest], chunk: Mapping[str, LayerPart]) -> None:
+        self._map(lambda d: d.update(chunk[d.path]), digests)
+
+    def _map(self, fn: Any, items: list[Any]) -> list[Any]:
+        pool = self._get_pool() if len(items) > 1 else None
+        if pool is None:
+            return [fn(item) for item in items]
+        # A few batches per worker, not one task per layer: a layer's work is too small for a task of its own.
+        n = min(len(items), 4 * self._workers)
+        cuts = [len(items) * i // n for i in range(n + 1)]
+        batches = pool.map(lambda b: [fn(item) for item in items[cuts[b] : cuts[b + 1]]], range(n))
+        return [result for batch in batches for result in batch]
+
+    def emit(self, digests: list[LayerDigest], step: int) -> dict[str, dict[str, float]]:
+        """Finish every layer (tiles, PNGs, figures) and write them as one event at ``step``."""
+        values: list[bytes] = []
+        figures: dict[str, dict[str, float]] = {}
+        for digest, (layer_values, layer_figures) in zip(
+            digests, self._map(LayerDigest.finish, digests), strict=True
+        ):
+            if digest.error is not None:
+                if self._on_error == "raise":
+                    raise digest.error
+                self.warn_once(
+                    digest.path, digest.error, f"step {step}: layer {digest.path!r} was not logged"
+                )
+                continue
+            values.extend(layer_values)
+            figures[digest.path] = layer_figures
+        if self.writer is None:
+            self.writer = EventWriter(self._logdir)
+        try:
+            self.writer.write(step, values)
+            self.writer.flush()
+        except LogdirError as exc:  # disk full, file system gone: the writer reopens on the next write
+            if self._on_error == "raise":
+                raise
+            self.warn_once("*", exc, f"step {step}: writing the event failed")
+        return figures
+
+    def warn_once(self, path: str, exc: BaseException, what: str) -> None:
+        """One warning per layer and kind of error (then DEBUG)."""
+        self._warn(
+            (path, type(exc).__name__),
+            f"tbactviz: {what}: {type(exc).__name__}: {exc} (further errors of this kind for this layer are "
+            "logged at DEBUG level only)",
+        )
+
+    def _get_pool(self) -> ThreadPoolExecutor | None:
+        if self._workers <= 1:
+            return None
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tbactviz")
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the pool and close the event file (idempotent)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        if self.writer is not None:
+            self.writer.close()
