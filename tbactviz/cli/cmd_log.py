@@ -1,7 +1,8 @@
 """``tbactviz log MODEL INPUTS...``: post-hoc logging of a saved model on image files and ``.npy`` arrays.
 
-Everything that can fail cheaply fails before the model is loaded: the flags (validated by the options
-table), the model path, every input file, ``--size`` and ``--logdir``. The probe then goes through the
+Everything that can fail cheaply fails before the model is loaded and before Keras or TensorFlow is imported:
+the flags (validated by the options table), the model path, ``--size``, ``--logdir`` and every input file,
+read and decoded (a corrupt image fails at once, by name). The probe then goes through the
 logger's chunked path (:meth:`tbactviz.ActivationLogger.probe_chunks` into
 :meth:`~tbactviz.ActivationLogger.write_chunks`): chunks of ``--batch-size`` samples (automatic: about 256 MiB
 of activations), each folded and released before the next, all layers written as one event at ``--step``.
@@ -21,6 +22,7 @@ from tbactviz.cli.inputs import (
     expand_inputs,
     fmt_shape,
     preprocess,
+    read_files,
     read_inputs,
     show_progress,
 )
@@ -79,13 +81,15 @@ def run(args: argparse.Namespace) -> int:
     if args.size is not None:
         data.parse_size(args.size, argument="--size")
     _check_logdir(args.logdir)
-    model = load_model(args.model, args.model_factory)
+    progress = show_progress(args.quiet)
+    files = read_files(paths, progress=progress)  # every file read and decoded before Keras is imported
+    model = load_model(args.model, args.model_factory, verbose=args.verbose)
 
     import tbactviz
     from tbactviz.probe.extractor import num_samples
 
-    progress = show_progress(args.quiet)
-    x = read_inputs(paths, input_spec(model), args.size, progress=progress)
+    x = read_inputs(files, input_spec(model), args.size)
+    del files
     if args.model_factory is not None:
         load_factory_weights(model, args.model, x)
     x = preprocess(x, args.preprocess)

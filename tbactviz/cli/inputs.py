@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tbactviz.cli.exits import CliError, ExitCode
 
@@ -26,6 +26,7 @@ __all__ = [
     "expand_inputs",
     "fmt_shape",
     "preprocess",
+    "read_files",
     "read_inputs",
     "show_progress",
 ]
@@ -152,28 +153,48 @@ def _image_target(
     return size, spec[2] or 3
 
 
-def read_inputs(
-    paths: Sequence[str], spec: tuple[int | None, ...] | None, size_text: str | None, *, progress: bool
-) -> np.ndarray:
-    """Read image files and ``.npy`` arrays into one float32 batch that fits ``spec``.
+def read_files(paths: Sequence[str], *, progress: bool) -> list[tuple[str, Any]]:
+    """Read and decode every input file, before the model is loaded: a broken file fails at once, by name.
+
+    Returns:
+        ``(path, content)`` per file: the array of a ``.npy`` file, the decoded Pillow image of an image file
+        (resized and converted by :func:`read_inputs` once the model's input is known).
 
     Raises:
-        CliError: The inputs do not fit the model (exit 8) or images of different sizes without ``--size``
-            for a model of free size (exit 7).
-        tbactviz.tools.data.InputFileError: A file is unreadable (exit 5).
+        tbactviz.tools.data.InputFileError: A file is missing or unreadable (exit 5).
     """
-    import numpy as np
     from tqdm.auto import tqdm
 
     from tbactviz.tools import data
 
+    return [
+        (path, data.load_array(path) if data.is_array_file(path) else data.open_image(path))
+        for path in tqdm(paths, desc="read", unit="file", disable=not progress or len(paths) < 2, leave=False)
+    ]
+
+
+def read_inputs(
+    files: Sequence[tuple[str, Any]],
+    spec: tuple[int | None, ...] | None,
+    size_text: str | None,
+) -> np.ndarray:
+    """The files read by :func:`read_files` as one float32 batch that fits ``spec``.
+
+    Raises:
+        CliError: The inputs do not fit the model (exit 8) or images of different sizes without ``--size``
+            for a model of free size (exit 7).
+    """
+    import numpy as np
+
+    from tbactviz.tools import data
+
     size = data.parse_size(size_text, argument="--size") if size_text is not None else None
-    image_paths = [p for p in paths if not data.is_array_file(p)]
+    image_paths = [path for path, content in files if not isinstance(content, np.ndarray)]
     target, channels = _image_target(spec, size, size_text, image_paths[0]) if image_paths else (size, 3)
     batches: list[np.ndarray] = []
-    for path in tqdm(paths, desc="inputs", unit="file", disable=not progress or len(paths) < 2, leave=False):
-        if data.is_array_file(path):
-            arr = data.load_array(path).astype(np.float32, copy=False)
+    for path, content in files:
+        if isinstance(content, np.ndarray):
+            arr = content.astype(np.float32, copy=False)
             if spec is not None and _fits(arr.shape, spec):
                 arr = arr[None]
             elif spec is not None and not _fits(arr.shape[1:], spec):
@@ -185,7 +206,7 @@ def read_inputs(
             elif spec is None and arr.ndim < 2:
                 arr = arr[None]
         else:
-            arr = data.load_image(path, target, channels=channels)[None]
+            arr = data.image_array(content, target, channels=channels)[None]
         batches.append(arr)
     shapes = sorted({b.shape[1:] for b in batches})
     if len(shapes) > 1:
