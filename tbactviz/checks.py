@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -75,14 +76,23 @@ def is_bool(value: Any) -> bool:
 
 
 def is_int(value: Any) -> bool:
-    """Whether ``value`` is an int (Python or numpy), and not a bool.
+    """Whether ``value`` is an int, and not a bool: a Python or numpy int, or anything with ``__index__``
+    (Python's own test of an int: a 0-d numpy int array, ``range``-like index types).
 
     Example:
         >>> import numpy as np
         >>> is_int(3), is_int(np.int64(3)), is_int(True), is_int(3.0)
         (True, True, False, False)
     """
-    return isinstance(value, numbers.Integral) and not is_bool(value)
+    if is_bool(value):
+        return False
+    if isinstance(value, numbers.Integral):
+        return True
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
 
 
 def is_number(value: Any) -> bool:
@@ -127,7 +137,7 @@ def check_int(
     expected = valid or int_bounds(minimum, maximum)
     if not is_int(value):
         raise type_error(name, value, expected)
-    number = int(value)
+    number = operator.index(value)
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise value_error(name, value, expected)
     return number
@@ -208,8 +218,8 @@ def check_bool(name: str, value: Any) -> bool:
     return bool(value)
 
 
-def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    """``value`` if it is one of the strings ``choices``.
+def check_choice(name: str, value: Any, choices: Sequence[str], *, valid: str = "") -> str:
+    """``value`` if it is one of the strings ``choices`` (``valid``: what is valid, if more than them).
 
     Raises:
         TypeError: ``value`` is not a str.
@@ -219,7 +229,7 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
         >>> check_choice("order", "activity", ("index", "activity"))
         'activity'
     """
-    expected = "one of " + ", ".join(repr(c) for c in choices)
+    expected = valid or "one of " + ", ".join(repr(c) for c in choices)
     if not isinstance(value, str):
         raise type_error(name, value, expected)
     if value not in choices:
@@ -268,9 +278,9 @@ def check_ints(name: str, value: Any, *, minimum: int | None = None, valid: str 
     for item in value:
         if not is_int(item):
             raise TypeError(f"{name}={value!r} is not valid: {item!r} is not an int; expected {expected}")
-        if minimum is not None and int(item) < minimum:
+        if minimum is not None and operator.index(item) < minimum:
             raise ValueError(
                 f"{name}={value!r} is not valid: {item!r} is below {minimum}; expected {expected}"
             )
-        out.append(int(item))
+        out.append(operator.index(item))
     return tuple(out)

@@ -123,6 +123,26 @@ class Option:
     cli: bool = True
 
     @property
+    def valid(self) -> str:
+        """What is valid, as messages say it: ``"an int >= 1 or None"``, ``"one of 'gray', ..."``."""
+        none = " or None" if self.none_ok else ""
+        if self.kind == "int":
+            return int_bounds(_opt_int(self.minimum), _opt_int(self.maximum)) + none
+        if self.kind == "float":
+            bounds = [f">= {self.minimum:g}"] if self.minimum is not None else []
+            bounds += [f"<= {self.maximum:g}"] if self.maximum is not None else []
+            return " ".join(["a number", " and ".join(bounds)]).strip() + none
+        if self.kind == "bool":
+            return "True or False"
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "stats":
+            return f"True (all), False (none) or stat names from {STAT_NAMES}"
+        if self.kind == "range":
+            return "a pair (low, high) of finite numbers with high > low" + none
+        return "a path"
+
+    @property
     def flag(self) -> str:
         """The command-line flag: ``--max-images``, or ``--no-images`` for a bool that defaults to True."""
         dashed = self.name.replace("_", "-")
@@ -139,8 +159,7 @@ class Option:
             return None
         if self.kind == "int":
             minimum, maximum = _opt_int(self.minimum), _opt_int(self.maximum)
-            valid = int_bounds(minimum, maximum) + (" or None" if self.none_ok else "")
-            return check_int(self.name, value, minimum=minimum, maximum=maximum, valid=valid)
+            return check_int(self.name, value, minimum=minimum, maximum=maximum, valid=self.valid)
         if self.kind == "float":
             return check_number(self.name, value, minimum=self.minimum, maximum=self.maximum)
         if self.kind == "bool":

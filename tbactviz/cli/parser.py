@@ -67,12 +67,12 @@ def _converter(option: Option) -> Callable[[str], Any]:
             else:
                 value = text
         except ValueError:
-            what = "an int" if option.kind == "int" else "a number"
+            valid = option.valid.removesuffix(" or None")  # None is the flag left out
             raise argparse.ArgumentTypeError(
-                f"{option.flag}={text!r} is not valid; expected {what}"
+                f"{option.flag}={text!r} is not valid; expected {valid}"
             ) from None
         try:
-            return option.check(value)
+            return check_options({option.name: value})[option.name]  # deprecated values warned about
         except ValueError as exc:
             raise argparse.ArgumentTypeError(
                 f"{option.flag}={text!r} is not valid; {_valid_part(str(exc))}"

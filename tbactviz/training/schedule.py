@@ -115,7 +115,8 @@ class Schedule:
         if step_unit is None:
             step_unit = "batch" if self._every_n_batches else "epoch"
         else:
-            step_unit = cast("StepUnit", check_choice("step_unit", step_unit, STEP_UNITS))
+            valid = "'epoch', 'batch' or None (the unit of the triggers)"
+            step_unit = cast("StepUnit", check_choice("step_unit", step_unit, STEP_UNITS, valid=valid))
         if step_unit == "epoch" and self._every_n_batches:
             raise ValueError(
                 f"step_unit='epoch' cannot be combined with every_n_batches={self._every_n_batches}: batch "
