@@ -9,7 +9,7 @@ Every message reads ``name=value is not valid; expected <what is valid>``, and a
 int or a number (``max_images=True`` is a mistake, not 1); numpy integers are ints and numpy floats are
 numbers (they register as :class:`numbers.Integral` / :class:`numbers.Real`); numpy's ``bool_`` is a bool.
 
-This module imports nothing but the standard library, so every stage may use it.
+This module imports nothing but the standard library and numpy, so every stage may use it.
 
 Example:
     >>> check_int("max_images", 3, minimum=1)
@@ -27,6 +27,8 @@ import numbers
 import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+import numpy as np
 
 __all__ = [
     "check_bool",
@@ -69,10 +71,10 @@ def is_bool(value: Any) -> bool:
     """Whether ``value`` is a Python or numpy bool.
 
     Example:
-        >>> is_bool(True), is_bool(1)
-        (True, False)
+        >>> is_bool(True), is_bool(np.False_), is_bool(1)
+        (True, True, False)
     """
-    return isinstance(value, bool) or type(value).__name__ == "bool_"
+    return isinstance(value, (bool, np.bool_))
 
 
 def is_int(value: Any) -> bool:

@@ -147,7 +147,7 @@ def test_a_corrupt_image_fails_when_opened_with_its_name(tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(good.read_bytes()[:-40])  # cut inside the image data
     assert open_image(good).size == (64, 64)
-    with pytest.raises(InputFileError, match="broken.png"):
+    with pytest.raises(InputFileError, match=r"broken\.png"):
         open_image(broken)
 
 

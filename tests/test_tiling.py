@@ -598,7 +598,7 @@ def test_fixed_range_far_from_the_data() -> None:
         (
             {"normalize": "fixed", "value_range": (1, 1)},
             ValueError,
-            r"value_range=\(1, 1\) is not valid; expected a pair \(low, high\) of finite numbers with high > low",
+            r"value_range=\(1, 1\) is not valid; expected a pair \(low, high\) of finite numbers",
         ),
         ({"normalize": "fixed", "value_range": (0, np.inf)}, ValueError, r"value_range=\(0, inf\)"),
         ({"normalize": "fixed", "value_range": "ab"}, TypeError, r"value_range='ab'"),

@@ -48,11 +48,6 @@ def _wrap(text: str) -> str:
     return textwrap.fill(text, width=88)
 
 
-def _valid_part(message: str) -> str:
-    """``'x=0 is not valid; expected an int >= 1'`` -> ``'expected an int >= 1'``."""
-    return message.split("; ", 1)[1] if "; " in message else message
-
-
 def _converter(option: Option) -> Callable[[str], Any]:
     """An argparse ``type`` that parses and validates one value of ``option``, naming its flag on error."""
 
@@ -74,9 +69,8 @@ def _converter(option: Option) -> Callable[[str], Any]:
         try:
             return check_options({option.name: value})[option.name]  # deprecated values warned about
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(
-                f"{option.flag}={text!r} is not valid; {_valid_part(str(exc))}"
-            ) from None
+            message = str(exc).replace(f"{option.name}={value!r}", f"{option.flag}={text!r}", 1)
+            raise argparse.ArgumentTypeError(message) from None
 
     convert.__name__ = option.kind
     return convert
