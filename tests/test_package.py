@@ -66,3 +66,14 @@ def test_version_flag() -> None:
         [sys.executable, "-m", "tbactviz", "--version"], check=True, capture_output=True, text=True
     ).stdout
     assert out.strip() == f"tbactviz {tbactviz.__version__}"
+
+
+def test_the_package_ships_no_test_harness_and_starts_tensorboard_by_its_own_program() -> None:
+    """TensorBoardServer lives in tests/_tensorboard.py; ``tbactviz board`` runs ``tensorboard.program``."""
+    import inspect
+
+    from tbactviz.tools import board
+
+    assert not {"TensorBoardServer", "exec_tensorboard", "run_tensorboard"} & set(dir(board))
+    source = inspect.getsource(board.serve_tensorboard)
+    assert "program.TensorBoard(" in source and "subprocess" not in inspect.getsource(board)

@@ -44,8 +44,9 @@ _ABSL_LINE = re.compile(
 )
 
 
-def quiet_tensorflow(verbose: bool = False) -> None:
-    """Import Keras (and TensorFlow) with TensorFlow's C++ start-up lines kept off the terminal.
+def quiet_tensorflow(verbose: bool = False, *, module: str = "keras") -> None:
+    """Import ``module`` (Keras, which imports TensorFlow, or TensorFlow itself) with TensorFlow's C++
+    start-up lines kept off the terminal.
 
     Without ``verbose``: ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set a level (errors such as "failed call
     to cuInit" on a machine without a GPU stay quiet; Python exceptions still say what failed), and the
@@ -53,9 +54,8 @@ def quiet_tensorflow(verbose: bool = False) -> None:
     (oneDNN, "Could not find cuda drivers"), are dropped; anything else written meanwhile is passed on.
     With ``verbose`` (``tbactviz --verbose``) everything goes through untouched.
     """
-    if verbose or "keras" in sys.modules:
-        import keras
-
+    if verbose or module in sys.modules:
+        importlib.import_module(module)
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
@@ -63,7 +63,7 @@ def quiet_tensorflow(verbose: bool = False) -> None:
     with tempfile.TemporaryFile() as caught:
         os.dup2(caught.fileno(), 2)
         try:
-            import keras  # noqa: F401
+            importlib.import_module(module)
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)

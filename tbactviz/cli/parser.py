@@ -311,8 +311,8 @@ def _add_board(sub: Any) -> None:
         description=_wrap(
             "Start TensorBoard over LOGDIR with --samples_per_plugin set so that every image, "
             "histogram and scalar step stays visible (TensorBoard keeps only 10 image steps by default). "
-            "On POSIX the command becomes TensorBoard (same process id), so Ctrl-C, SIGTERM and SIGHUP reach "
-            "it directly and leave nothing behind."
+            "TensorBoard's own program runs in this process, so Ctrl-C, SIGTERM and SIGHUP stop it and "
+            "leave nothing behind."
         ),
         epilog=EXIT_STATUS_HELP,
         formatter_class=_FMT,
