@@ -341,7 +341,16 @@ def test_log_free_size_model_needs_size_for_images_of_different_sizes(fcn_model,
 
 
 def test_log_preprocess_by_keras_applications_name(saved_model, pngs, tmp_path, capsys):
-    assert "resnet_v2" in PREPROCESS_NAMES
+    """The names are keras.applications' own, as the installed Keras has them: none listed that it lacks."""
+    import inspect
+
+    from tbactviz.cli.inputs import keras_preprocess_names
+
+    assert PREPROCESS_NAMES == ("none", "unit", "symmetric")
+    names = keras_preprocess_names()
+    assert "resnet_v2" in names and "imagenet_utils" not in names
+    for name in names:
+        assert inspect.ismodule(getattr(keras.applications, name))
     code, _, _ = run(
         ["log", saved_model, pngs[1], "--preprocess", "resnet_v2", "--logdir", tmp_path, "-q"], capsys
     )

@@ -26,7 +26,13 @@ from tbactviz.cli.inputs import (
     read_inputs,
     show_progress,
 )
-from tbactviz.cli.models import check_model_path, input_spec, load_factory_weights, load_model
+from tbactviz.cli.models import (
+    check_model_path,
+    input_spec,
+    load_factory_weights,
+    load_model,
+    quiet_tensorflow,
+)
 from tbactviz.cli.parser import logger_options, split_selectors
 
 __all__ = ["board_hint", "run"]
@@ -73,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
     from tbactviz.tools import data
 
     options: dict[str, Any] = logger_options(args)
-    check_preprocess(args.preprocess)  # validated before the slow part, applied after reading
     if args.step < 0:
         raise CliError(f"--step={args.step!r} is not valid; expected an int >= 0", ExitCode.USAGE)
     check_model_path(args.model, args.model_factory)
@@ -83,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     _check_logdir(args.logdir)
     progress = show_progress(args.quiet)
     files = read_files(paths, progress=progress)  # every file read and decoded before Keras is imported
+    quiet_tensorflow(args.verbose)
+    check_preprocess(args.preprocess)  # keras.applications' names: checked before the model loads
     model = load_model(args.model, args.model_factory, verbose=args.verbose)
 
     import tbactviz

@@ -25,6 +25,7 @@ __all__ = [
     "check_preprocess",
     "expand_inputs",
     "fmt_shape",
+    "keras_preprocess_names",
     "preprocess",
     "read_files",
     "read_inputs",
@@ -33,31 +34,31 @@ __all__ = [
 
 _log = logging.getLogger("tbactviz.cli")
 
-#: Names accepted by ``--preprocess``: ``none`` (pixels as read, 0..255), ``unit`` (/255 -> 0..1),
-#: ``symmetric`` (/127.5 - 1 -> -1..1) and the keras.applications modules that have a ``preprocess_input``.
-PREPROCESS_NAMES: tuple[str, ...] = (
-    "none",
-    "unit",
-    "symmetric",
-    "convnext",
-    "densenet",
-    "efficientnet",
-    "efficientnet_v2",
-    "inception_resnet_v2",
-    "inception_v3",
-    "mobilenet",
-    "mobilenet_v2",
-    "mobilenet_v3",
-    "nasnet",
-    "regnet",
-    "resnet",
-    "resnet50",
-    "resnet_rs",
-    "resnet_v2",
-    "vgg16",
-    "vgg19",
-    "xception",
-)
+#: ``--preprocess`` names of tbactviz's own: ``none`` (pixels as read, 0..255), ``unit`` (/255 -> 0..1),
+#: ``symmetric`` (/127.5 - 1 -> -1..1). Every other name is a ``keras.applications`` module with a
+#: ``preprocess_input`` (:func:`keras_preprocess_names`), as the installed Keras has them.
+PREPROCESS_NAMES: tuple[str, ...] = ("none", "unit", "symmetric")
+
+
+def keras_preprocess_names() -> tuple[str, ...]:
+    """The ``keras.applications`` modules that have a ``preprocess_input``, as the installed Keras has them
+    (``imagenet_utils`` aside: a helper, not a model family). Imports Keras.
+
+    Example:
+        >>> "resnet_v2" in keras_preprocess_names()  # doctest: +SKIP
+        True
+    """
+    import inspect
+
+    import keras
+
+    return tuple(
+        sorted(
+            name
+            for name, module in vars(keras.applications).items()
+            if inspect.ismodule(module) and hasattr(module, "preprocess_input") and name != "imagenet_utils"
+        )
+    )
 
 
 def show_progress(quiet: bool) -> bool:
@@ -221,16 +222,21 @@ def read_inputs(
 
 
 def check_preprocess(name: str) -> None:
-    """CliError (exit 2) unless ``name`` is one of :data:`PREPROCESS_NAMES` (the message lists them)."""
-    if name not in PREPROCESS_NAMES:
+    """CliError (exit 2) unless ``name`` is one of :data:`PREPROCESS_NAMES` or of
+    :func:`keras_preprocess_names` (the message lists them). Imports Keras for a name not of tbactviz's.
+    """
+    if name in PREPROCESS_NAMES:
+        return
+    names = (*PREPROCESS_NAMES, *keras_preprocess_names())
+    if name not in names:
         raise CliError(
-            f"--preprocess={name!r} is not valid; expected one of: {', '.join(PREPROCESS_NAMES)}",
-            ExitCode.USAGE,
+            f"--preprocess={name!r} is not valid; expected one of: {', '.join(names)}", ExitCode.USAGE
         )
 
 
 def preprocess(x: np.ndarray, name: str) -> np.ndarray:
-    """Apply ``--preprocess NAME`` to a 0..255 batch (see :data:`PREPROCESS_NAMES`).
+    """Apply ``--preprocess NAME`` to a 0..255 batch: one of :data:`PREPROCESS_NAMES`, or the
+    ``preprocess_input`` of the ``keras.applications`` module of that name.
 
     Raises:
         CliError: (exit 2) an unknown name; the valid ones are listed.
@@ -245,7 +251,5 @@ def preprocess(x: np.ndarray, name: str) -> np.ndarray:
     import keras
     import numpy as np
 
-    func = getattr(getattr(keras.applications, name, None), "preprocess_input", None)
-    if func is None:
-        raise CliError(f"--preprocess={name!r} is not available in Keras {keras.__version__}", ExitCode.USAGE)
+    func = getattr(keras.applications, name).preprocess_input
     return np.asarray(func(x.copy()), dtype=np.float32)

@@ -273,7 +273,8 @@ def _add_log(sub: Any) -> None:
         "--preprocess",
         default="none",
         metavar="NAME",
-        help="input preprocessing: " + ", ".join(PREPROCESS_NAMES) + " (default: none)",
+        help="input preprocessing: " + ", ".join(PREPROCESS_NAMES) + ", or the name of a keras.applications "
+        "module with a preprocess_input, e.g. resnet_v2, vgg16, efficientnet (default: none)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars (shown on a terminal only)")
     add_option_flags(p, cli_options())
