@@ -28,7 +28,7 @@ from tbactviz.layers.selection import resolve_layers
 from tbactviz.probe.extractor import ActivationExtractor, extract_activations
 from tbactviz.snapshot.logger import ActivationLogger
 from tbactviz.stats.fold import dormant_fraction
-from tbactviz.tools.data import load_image, load_images, make_shapes
+from tbactviz.tools.data import load_image, load_images, make_shapes, parse_size
 from tbactviz.training.callback import ActivationCallback
 
 X = np.random.default_rng(0).random((4, 12, 12, 3), dtype=np.float32)
@@ -486,6 +486,8 @@ _CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         T,
         r"channels='3' is not valid; .*, got str",
     ),
+    ("parse_size-bool", lambda: parse_size(True), T, r"size=True is not valid; expected a size: 'HxW'"),
+    ("parse_size-text", lambda: parse_size("abc"), V, r"size='abc' is not a size; expected HxW"),
     ("make_shapes-n", lambda: make_shapes(2.5), T, r"n=2.5 is not valid; expected an int >= 1, got float"),
     ("make_shapes-size", lambda: make_shapes(4, size=4), V, r"size=4 is not valid; expected an int >= 8$"),
     (

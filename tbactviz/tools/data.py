@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from tbactviz.checks import check_int, check_number, type_error, value_error
+from tbactviz.checks import check_int, check_number, is_bool, type_error, value_error
 from tbactviz.errors import TbactvizError
 
 __all__ = [
@@ -84,13 +84,16 @@ def parse_size(text: str | int | Sequence[int], *, argument: str = "size") -> tu
 
     Raises:
         SizeError: The text is not of one of these forms, or a side is 0 or above 65536.
+        TypeError: ``text`` is neither a str, an int nor a sequence (a bool is not a size).
 
     Example:
         >>> parse_size("224x160"), parse_size("48"), parse_size((32, 32))
         ((224, 160), (48, 48), (32, 32))
     """
     valid = "expected HxW with positive integers, e.g. 224x224, or a single N for NxN"
-    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
+    if is_bool(text) or not isinstance(text, (str, int, np.integer, Sequence)):
+        raise type_error(argument, text, "a size: 'HxW', an int or a pair (height, width)")
+    if isinstance(text, (int, np.integer)):
         dims: tuple[int, ...] = (int(text), int(text))
     elif isinstance(text, str):
         match = _SIZE_RE.match(text)

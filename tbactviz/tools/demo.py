@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tbactviz.checks import check_int
+from tbactviz.checks import check_int, type_error, value_error
 from tbactviz.tools.data import CLASS_NAMES, make_shapes
 
 if TYPE_CHECKING:
@@ -198,8 +198,11 @@ def run_demo(
     """
     for name, value, low in (("epochs", epochs, 1), ("samples", samples, 16), ("batch_size", batch_size, 1)):
         check_int(name, value, minimum=low)
+    valid = "a plain directory name such as 'demo'"
+    if not isinstance(run, str):
+        raise type_error("run", run, valid)
     if not run or os.sep in run or (os.altsep and os.altsep in run) or run in (".", ".."):
-        raise ValueError(f"run={run!r} is not valid; expected a plain directory name such as 'demo'")
+        raise value_error("run", run, valid)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
