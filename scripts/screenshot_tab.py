@@ -133,7 +133,8 @@ def open_histogram(frame, run, row):
 def shots(root: str, out: str) -> None:
     from playwright.sync_api import sync_playwright
 
-    from tbactviz.tools.board import TensorBoardServer
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from _tensorboard import TensorBoardServer  # the tests' harness
 
     os.makedirs(out, exist_ok=True)
     save = lambda page, name: page.screenshot(path=os.path.join(out, name))  # noqa: E731

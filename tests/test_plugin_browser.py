@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _plugin_logs import FIXED_COUNTS, build, histogram_run, nested_model, synthetic_run
-
-from tbactviz.tools.board import TensorBoardServer
+from _tensorboard import TensorBoardServer
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ draw steps side by side on one value axis, :func:`shared_axis` keeps the written
 the same edges, and otherwise re-bins every step onto ``buckets`` equal buckets spanning all steps: a
 written bucket's count is split among the shared buckets in proportion to their overlap (the values are
 taken as spread evenly inside a bucket, which is all a histogram knows of them). Totals are kept exactly
-(up to float rounding). numpy only.
+(up to float rounding). Imports numpy and tbactviz.checks only.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from tbactviz.checks import check_int
 
 __all__ = ["DEFAULT_BUCKETS", "MAX_BUCKETS", "shared_axis"]
 
@@ -66,7 +68,8 @@ def shared_axis(
         value of every step is the same ``v``, the axis is ``[v - 0.5, v + 0.5]`` split in ``buckets``.
 
     Raises:
-        ValueError: ``buckets`` is not an int in 2..:data:`MAX_BUCKETS`.
+        TypeError: ``buckets`` is not an int.
+        ValueError: ``buckets`` is not in 2..:data:`MAX_BUCKETS`.
 
     Example:
         >>> edges, counts, rebinned = shared_axis(
@@ -75,8 +78,7 @@ def shared_axis(
         >>> edges.tolist(), counts.tolist(), rebinned
         ([0.0, 1.0, 2.0, 3.0, 4.0], [[2.0, 4.0, 0.0, 0.0], [3.0, 3.0, 1.0, 1.0]], True)
     """
-    if isinstance(buckets, bool) or not isinstance(buckets, int) or not 2 <= buckets <= MAX_BUCKETS:
-        raise ValueError(f"buckets={buckets!r} is not valid; expected an int in 2..{MAX_BUCKETS}")
+    buckets = check_int("buckets", buckets, minimum=2, maximum=MAX_BUCKETS)
     steps = [_rows(h) for h in histograms]
     kept = [arr for arr in steps if arr is not None]
     if not kept:
