@@ -122,7 +122,7 @@ def test_power_of_two_scale_brings_any_magnitude_near_one() -> None:
 
 
 def test_exact_partials_of_extreme_values_do_not_overflow() -> None:
-    """Sums of values near the float32 maximum (and squares of tiny ones) in float32: scaled, exact figures."""
+    """Sums of values near the float32 maximum (and squares of tiny ones) in float32: scaled, exact."""
     rng = np.random.default_rng(7)
     big = rng.uniform(1e38, 3.4e38, (50, 2)).astype(np.float32) * np.float32([1, -1])
     small = (rng.uniform(1.0, 2.0, (50, 1)) * 1e-30).astype(np.float32)

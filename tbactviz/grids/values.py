@@ -7,8 +7,6 @@ public names.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from tbactviz.checks import check_choice, check_range

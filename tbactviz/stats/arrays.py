@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from tbactviz.checks import check_int, check_number
