@@ -15,20 +15,35 @@ How that body is compiled is the backend's own way:
   follows training.
 * **jax**: ``jax.jit`` over the model's call in a ``keras.StatelessScope`` (what ``model.stateless_call``
   does, through ``model.__call__``) with ``(trainable_values, non_trainable_values, x)`` as arguments: the
-  weights are arguments, not constants, so training updates need no retrace. XLA compiles per input shape:
-  one trace per distinct chunk size (at most two per probe: the chunk size and the last, smaller chunk).
+  weights are arguments, not constants, so training updates need no retrace; they are passed committed to
+  their device and strongly typed, so that the values training leaves behind compile nothing new. XLA
+  compiles per input shape: one trace per distinct chunk size (at most two per probe: the chunk size and
+  the last, smaller chunk). With a :class:`LayerReduce`, the forward pass is compiled with the chosen
+  layers' outputs as its results, and each reduction separately, once per (configuration, shape, dtype),
+  shared by every layer that has them (ResNet50V2: 189 layers, 21 shapes): XLA's compile time follows the
+  distinct shapes, not the layers. Each reduction is dispatched as the forward pass's results are ready
+  (asynchronously: the device runs them back to back); a chunk's activations of all chosen layers are alive
+  at once, which the extractor's automatic chunk size already budgets for.
 * **torch**: eager, under ``torch.no_grad()`` (PyTorch's own kernels; nothing to trace): the capture is
   installed for each run, :attr:`CompiledProbe.trace_count` counts the first run only.
 
 Any other backend (``numpy``, ``openvino``) is refused by :func:`check_backend` with
-:class:`~tbactviz.errors.UnsupportedBackendError`. Results come back as numpy arrays: zero-copy, read-only
-views of the output buffers where the backend allows it (CPU), a copy otherwise (a GPU's results are copied
-to the host: only what ``reduce`` returns).
+:class:`~tbactviz.errors.UnsupportedBackendError`.
+
+What leaves the device: with a ``reduce``, everything it returns for a chunk is packed on the device into
+one flat buffer per dtype (:class:`Packing`, a plan made when the probe is traced), copied to the host in
+that many transfers, and split there into read-only numpy views: on a GPU every copy has its own latency,
+so a few large copies cost far less than thousands of small ones. :func:`transfers` counts the copies.
+Without a ``reduce`` (the raw activations) each output is converted on its own: zero-copy, read-only views
+of the output buffers where the backend allows it (CPU).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -42,11 +57,14 @@ __all__ = [
     "SUPPORTED_BACKENDS",
     "CompiledProbe",
     "LayerReduce",
+    "Packing",
     "check_backend",
     "input_errors",
+    "internal_error",
     "prepare",
     "stateless",
     "to_numpy",
+    "transfers",
 ]
 
 #: The Keras backends the probe runs on.
@@ -82,16 +100,55 @@ class LayerReduce:
         shape = tuple(tensor.shape)
         static, args = self.split(path, shape, extra)
         if keras.backend.backend() != "tensorflow":
-            return self.fn(static, tensor, args)
+            return own(self.fn, static, tensor, args)
         import tensorflow as tf
 
         if static not in self._functions:
             self._functions[static] = tf.function(
-                functools.partial(self.fn, static),
+                functools.partial(own, self.fn, static),
                 autograph=False,
                 experimental_attributes={"_noinline": True},
             )
         return self._functions[static](tensor, args)
+
+
+_INTERNAL = "_tbactviz_internal"
+
+
+def own(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` for tbactviz's own code run inside the probe: an exception it raises is marked
+    (:func:`internal_error`), so that it surfaces as itself rather than as "inputs do not fit the model"."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        with contextlib.suppress(AttributeError):  # an exception type without a __dict__ stays unmarked
+            setattr(exc, _INTERNAL, True)
+        raise
+
+
+def internal_error(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by tbactviz's own code inside the probe (:func:`own`), not the model's."""
+    return bool(getattr(exc, _INTERNAL, False))
+
+
+_COPIES = [0]
+_COPIES_LOCK = threading.Lock()
+
+
+def transfers() -> int:
+    """Arrays :func:`to_numpy` has converted so far in this process, on every probe and thread.
+
+    On a GPU each is one copy off the device (on a CPU, a view where the backend allows it). The probe
+    converts one array per dtype per chunk when it reduces (:class:`Packing`); count a chunk's copies as the
+    difference of two readings around it.
+
+    Example:
+        >>> before = transfers()
+        >>> _ = to_numpy(keras.ops.ones((2,)))
+        >>> transfers() - before
+        1
+    """
+    return _COPIES[0]
 
 
 def check_backend() -> str:
@@ -156,9 +213,14 @@ def prepare(inputs: Any) -> Any:
 
 
 def to_numpy(tensor: Any) -> np.ndarray:
-    """A read-only numpy array of a backend tensor: a zero-copy view where possible (CPU), else a copy."""
+    """A read-only numpy array of a backend tensor: a zero-copy view where possible (CPU), else a copy.
+
+    Each conversion of a backend tensor is counted (:func:`transfers`).
+    """
     if isinstance(tensor, np.ndarray):
         return tensor
+    with _COPIES_LOCK:
+        _COPIES[0] += 1
     name = type(tensor).__module__
     if name.startswith("torch"):
         array = tensor.detach().cpu().numpy()
@@ -199,6 +261,198 @@ def stateless(model: keras.Model, trainable: Any, non_trainable: Any) -> Callabl
     return call
 
 
+def _is_tensor(leaf: Any) -> bool:
+    return hasattr(leaf, "shape") and hasattr(leaf, "dtype")
+
+
+def _dims(shape: Any) -> tuple[int | None, ...]:
+    return tuple(None if d is None else int(d) for d in tuple(shape))
+
+
+class Packing:
+    """How a nest of results leaves the device: one flat buffer per dtype, split again on the host.
+
+    Made once per traced shape of the results, from their dtypes and static shapes (when the probe is
+    traced; on PyTorch at the first eager run for the inputs' shapes). On the device, :meth:`pack`
+    flattens each tensor and concatenates those of one dtype, in the nest's order; on the host,
+    :meth:`unpack` cuts the copied buffers into read-only views of the tensors' shapes and rebuilds the
+    nest. Dimensions unknown at trace time (TensorFlow's open batch dimension, e.g. the drawn samples of a
+    chunk) travel as int32 values at the head of the int32 buffer (one is added if no result is int32).
+    Leaves that are not tensors (``None``, Python numbers) stay in the plan and come back as they are.
+
+    Args:
+        nest: The results (tensors or tracers of the active backend), e.g. ``{path: {"partials": ...}}``.
+
+    Example:
+        >>> plan = Packing({"a": keras.ops.ones((2, 3)), "b": keras.ops.zeros((4,), "int32"), "c": None})
+        >>> plan.dtypes
+        ('float32', 'int32')
+        >>> buffers = [to_numpy(b) for b in plan.pack({"a": keras.ops.ones((2, 3)),
+        ...            "b": keras.ops.zeros((4,), "int32"), "c": None})]
+        >>> [b.shape for b in buffers]
+        [(6,), (4,)]
+        >>> out = plan.unpack(buffers)
+        >>> out["a"].shape, out["b"].dtype.name, out["c"]
+        ((2, 3), 'int32', None)
+    """
+
+    def __init__(self, nest: Any) -> None:
+        leaves = keras.tree.flatten(nest)
+        self._structure = keras.tree.map_structure(lambda _: 0, nest)
+        dtypes: list[str] = []
+        entries: list[tuple[int, tuple[int | None, ...]] | None] = []
+        self._constants: dict[int, Any] = {}
+        dynamic: list[tuple[int, int]] = []
+        for i, leaf in enumerate(leaves):
+            if not _is_tensor(leaf):
+                entries.append(None)
+                self._constants[i] = leaf
+                continue
+            dtype = keras.backend.standardize_dtype(leaf.dtype)
+            shape = _dims(leaf.shape)
+            dynamic.extend((i, axis) for axis, d in enumerate(shape) if d is None)
+            if dtype not in dtypes:
+                dtypes.append(dtype)
+            entries.append((dtypes.index(dtype), shape))
+        if dynamic and "int32" not in dtypes:
+            dtypes.append("int32")
+        self.dtypes: tuple[str, ...] = tuple(dtypes)
+        self._entries = tuple(entries)
+        self._dynamic = tuple(dynamic)
+        self._dims_group = dtypes.index("int32") if dynamic else -1
+        self._layouts: dict[tuple[int, ...], list[tuple[int, int, int, tuple[int, ...]] | None]] = {}
+        self._sizes: dict[tuple[int, ...], list[int]] = {}
+
+    @property
+    def leaves(self) -> int:
+        """Number of results packed (tensors only)."""
+        return sum(entry is not None for entry in self._entries)
+
+    def pack(self, nest: Any) -> list[Any]:
+        """The results as one flat tensor per dtype (:attr:`dtypes` order); runs where they live."""
+        from keras import ops
+
+        leaves = keras.tree.flatten(nest)
+        pieces: list[list[Any]] = [[] for _ in self.dtypes]
+        if self._dynamic:
+            dims = [_runtime_dim(leaves[i], axis) for i, axis in self._dynamic]
+            pieces[self._dims_group].append(ops.cast(ops.stack(dims), "int32"))
+        for leaf, entry in zip(leaves, self._entries, strict=True):
+            if entry is not None:
+                pieces[entry[0]].append(ops.reshape(leaf, (-1,)))
+        return [p[0] if len(p) == 1 else ops.concatenate(p, axis=0) for p in pieces]
+
+    def _layout(self, dims: tuple[int, ...]) -> list[tuple[int, int, int, tuple[int, ...]] | None]:
+        """Per leaf ``(buffer, start, stop, shape)`` for the unknown dimensions ``dims`` (cached)."""
+        layout = self._layouts.get(dims)
+        if layout is not None:
+            return layout
+        filled = dict(zip(self._dynamic, dims, strict=True))
+        offsets = [0] * len(self.dtypes)
+        if self._dynamic:
+            offsets[self._dims_group] = len(self._dynamic)
+        layout = []
+        for i, entry in enumerate(self._entries):
+            if entry is None:
+                layout.append(None)
+                continue
+            group, shape = entry
+            real = tuple(filled[i, axis] if d is None else d for axis, d in enumerate(shape))
+            size = math.prod(real)
+            layout.append((group, offsets[group], offsets[group] + size, real))
+            offsets[group] += size
+        self._layouts[dims], self._sizes[dims] = layout, offsets
+        return layout
+
+    def sizes(self) -> list[int]:
+        """Values per buffer when no dimension is unknown (a plan made by a JAX trace)."""
+        self._layout(())
+        return self._sizes[()]
+
+    def unpack(self, buffers: Sequence[np.ndarray]) -> Any:
+        """The nest again, from the host copies of :meth:`pack`'s buffers: views, no copy.
+
+        Raises:
+            ValueError: The buffers do not hold what the plan says (their sizes differ).
+        """
+        dims: tuple[int, ...] = ()
+        if self._dynamic:
+            dims = tuple(int(d) for d in buffers[self._dims_group][: len(self._dynamic)])
+        layout = self._layout(dims)
+        sizes = [int(np.size(b)) for b in buffers]
+        if sizes != self._sizes[dims]:
+            raise ValueError(f"packed buffers of sizes {sizes} do not match the plan ({self._sizes[dims]})")
+        leaves = [
+            self._constants.get(i)
+            if place is None
+            else buffers[place[0]][place[1] : place[2]].reshape(place[3])
+            for i, place in enumerate(layout)
+        ]
+        return keras.tree.pack_sequence_as(self._structure, leaves)
+
+
+def _runtime_dim(tensor: Any, axis: int) -> Any:
+    """A dimension of ``tensor`` as a scalar tensor of the graph (TensorFlow), else as an int."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.shape(tensor)[axis]
+    return int(tensor.shape[axis])
+
+
+def _input_key(x: Any, extra: Any, open_batch: bool) -> tuple[Any, ...]:
+    """What decides the shapes of a probe's results: the inputs' shapes (TensorFlow: per sample, one
+    trace serves every chunk size) and dtypes, and the shapes of ``extra``."""
+    shapes = tuple(
+        (_dims(t.shape)[1:] if open_batch else _dims(t.shape), str(t.dtype)) for t in keras.tree.flatten(x)
+    )
+    if extra is None:
+        return shapes, None
+    return shapes, tuple(_dims(t.shape) if _is_tensor(t) else np.shape(t) for t in keras.tree.flatten(extra))
+
+
+class _Weights:
+    """The model's variables as ``jax.jit`` arguments, in one form whatever training left behind.
+
+    ``jax.jit`` compiles again when an argument's weak type or placement changes: values written by a
+    training step can be committed to their device where the initial ones were not. Each value is passed
+    strongly typed and committed to the device it is on (single-device values; sharded ones as they are),
+    converted again only when the variables hold new values.
+    """
+
+    def __init__(self, model: keras.Model) -> None:
+        self._model = model
+        self._seen: tuple[int, ...] = ()
+        self._values: tuple[list[Any], list[Any]] = ([], [])
+
+    def __call__(self) -> tuple[list[Any], list[Any]]:
+        model = self._model
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        seen = tuple(id(v) for v in (*trainable, *non_trainable))
+        if seen != self._seen:
+            self._values = (_canonical(trainable), _canonical(non_trainable))
+            self._seen = seen
+        return self._values
+
+
+def _canonical(values: list[Any]) -> list[Any]:
+    import jax
+
+    out = list(values)
+    fix = [
+        i
+        for i, v in enumerate(values)
+        if isinstance(v, jax.Array) and (v.weak_type or (not v.committed and len(v.sharding.device_set) == 1))
+    ]
+    if fix:
+        strong = [values[i].astype(values[i].dtype) if values[i].weak_type else values[i] for i in fix]
+        placed = jax.device_put(strong, [values[i].sharding for i in fix])
+        for i, value in zip(fix, placed, strict=True):
+            out[i] = value
+    return out
+
+
 class CompiledProbe:
     """The model's forward pass with the chosen layers captured, compiled by the active backend.
 
@@ -206,12 +460,17 @@ class CompiledProbe:
         model: A built Keras model.
         infos: The chosen layers.
         report: Filled on each trace with what the capture found (see
-        :class:`tbactviz.model.capture.TraceReport`).
+            :class:`tbactviz.model.capture.TraceReport`).
         reduce: Optional function ``reduce(outputs, extra)`` of ``{path: tensor}`` (the captured outputs) and
             of the ``extra`` tensors given to :meth:`__call__` (or None), written with ``keras.ops`` and run
             inside the compiled function; its result (any nest of tensors) is what :meth:`__call__` returns,
-            as numpy. A :class:`LayerReduce` runs on each layer's output as the layer produces it and
-            returns ``{path: its result}``. ``None`` returns the captured outputs themselves.
+            as numpy, packed on the device into one buffer per dtype (:class:`Packing`). A
+            :class:`LayerReduce` runs on each layer's output as the layer produces it (JAX: as the forward
+            pass returns it, one compiled reduction per configuration and shape) and returns
+            ``{path: its result}``. ``None`` returns the captured outputs themselves, each on its own.
+        share: Another probe of the same model and layers whose compiled forward pass (JAX) and weights'
+            arguments this one uses: every reduction variant of an extractor shares one forward pass, so
+            XLA compiles it once per chunk shape.
 
     Raises:
         UnsupportedBackendError: The Keras backend is not tensorflow, jax or torch.
@@ -223,13 +482,20 @@ class CompiledProbe:
         infos: Sequence[CapturedLayer],
         report: TraceReport,
         reduce: Reduce | LayerReduce | None = None,
+        share: CompiledProbe | None = None,
     ) -> None:
         self.backend = check_backend()
         self._model = model
         self._infos = tuple(infos)
         self._report = report
         self._reduce = reduce
+        self._share = share
         self._function: Any = None
+        self._forward: Any = None  # JAX: the forward pass alone (a LayerReduce, or a check's trace)
+        self._weights: _Weights | None = None
+        self._plans: dict[Any, Packing] = {}  # input key -> plan of the packed results
+        self._layer_fns: dict[Any, Any] = {}  # JAX, LayerReduce: (static, shape, dtype) -> [jit, plan]
+        self._gather: Any = None  # JAX, LayerReduce: the per-layer buffers joined, one per dtype
 
     def _body(
         self, report: TraceReport | None, x: Any, extra: Any, call: Callable[[Any], Any] | None = None
@@ -238,7 +504,16 @@ class CompiledProbe:
         if isinstance(reduce, LayerReduce):
             return forward(self._model, self._infos, report, x, call, lambda p, a: reduce(p, a, extra))
         outputs = forward(self._model, self._infos, report, x, call=call)
-        return outputs if reduce is None else reduce(outputs, extra)
+        return outputs if reduce is None else own(reduce, outputs, extra)
+
+    def _packed_body(
+        self, report: TraceReport | None, x: Any, extra: Any, call: Callable[[Any], Any] | None = None
+    ) -> list[Any]:
+        """The body with its results packed, the plan kept for inputs like these (runs at trace time)."""
+        result = self._body(report, x, extra, call)
+        key = _input_key(x, extra, open_batch=self.backend == "tensorflow")
+        plan = self._plans[key] = own(Packing, result)
+        return list(own(plan.pack, result))
 
     def build(self, sample: Any, extra: Any = None) -> None:
         """Compile (TensorFlow: trace) the probe for chunks like ``sample`` and ``extra`` like this."""
@@ -247,7 +522,12 @@ class CompiledProbe:
         if self.backend == "tensorflow":
             import tensorflow as tf
 
-            function = tf.function(functools.partial(self._body, self._report), reduce_retracing=True)
+            if self._reduce is None:
+                function = tf.function(functools.partial(self._body, self._report), reduce_retracing=True)
+            else:
+                function = tf.function(
+                    functools.partial(self._packed_body, self._report), reduce_retracing=True
+                )
             extra_specs = (
                 None
                 if extra is None
@@ -256,24 +536,7 @@ class CompiledProbe:
             function.get_concrete_function(_tfspecs(sample), extra_specs)  # one trace for any chunk size
             self._function = function
         elif self.backend == "jax":
-            import jax
-
-            model = self._model
-
-            def body(trainable: Any, non_trainable: Any, x: Any, extra: Any) -> Any:
-                return self._body(self._report, x, extra, stateless(model, trainable, non_trainable))
-
-            jitted = jax.jit(body)
-
-            def run(x: Any, extra: Any) -> Any:
-                return jitted(
-                    [v.value for v in model.trainable_variables],
-                    [v.value for v in model.non_trainable_variables],
-                    x,
-                    extra,
-                )
-
-            self._function = run
+            self._function = self._build_jax()
         else:  # torch: eager, no gradients; the first run fills the report
             import torch
 
@@ -284,9 +547,150 @@ class CompiledProbe:
 
             self._function = run_torch
 
+    def _jax_forward(self) -> Any:
+        """JAX: the forward pass alone, ``(trainable, non_trainable, x) -> {path: output}`` (jitted)."""
+        if self._share is not None:
+            return self._share._jax_forward()
+        if self._forward is None:
+            import jax
+
+            model = self._model
+
+            def body(trainable: Any, non_trainable: Any, x: Any) -> Any:
+                call = stateless(model, trainable, non_trainable)
+                return forward(model, self._infos, self._report, x, call)
+
+            self._forward = jax.jit(body)
+        return self._forward
+
+    def _build_jax(self) -> Callable[[Any, Any], Any]:
+        import jax
+
+        model = self._model
+        weights = self._jax_weights()
+        reduce = self._reduce
+        if isinstance(reduce, LayerReduce):
+            forward_pass = self._jax_forward()
+
+            def run_layers(x: Any, extra: Any) -> Any:
+                outputs = forward_pass(*weights(), x)
+                return self._reduce_layers(reduce, outputs, extra)
+
+            return run_layers
+        if reduce is None:
+            forward_pass = self._jax_forward()
+            return lambda x, extra: forward_pass(*weights(), x)
+
+        def body(trainable: Any, non_trainable: Any, x: Any, extra: Any) -> Any:
+            return self._packed_body(self._report, x, extra, stateless(model, trainable, non_trainable))
+
+        jitted = jax.jit(body)
+        return lambda x, extra: jitted(*weights(), x, extra)
+
+    def _jax_weights(self) -> _Weights:
+        if self._share is not None:
+            return self._share._jax_weights()
+        if self._weights is None:
+            self._weights = _Weights(self._model)
+        return self._weights
+
+    def _reduce_layers(self, reduce: LayerReduce, outputs: dict[str, Any], extra: Any) -> list[Any]:
+        """JAX: each layer's output reduced by the compiled reduction of its configuration and shape (shared
+        by the layers that have them), packed per layer, then joined into one buffer per dtype."""
+        import jax
+
+        parts: list[tuple[str, Packing, list[Any]]] = []
+        for path in list(outputs):
+            tensor = outputs.pop(path)  # the activations can go once their reduction is dispatched
+            shape, dtype = tuple(tensor.shape), str(tensor.dtype)
+            static, args = reduce.split(path, shape, extra)
+            key = (static, shape, dtype)
+            entry = self._layer_fns.get(key)
+            if entry is None:
+                entry = [None, None]
+
+                def layer(t: Any, a: Any, _static: Any = static, _entry: list[Any] = entry) -> list[Any]:
+                    result = own(reduce.fn, _static, t, a)
+                    plan = _entry[1] = own(Packing, result)
+                    return list(own(plan.pack, result))
+
+                entry[0] = jax.jit(layer)
+                self._layer_fns[key] = entry
+            buffers = entry[0](tensor, args)
+            parts.append((path, entry[1], buffers))
+        dtypes: list[str] = []
+        for _, plan, _ in parts:
+            dtypes.extend(d for d in plan.dtypes if d not in dtypes)
+        groups = [
+            [b for _, plan, bs in parts for kind, b in zip(plan.dtypes, bs, strict=True) if kind == dtype]
+            for dtype in dtypes
+        ]
+        if self._gather is None:
+            self._gather = jax.jit(lambda gs: [jax.numpy.concatenate(g) if len(g) > 1 else g[0] for g in gs])
+        joined = self._gather(groups)
+        return [_Joined(dtypes, parts), *joined]
+
+    def check(self, sample: Any) -> None:
+        """Trace the forward pass on ``sample`` (prepared inputs) without compiling where the backend can
+        (TensorFlow: the trace of :meth:`build`; JAX: shapes evaluated, ``jax.eval_shape``; PyTorch: one
+        eager run), so that inputs that do not fit the model fail here, and the report is filled."""
+        self.build(sample)
+        if self._report.count:
+            return
+        if self.backend == "jax":
+            import jax
+
+            jax.eval_shape(self._jax_forward(), *self._jax_weights()(), sample)
+        elif self.backend == "torch":
+            import torch
+
+            with torch.no_grad():
+                forward(self._model, self._infos, self._report, sample)
+
     def __call__(self, chunk: Any, extra: Any = None) -> Any:
-        """Run the probe on a prepared chunk (and ``extra`` tensors for ``reduce``); return numpy results."""
+        """Run the probe on a prepared chunk (and ``extra`` tensors for ``reduce``); return numpy results.
+
+        With a ``reduce``, its results leave the device in one copy per dtype (:class:`Packing`).
+        """
         if extra is not None:
             extra = keras.tree.map_structure(keras.ops.convert_to_tensor, extra)
         self.build(chunk, extra)
-        return keras.tree.map_structure(to_numpy, self._function(chunk, extra))
+        result = self._function(chunk, extra)
+        if self._reduce is None:
+            return keras.tree.map_structure(to_numpy, result)
+        if isinstance(result, list) and result and isinstance(result[0], _Joined):
+            joined: _Joined = result[0]
+            return joined.unpack([to_numpy(b) for b in result[1:]])
+        if self.backend == "torch":
+            key = _input_key(chunk, extra, open_batch=False)
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plans[key] = own(Packing, result)
+            result = own(plan.pack, result)
+            return plan.unpack([to_numpy(b) for b in result])
+        key = _input_key(chunk, extra, open_batch=self.backend == "tensorflow")
+        plan = self._plans.get(key)
+        if plan is None:  # pragma: no cover - a trace always records its plan
+            raise RuntimeError(f"no packing plan for inputs {key}")
+        return plan.unpack([to_numpy(b) for b in result])
+
+
+class _Joined:
+    """JAX, :class:`LayerReduce`: how the per-layer packed buffers were joined, to split them on the host."""
+
+    def __init__(self, dtypes: list[str], parts: list[tuple[str, Packing, list[Any]]]) -> None:
+        self.dtypes = dtypes
+        self.parts = [(path, plan) for path, plan, _ in parts]
+
+    def unpack(self, buffers: list[np.ndarray]) -> dict[str, Any]:
+        offsets = dict.fromkeys(self.dtypes, 0)
+        result: dict[str, Any] = {}
+        index = {d: i for i, d in enumerate(self.dtypes)}
+        for path, plan in self.parts:
+            mine = []
+            for dtype, size in zip(plan.dtypes, plan.sizes(), strict=True):
+                start = offsets[dtype]
+                mine.append(buffers[index[dtype]][start : start + size])
+                offsets[dtype] = start + size
+            result[path] = plan.unpack(mine)
+        return result
