@@ -43,8 +43,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import keras
@@ -599,7 +601,8 @@ class CompiledProbe:
         by the layers that have them), packed per layer, then joined into one buffer per dtype."""
         import jax
 
-        parts: list[tuple[str, Packing, list[Any]]] = []
+        work: list[tuple[str, Any, Any, list[Any]]] = []
+        new: dict[Any, int] = {}  # configurations met for the first time -> a layer that has them
         for path in list(outputs):
             tensor = outputs.pop(path)  # the activations can go once their reduction is dispatched
             shape, dtype = tuple(tensor.shape), str(tensor.dtype)
@@ -607,17 +610,20 @@ class CompiledProbe:
             key = (static, shape, dtype)
             entry = self._layer_fns.get(key)
             if entry is None:
-                entry = [None, None]
-
-                def layer(t: Any, a: Any, _static: Any = static, _entry: list[Any] = entry) -> list[Any]:
-                    result = own(reduce.fn, _static, t, a)
-                    plan = _entry[1] = own(Packing, result)
-                    return list(own(plan.pack, result))
-
-                entry[0] = jax.jit(layer)
-                self._layer_fns[key] = entry
-            buffers = entry[0](tensor, args)
+                entry = self._layer_fns[key] = [None, None]
+                entry[0] = jax.jit(functools.partial(_reduce_one, reduce.fn, static, entry))
+                new[key] = len(work)
+            work.append((path, tensor, args, entry))
+        early: dict[int, list[Any]] = {}
+        if len(new) > 1:  # compiled side by side: XLA compiles without the GIL
+            with ThreadPoolExecutor(min(len(new), os.cpu_count() or 1)) as pool:
+                futures = {i: pool.submit(work[i][3][0], work[i][1], work[i][2]) for i in new.values()}
+                early = {i: future.result() for i, future in futures.items()}
+        parts: list[tuple[str, Packing, list[Any]]] = []
+        for i, (path, tensor, args, entry) in enumerate(work):
+            buffers = early[i] if i in early else entry[0](tensor, args)
             parts.append((path, entry[1], buffers))
+        del work
         dtypes: list[str] = []
         for _, plan, _ in parts:
             dtypes.extend(d for d in plan.dtypes if d not in dtypes)
@@ -673,6 +679,13 @@ class CompiledProbe:
         if plan is None:  # pragma: no cover - a trace always records its plan
             raise RuntimeError(f"no packing plan for inputs {key}")
         return plan.unpack([to_numpy(b) for b in result])
+
+
+def _reduce_one(fn: Callable[..., Any], static: Any, entry: list[Any], tensor: Any, args: Any) -> list[Any]:
+    """JAX: one layer's reduction, packed; the plan is kept in ``entry[1]`` (runs at trace time)."""
+    result = own(fn, static, tensor, args)
+    plan = entry[1] = own(Packing, result)
+    return list(own(plan.pack, result))
 
 
 class _Joined:
