@@ -575,7 +575,10 @@ class CompiledProbe:
             forward_pass = self._jax_forward()
 
             def run_layers(x: Any, extra: Any) -> Any:
+                ahead = self._compile_ahead(reduce, x, extra)  # while the forward pass compiles
                 outputs = forward_pass(*weights(), x)
+                for future in ahead:
+                    future.result()
                 return self._reduce_layers(reduce, outputs, extra)
 
             return run_layers
@@ -596,6 +599,46 @@ class CompiledProbe:
             self._weights = _Weights(self._model)
         return self._weights
 
+    def _layer_entry(self, reduce: LayerReduce, key: Any) -> tuple[list[Any], bool]:
+        """JAX: ``[jitted reduction, its packing plan]`` for ``key = (static, shape, dtype)``; new or not."""
+        import jax
+
+        entry = self._layer_fns.get(key)
+        if entry is not None:
+            return entry, False
+        entry = self._layer_fns[key] = [None, None]
+        entry[0] = jax.jit(functools.partial(_reduce_one, reduce.fn, key[0], entry))
+        return entry, True
+
+    def _compile_ahead(self, reduce: LayerReduce, x: Any, extra: Any) -> list[Any]:
+        """JAX: compile, on threads, the reductions the layers' declared output shapes call for, while the
+        forward pass compiles (XLA compiles without the GIL); a shape guessed wrong costs one compile more.
+        Returns the futures to wait for (none once every configuration has been met)."""
+        import jax
+
+        batch = int(keras.tree.flatten(x)[0].shape[0])
+        values = [v for group in self._jax_weights()() for v in group]
+        # the forward pass's outputs are committed where the (committed) weights are
+        sharding = values[0].sharding if values and isinstance(values[0], jax.Array) else None
+        jobs: dict[Any, Any] = {}
+        for info in self._infos:
+            shape = info.output_shape
+            if shape is None or any(d is None for d in shape[1:]):
+                continue
+            full = (batch, *(int(d) for d in shape[1:]))  # type: ignore[arg-type]
+            dtype = keras.backend.standardize_dtype(getattr(info.layer, "compute_dtype", None) or "float32")
+            static, args = reduce.split(info.path, full, extra)
+            key = (static, full, dtype)
+            entry, new = self._layer_entry(reduce, key)
+            if new:
+                jobs[key] = (entry, jax.ShapeDtypeStruct(full, dtype, sharding=sharding), args)
+        if not jobs:
+            return []
+        pool = ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1), thread_name_prefix="tbactviz-compile")
+        futures = [pool.submit(_compile_quietly, e[0], spec, args) for e, spec, args in jobs.values()]
+        pool.shutdown(wait=False)
+        return futures
+
     def _reduce_layers(self, reduce: LayerReduce, outputs: dict[str, Any], extra: Any) -> list[Any]:
         """JAX: each layer's output reduced by the compiled reduction of its configuration and shape (shared
         by the layers that have them), packed per layer, then joined into one buffer per dtype."""
@@ -608,11 +651,9 @@ class CompiledProbe:
             shape, dtype = tuple(tensor.shape), str(tensor.dtype)
             static, args = reduce.split(path, shape, extra)
             key = (static, shape, dtype)
-            entry = self._layer_fns.get(key)
-            if entry is None:
-                entry = self._layer_fns[key] = [None, None]
-                entry[0] = jax.jit(functools.partial(_reduce_one, reduce.fn, static, entry))
-                new[key] = len(work)
+            entry, fresh = self._layer_entry(reduce, key)
+            if fresh or entry[1] is None:  # not compiled yet (a guess made ahead did not fit)
+                new.setdefault(key, len(work))
             work.append((path, tensor, args, entry))
         early: dict[int, list[Any]] = {}
         if len(new) > 1:  # compiled side by side: XLA compiles without the GIL
@@ -679,6 +720,14 @@ class CompiledProbe:
         if plan is None:  # pragma: no cover - a trace always records its plan
             raise RuntimeError(f"no packing plan for inputs {key}")
         return plan.unpack([to_numpy(b) for b in result])
+
+
+def _compile_quietly(jitted: Any, spec: Any, args: Any) -> None:
+    """Compile ``jitted`` for ``(spec, args)`` ahead of its call; an error is left to the call to raise."""
+    try:
+        jitted.lower(spec, args).compile()
+    except Exception:  # the real call raises it again, where it belongs
+        return
 
 
 def _reduce_one(fn: Callable[..., Any], static: Any, entry: list[Any], tensor: Any, args: Any) -> list[Any]:
