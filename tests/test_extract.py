@@ -507,7 +507,7 @@ def test_probe_errors(functional):
 
 
 def test_one_log_checks_its_inputs_once(functional, tmp_path, monkeypatch):
-    """``num_samples`` and ``conform`` once per ``log()`` (they ran five times each before the checked probe)."""
+    """``num_samples`` and ``conform`` once per ``log()`` (five times each before the checked probe)."""
     from tbactviz.probe import inputs as probe_inputs
     from tbactviz.snapshot.logger import ActivationLogger
 
