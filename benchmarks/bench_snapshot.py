@@ -33,7 +33,8 @@ snapshot (what the compiled probe returns) next to the size of the activations t
 * compile (``--compile [BACKEND]``, default jax): in a fresh process, the model's first ``predict_on_batch``
   and then the logger's first ``log`` (defaults, 1 image), each including its compiles (JAX: XLA compiles
   counted from ``jax._src.monitoring`` duration events whose names contain ``backend_compile``), their ratio,
-  and the compiles of a second ``log``.
+  the compiles of a second ``log``, and the arrays it converts to numpy (on a GPU, each is one copy off the
+  device).
 
 Numbers depend on the machine; the ratios are what to compare. Never asserted in tests.
 """
@@ -422,9 +423,19 @@ def compile_child() -> None:
     first_snapshot = time.perf_counter() - t0
     snapshot_compiles, snapshot_compile_s = len(compiles), sum(compiles)
     compiles.clear()
+    from tbactviz.model import compiled
+
+    real, copies = compiled.to_numpy, [0]
+
+    def counted(tensor: Any) -> Any:  # every array the probe converts to numpy: a copy off a GPU
+        copies[0] += not isinstance(tensor, np.ndarray)
+        return real(tensor)
+
+    compiled.to_numpy = counted  # type: ignore[assignment]
     t0 = time.perf_counter()
     ours(x1)
     second_snapshot = time.perf_counter() - t0
+    compiled.to_numpy = real  # type: ignore[assignment]
     ours.logger.close()
     shutil.rmtree(root, ignore_errors=True)
     print(f"machine: {_machine()}; backend: {keras.backend.backend()}; device: {device_name()}")
@@ -438,6 +449,7 @@ def compile_child() -> None:
         f"{snapshot_compile_s:.2f} s)"
     )
     print(f"second snapshot:        {second_snapshot:.2f} s ({len(compiles)} XLA compiles)")
+    print(f"arrays converted to numpy per snapshot (one chunk; copies off a GPU): {copies[0]}")
     print(f"first snapshot / first predict_on_batch: {first_snapshot / first_predict:.1f}x (target <= 3x)")
 
 

@@ -426,6 +426,7 @@ class _Weights:
         self._model = model
         self._seen: tuple[int, ...] = ()
         self._values: tuple[list[Any], list[Any]] = ([], [])
+        self._held: tuple[list[Any], list[Any]] = ([], [])
 
     def __call__(self) -> tuple[list[Any], list[Any]]:
         model = self._model
@@ -435,6 +436,7 @@ class _Weights:
         if seen != self._seen:
             self._values = (_canonical(trainable), _canonical(non_trainable))
             self._seen = seen
+            self._held = (trainable, non_trainable)  # held, so that no new value can reuse an id
         return self._values
 
 
