@@ -534,13 +534,16 @@ def test_a_second_fit_and_a_resumed_run_trace_nothing(tmp_path: Path) -> None:
     assert cb.logged_steps == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("where", ["reduce", "pack"])
 def test_out_of_memory_inside_the_compiled_probe_gets_the_hint_and_training_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    """Out of memory raised where the probe reduces (or packs) its results: not "inputs do not fit"."""
+    """Out of memory raised where the probe reduces or packs its results: not "inputs do not fit"."""
+    from tbactviz.model import compiled
     from tbactviz.snapshot import runner
 
-    real = runner.reduce_layer
+    owner, name = (runner, "reduce_layer") if where == "reduce" else (compiled.Packing, "pack")
+    real = getattr(owner, name)
     oom = {"now": False}
 
     def reduce_layer(*args: Any, **kwargs: Any) -> Any:
@@ -556,7 +559,7 @@ def test_out_of_memory_inside_the_compiled_probe_gets_the_hint_and_training_goes
         def on_train_begin(self, logs: Any = None) -> None:
             oom["now"] = True
 
-    monkeypatch.setattr(runner, "reduce_layer", reduce_layer)
+    monkeypatch.setattr(owner, name, reduce_layer)
     cb = ActivationCallback(tmp_path, X[:2], "conv*", batch_size=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
