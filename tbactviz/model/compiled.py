@@ -128,9 +128,23 @@ def own(fn: Callable[..., Any], *args: Any) -> Any:
         raise
 
 
-def internal_error(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised by tbactviz's own code inside the probe (:func:`own`), not the model's."""
-    return bool(getattr(exc, _INTERNAL, False))
+def internal_error(exc: BaseException) -> BaseException | None:
+    """The error tbactviz's own code raised inside the probe (:func:`own`) that ``exc`` is or comes from
+    (the backends' tracing re-raises errors as new exceptions: TensorFlow's ``StagingError``, Keras' errors
+    "encountered when calling" a layer), or None when the error is the model's.
+
+    Example:
+        >>> internal_error(ValueError("the model's")) is None
+        True
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if getattr(link, _INTERNAL, False):
+            return link
+        link = link.__cause__ or link.__context__
+    return None
 
 
 _COPIES = [0]
@@ -703,8 +717,14 @@ class CompiledProbe:
         """
         if extra is not None:
             extra = keras.tree.map_structure(keras.ops.convert_to_tensor, extra)
-        self.build(chunk, extra)
-        result = self._function(chunk, extra)
+        try:
+            self.build(chunk, extra)  # TensorFlow traces here
+            result = self._function(chunk, extra)
+        except Exception as exc:
+            found = internal_error(exc)
+            if found is None or found is exc:
+                raise
+            raise found from None  # tbactviz's own error as itself, with its own traceback
         if self._reduce is None:
             return keras.tree.map_structure(to_numpy, result)
         if isinstance(result, list) and result and isinstance(result[0], _Joined):

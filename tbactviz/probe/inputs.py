@@ -369,14 +369,10 @@ def check_inputs(model: keras.Model, inputs: Any, argument: str = "inputs") -> C
 
 def _passes_through(exc: BaseException) -> BaseException | None:
     """What :func:`probe_errors` lets through as it is: tbactviz's own errors (a reduction's, found anywhere
-    in the exception's chain: TensorFlow's tracing re-raises them as new exceptions), and out of memory."""
-    seen: set[int] = set()
-    link: BaseException | None = exc
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
-        if internal_error(link):
-            return link
-        link = link.__cause__ or link.__context__
+    in the exception's chain: tracing re-raises them as new exceptions), and out of memory."""
+    own = internal_error(exc)
+    if own is not None:
+        return own
     if isinstance(exc, TbactvizError) or is_out_of_memory(exc):
         return exc
     return None

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from tbactviz.errors import WriterClosedError
+from tbactviz.errors import WriterClosedError, out_of_memory_hint
 from tbactviz.events import naming
 from tbactviz.events.writer import check_logdir
 from tbactviz.options import (
@@ -293,7 +293,8 @@ class ActivationLogger:
         except Exception as exc:
             if self._on_error == "raise":
                 raise
-            self._steps.warn_once("*", exc, f"step {step}: extracting activations failed")
+            hint = out_of_memory_hint(exc, self._extractor.batch_size)
+            self._steps.warn_once("*", exc, f"step {step}: extracting activations failed", hint)
             return {}
         return self._steps.emit(digests, step)
 
