@@ -329,6 +329,7 @@ class CompiledProbe:
         self._plans: dict[Any, Packing] = {}  # input key -> plan of the packed results
         self._layer_fns: dict[Any, Any] = {}  # JAX, LayerReduce: (static, shape, dtype) -> [jit, plan]
         self._gather: Any = None  # JAX, LayerReduce: the per-layer buffers joined, one per dtype
+        self._ahead: set[Any] = set()  # JAX, LayerReduce: inputs whose reductions were compiled ahead
 
     def _body(
         self, report: TraceReport | None, x: Any, extra: Any, call: Callable[[Any], Any] | None = None
@@ -447,6 +448,10 @@ class CompiledProbe:
         Returns the futures to wait for (none once every configuration has been met)."""
         import jax
 
+        seen = _input_key(x, extra, open_batch=False)
+        if seen in self._ahead:  # compiled ahead for inputs like these already (or found out then)
+            return []
+        self._ahead.add(seen)
         batch = int(keras.tree.flatten(x)[0].shape[0])
         values = [v for group in self._jax_weights()() for v in group]
         # the forward pass's outputs are committed where the (committed) weights are
