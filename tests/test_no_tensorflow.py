@@ -143,3 +143,11 @@ def test_logger_callback_and_cli_never_import_tensorflow(backend: str, tmp_path:
     assert _steps(tmp_path / "async") == {tag: [0, 1, 2] for tag in tags}
     assert _steps(tmp_path / "cli") == {tag: [0] for tag in tags}
     assert not (tmp_path / "gs:").exists() and len(event_files(tmp_path / "cli")) == 1
+
+
+def test_the_cli_names_the_extra_when_kerass_backend_is_not_installed(tmp_path: Path) -> None:
+    env = _env(tmp_path, "tensorflow")  # Keras' default backend, blocked as if not installed
+    demo = _run(["-m", "tbactviz", "demo", "--logdir", "logs", "--epochs", "1"], env, tmp_path)
+    assert demo.returncode == 1, demo.stderr[-4000:]
+    assert "backend 'tensorflow' is not installed" in demo.stderr
+    assert "pip install 'tbactviz[tensorflow]'" in demo.stderr and "Traceback" not in demo.stderr
