@@ -132,7 +132,7 @@ def test_logger_callback_and_cli_never_import_tensorflow(backend: str, tmp_path:
     remote = _run(
         ["-m", "tbactviz", "log", "model.keras", "probe.npy", "--logdir", "gs://bucket/run"], env, tmp_path
     )
-    assert remote.returncode != 0 and "pip install tensorflow" in remote.stderr, remote.stderr[-4000:]
+    assert remote.returncode == 9 and "pip install tensorflow" in remote.stderr, remote.stderr[-4000:]
 
     marks = (tmp_path / "marks.txt").read_text().splitlines()
     assert len(marks) == 4 and all(m.endswith("blocked=True") for m in marks), marks  # 4 children
