@@ -22,6 +22,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -70,15 +71,24 @@ MOVED: dict[str, str] = {
 
 
 def _caller_stacklevel() -> int:
-    """The ``stacklevel`` of the first frame outside the import machinery and this module."""
+    """The ``stacklevel`` of the first frame outside the import machinery and this module.
+
+    ``warnings.warn`` skips the frames of ``importlib._bootstrap`` when it counts, so those are not counted.
+    """
     frame = sys._getframe(1)
     level = 1
     while frame is not None and (
-        frame.f_code.co_filename == __file__ or frame.f_code.co_filename.startswith("<frozen importlib")
+        frame.f_code.co_filename == __file__ or _in_importlib(frame.f_code.co_filename)
     ):
+        if "_bootstrap" not in frame.f_code.co_filename:
+            level += 1
         frame = frame.f_back  # type: ignore[assignment]
-        level += 1
     return level
+
+
+def _in_importlib(filename: str) -> bool:
+    """Whether a frame runs in ``importlib`` (its frozen bootstrap, or ``importlib.import_module``)."""
+    return filename.startswith("<frozen importlib") or f"importlib{os.sep}" in filename
 
 
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import tbactviz
+from tbactviz._moved import MOVED
 
 
 def test_all_is_pinned() -> None:
@@ -66,3 +70,36 @@ def test_version_flag() -> None:
         [sys.executable, "-m", "tbactviz", "--version"], check=True, capture_output=True, text=True
     ).stdout
     assert out.strip() == f"tbactviz {tbactviz.__version__}"
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(MOVED.items()))
+def test_the_old_module_paths_import_as_the_new_modules(old: str, new: str) -> None:
+    """Every 0.1 path still imports for one release: the same module object, a DeprecationWarning naming the
+    new path, pointing at the importing line."""
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=rf"{old} moved to {new}") as caught:
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+    assert caught[0].filename == __file__
+
+
+def test_the_old_paths_work_in_every_import_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    for old in ("tbactviz.tiling", "tbactviz.data"):
+        monkeypatch.delitem(sys.modules, old, raising=False)
+        monkeypatch.delattr(tbactviz, old.rpartition(".")[2], raising=False)
+    with pytest.warns(DeprecationWarning):
+        from tbactviz.data import make_shapes  # type: ignore[import-not-found]
+
+        from tbactviz import tiling  # type: ignore[attr-defined]
+    from tbactviz.grids.tiling import tile_activations
+    from tbactviz.tools.data import make_shapes as moved_make_shapes
+
+    assert tiling.tile_activations is tile_activations and make_shapes is moved_make_shapes
+
+
+def test_the_old_modules_now_folders_reexport_their_names() -> None:
+    from tbactviz.layers import LayerInfo, list_layers
+    from tbactviz.stats import STAT_NAMES, histogram_buckets, layer_stats
+
+    assert list_layers is tbactviz.list_layers and LayerInfo is tbactviz.LayerInfo
+    assert layer_stats is tbactviz.layer_stats and callable(histogram_buckets) and "sparsity" in STAT_NAMES
