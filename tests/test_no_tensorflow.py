@@ -1,11 +1,12 @@
 """On the JAX and PyTorch backends, TensorFlow is never imported: the logger, the callback and the CLI run in
 a process where ``import tensorflow`` fails as if it were not installed.
 
-The child's ``sitecustomize`` (first on its ``PYTHONPATH``) sets ``sys.modules["tensorflow"] = None`` before
-anything else is imported: ``import tensorflow`` then raises ``ModuleNotFoundError`` and
-``importlib.util.find_spec("tensorflow")`` answers None, which is what libraries that probe for TensorFlow
-(Keras, torch._dynamo) see on a machine without it; at exit it records that the block held. The events are
-read back here with TensorBoard's own loader (EventAccumulator).
+The child's ``sitecustomize`` (first on its ``PYTHONPATH``) makes the import system's path finder blind to
+TensorFlow before anything else is imported: ``import tensorflow`` raises ``ModuleNotFoundError: No module
+named 'tensorflow'``, ``importlib.util.find_spec("tensorflow")`` answers None and ``"tensorflow"`` is not in
+``sys.modules``, all as on a machine without it (what Keras and torch._dynamo check); at exit it records
+that TensorFlow was never imported. The events are read back here with TensorBoard's own loader
+(EventAccumulator).
 """
 
 from __future__ import annotations
@@ -29,12 +30,23 @@ STATS = ("sparsity", "dead_channels", "mean", "std", "max_abs", "nonfinite", "do
 
 BLOCKER = textwrap.dedent(
     """
-    import atexit, os, sys
-    sys.modules["tensorflow"] = None  # as if not installed
+    import atexit, importlib.machinery, os, sys
+
+    class _HidingPathFinder(importlib.machinery.PathFinder):  # TensorFlow's files are not found
+        @classmethod
+        def find_spec(cls, fullname, path=None, target=None):
+            if fullname.partition(".")[0] == "tensorflow":
+                return None
+            return super().find_spec(fullname, path, target)
+
+    sys.meta_path[:] = [
+        _HidingPathFinder if f is importlib.machinery.PathFinder else f for f in sys.meta_path
+    ]
 
     def _report():
         with open(os.environ["TBACTVIZ_TEST_MARK"], "a") as f:
-            f.write(f"{os.getpid()} blocked={sys.modules.get('tensorflow', 'absent') is None}\\n")
+            f.write(f"{os.getpid()} hidden={_HidingPathFinder in sys.meta_path} "
+                    f"imported={'tensorflow' in sys.modules}\\n")
 
     atexit.register(_report)
     """
@@ -135,7 +147,7 @@ def test_logger_callback_and_cli_never_import_tensorflow(backend: str, tmp_path:
     assert remote.returncode == 9 and "pip install tensorflow" in remote.stderr, remote.stderr[-4000:]
 
     marks = (tmp_path / "marks.txt").read_text().splitlines()
-    assert len(marks) == 4 and all(m.endswith("blocked=True") for m in marks), marks  # 4 children
+    assert len(marks) == 4 and all(m.endswith("hidden=True imported=False") for m in marks), marks
 
     tags = set(tags_for_layer("c1", stats=STATS))
     assert _steps(tmp_path / "logger") == {tag: [0, 5] for tag in tags}
@@ -143,6 +155,19 @@ def test_logger_callback_and_cli_never_import_tensorflow(backend: str, tmp_path:
     assert _steps(tmp_path / "async") == {tag: [0, 1, 2] for tag in tags}
     assert _steps(tmp_path / "cli") == {tag: [0] for tag in tags}
     assert not (tmp_path / "gs:").exists() and len(event_files(tmp_path / "cli")) == 1
+
+
+@pytest.mark.parametrize("backend", ["jax"])
+def test_the_demo_runs_without_tensorflow(backend: str, tmp_path: Path) -> None:
+    env = _env(tmp_path, backend)
+    args = ["--logdir", "logs", "--epochs", "1", "--samples", "64", "--quiet"]
+    demo = _run(["-m", "tbactviz", "demo", *args], env, tmp_path)
+    assert demo.returncode == 0, demo.stderr[-4000:]
+    marks = (tmp_path / "marks.txt").read_text().splitlines()
+    assert len(marks) == 1 and marks[0].endswith("hidden=True imported=False"), marks
+    steps = _steps(tmp_path / "logs" / "demo" / "activations")
+    assert steps and all(s == [0, 1] for s in steps.values()), steps
+    assert not (tmp_path / "logs" / "demo" / "train").exists()  # Keras' TensorBoard callback needs TensorFlow
 
 
 def test_the_cli_names_the_extra_when_kerass_backend_is_not_installed(tmp_path: Path) -> None:

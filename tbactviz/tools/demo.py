@@ -6,7 +6,8 @@
 ``keras.callbacks.TensorBoard``, and leaves in ``LOGDIR/RUN/`` (``logs/demo/`` by default)::
 
     activations/   tbactviz's run: feature-map grids, histograms, sparsity / dead-channel scalars per epoch
-    train/         keras.callbacks.TensorBoard: loss and accuracy per epoch
+    train/         keras.callbacks.TensorBoard: loss and accuracy per epoch (when TensorFlow is installed:
+                   Keras' callback writes with tf.summary on every backend; left out without it)
     validation/    idem, on the validation images
     model.keras    the trained model, for `tbactviz layers` and `tbactviz log`
     probe.npy      the probe images (4, H, W, 3), float32 pixels in 0..255
@@ -26,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import glob
+import importlib.util
 import logging
 import os
 import time
@@ -227,14 +229,16 @@ def run_demo(
     options.update(callback_options)
     activations_dir = os.path.join(run_dir, "activations")
     act_cb = tbactviz.ActivationCallback(activations_dir, probe, list(DEMO_LAYERS), **options)
-    tb_cb = keras.callbacks.TensorBoard(log_dir=run_dir, write_graph=False, profile_batch=0)
+    callbacks: list[Any] = [act_cb]
+    if importlib.util.find_spec("tensorflow") is not None:  # Keras' callback needs tf.summary on any backend
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=run_dir, write_graph=False, profile_batch=0))
     history = model.fit(
         x_train,
         y_train,
         batch_size=batch_size,
         epochs=epochs,
         validation_data=(x_val, y_val),
-        callbacks=[act_cb, tb_cb],
+        callbacks=callbacks,
         verbose=verbose,
     )
 
