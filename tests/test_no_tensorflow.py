@@ -168,6 +168,7 @@ def test_the_demo_runs_without_tensorflow(backend: str, tmp_path: Path) -> None:
     steps = _steps(tmp_path / "logs" / "demo" / "activations")
     assert steps and all(s == [0, 1] for s in steps.values()), steps
     assert not (tmp_path / "logs" / "demo" / "train").exists()  # Keras' TensorBoard callback needs TensorFlow
+    assert "Runs: logs/demo/activations (activations)\n" in demo.stdout, demo.stdout
 
 
 def test_the_cli_names_the_extra_when_kerass_backend_is_not_installed(tmp_path: Path) -> None:

@@ -56,8 +56,9 @@ class DemoResult:
     Attributes:
         run_dir: ``LOGDIR/RUN``, holding everything below.
         activations_dir: tbactviz's run (``run_dir/activations``).
-        train_dir: Keras' training run (``run_dir/train``).
-        validation_dir: Keras' validation run (``run_dir/validation``).
+        train_dir: Keras' training run (``run_dir/train``); None without TensorFlow (Keras' TensorBoard
+            callback needs it on every backend).
+        validation_dir: Keras' validation run (``run_dir/validation``); None without TensorFlow.
         model_path: The trained model (``run_dir/model.keras``).
         probe_path: The probe images (``run_dir/probe.npy``), float32 in 0..255, shape (4, H, W, 3).
         layer_paths: The logged layers.
@@ -70,8 +71,8 @@ class DemoResult:
 
     run_dir: str
     activations_dir: str
-    train_dir: str
-    validation_dir: str
+    train_dir: str | None
+    validation_dir: str | None
     model_path: str
     probe_path: str
     layer_paths: tuple[str, ...]
@@ -230,7 +231,8 @@ def run_demo(
     activations_dir = os.path.join(run_dir, "activations")
     act_cb = tbactviz.ActivationCallback(activations_dir, probe, list(DEMO_LAYERS), **options)
     callbacks: list[Any] = [act_cb]
-    if importlib.util.find_spec("tensorflow") is not None:  # Keras' callback needs tf.summary on any backend
+    keras_runs = importlib.util.find_spec("tensorflow") is not None  # Keras' callback needs tf.summary
+    if keras_runs:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=run_dir, write_graph=False, profile_batch=0))
     history = model.fit(
         x_train,
@@ -253,8 +255,8 @@ def run_demo(
     return DemoResult(
         run_dir=run_dir,
         activations_dir=activations_dir,
-        train_dir=os.path.join(run_dir, "train"),
-        validation_dir=os.path.join(run_dir, "validation"),
+        train_dir=os.path.join(run_dir, "train") if keras_runs else None,
+        validation_dir=os.path.join(run_dir, "validation") if keras_runs else None,
         model_path=model_path,
         probe_path=probe_path,
         layer_paths=paths,
