@@ -74,7 +74,8 @@ def open_tab(page, url):
 def shots(root: str, out: str) -> None:
     from playwright.sync_api import sync_playwright
 
-    from tbactviz.tools.board import TensorBoardServer
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from _tensorboard import TensorBoardServer  # the tests' harness
 
     os.makedirs(out, exist_ok=True)
     with TensorBoardServer(root) as tb, sync_playwright() as p:

@@ -31,7 +31,8 @@ import sys
 import tempfile
 import time
 
-from tbactviz.tools.board import TensorBoardServer
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from _tensorboard import TensorBoardServer
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 CHROMIUM_FLAGS = (

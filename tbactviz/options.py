@@ -6,18 +6,31 @@ passes the same options on, and the ``tbactviz`` command generates its flags fro
 drift apart. :data:`CALLBACK_OPTIONS` describes the callback's own options the same way.
 
 Valid values are stated in every message: ``name=value is not valid; expected ...``. Integers and floats
-accept numpy scalars (they register as :class:`numbers.Integral` / :class:`numbers.Real`); ``bool`` is never
-taken for an int.
+accept numpy scalars; ``bool`` is never taken for an int.
 
-This module imports nothing but the standard library.
+The checks themselves are :mod:`tbactviz.checks`' (TypeError for a wrong type, ValueError for a wrong value).
+This module imports nothing but the standard library and the shared modules ``checks`` and ``errors``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import numbers
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
+
+from tbactviz.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_range,
+    int_bounds,
+    is_bool,
+    is_int,
+    type_error,
+)
+from tbactviz.errors import user_stacklevel
 
 __all__ = [
     "CALLBACK_OPTIONS",
@@ -28,17 +41,16 @@ __all__ = [
     "DEFAULT_MAX_SIDE",
     "DEFAULT_MIN_SIDE",
     "DEFAULT_STEP_BYTES",
+    "DEPRECATED_OPTIONS",
     "LOGGER_OPTIONS",
     "MAX_CHUNK_BYTES",
+    "MAX_COMPRESS_LEVEL",
     "MAX_LEVELS",
     "NORMALIZE_MODES",
     "ON_ERROR",
     "STAT_NAMES",
     "Option",
-    "check_bool",
-    "check_int",
     "check_options",
-    "check_range",
 ]
 
 #: Colormaps of the grids (see :mod:`tbactviz.grids.colormaps`).
@@ -70,6 +82,9 @@ DEFAULT_LEVELS = 64
 #: Default PNG deflate level: ISA-L's level 2, on ResNet50V2's feature maps 0.2% smaller than its level 3
 #: and about 15% faster to encode (the full-size grids of 189 layers: 29.98 vs 30.04 MB, 167 vs 193 ms).
 DEFAULT_COMPRESS_LEVEL = 2
+#: Highest PNG deflate level: ISA-L has four (0..3). zlib's 4..9 are still taken, as 3, with a
+#: DeprecationWarning.
+MAX_COMPRESS_LEVEL = 3
 #: With ``max_side=None``: the bytes one logged step may take, every layer together.
 DEFAULT_STEP_BYTES = 4 << 20
 #: With ``batch_size=None``, probe chunks hold at most about this many bytes of activations (all layers).
@@ -108,25 +123,49 @@ class Option:
     cli: bool = True
 
     @property
+    def valid(self) -> str:
+        """What is valid, as messages say it: ``"an int >= 1 or None"``, ``"one of 'gray', ..."``."""
+        none = " or None" if self.none_ok else ""
+        if self.kind == "int":
+            return int_bounds(_opt_int(self.minimum), _opt_int(self.maximum)) + none
+        if self.kind == "float":
+            bounds = [f">= {self.minimum:g}"] if self.minimum is not None else []
+            bounds += [f"<= {self.maximum:g}"] if self.maximum is not None else []
+            return " ".join(["a number", " and ".join(bounds)]).strip() + none
+        if self.kind == "bool":
+            return "True or False"
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "stats":
+            return f"True (all), False (none) or stat names from {STAT_NAMES}"
+        if self.kind == "range":
+            return "a pair (low, high) of finite numbers with high > low" + none
+        return "a path"
+
+    @property
     def flag(self) -> str:
         """The command-line flag: ``--max-images``, or ``--no-images`` for a bool that defaults to True."""
         dashed = self.name.replace("_", "-")
         return f"--no-{dashed}" if self.kind == "bool" and self.default is True else f"--{dashed}"
 
     def check(self, value: Any) -> Any:
-        """Validate ``value`` for this option; return it normalized (ints as int, floats as float)."""
+        """Validate ``value`` for this option; return it normalized (ints as int, floats as float).
+
+        Raises:
+            TypeError: ``value`` has the wrong type (a bool or a float for an int, a number for a name).
+            ValueError: ``value`` has the right type and a wrong value.
+        """
         if value is None and self.none_ok:
             return None
         if self.kind == "int":
-            return check_int(self.name, value, int(self.minimum or 0), _opt_int(self.maximum), self.none_ok)
+            minimum, maximum = _opt_int(self.minimum), _opt_int(self.maximum)
+            return check_int(self.name, value, minimum=minimum, maximum=maximum, valid=self.valid)
         if self.kind == "float":
-            return _check_float(self.name, value, float(self.minimum or 0.0))
+            return check_number(self.name, value, minimum=self.minimum, maximum=self.maximum)
         if self.kind == "bool":
             return check_bool(self.name, value)
         if self.kind == "choice":
-            if not isinstance(value, str) or value not in self.choices:
-                raise ValueError(f"{self.name}={value!r} is not valid; expected one of {self.choices}")
-            return value
+            return check_choice(self.name, value, self.choices)
         if self.kind == "stats":
             return _check_stats(value)
         if self.kind == "range":
@@ -204,7 +243,14 @@ LOGGER_OPTIONS: tuple[Option, ...] = (
     ),
     Option("min_side", DEFAULT_MIN_SIDE, "int", "smaller grids are upscaled to this side (px)", 0),
     Option("levels", DEFAULT_LEVELS, "int", "colour levels of the PNG grids", 2, MAX_LEVELS),
-    Option("compress_level", DEFAULT_COMPRESS_LEVEL, "int", "PNG deflate level", 0, 9),
+    Option(
+        "compress_level",
+        DEFAULT_COMPRESS_LEVEL,
+        "int",
+        "PNG deflate level: ISA-L's 0 (stored) to 3 (smallest)",
+        0,
+        MAX_COMPRESS_LEVEL,
+    ),
     Option(
         "on_error",
         "raise",
@@ -213,7 +259,6 @@ LOGGER_OPTIONS: tuple[Option, ...] = (
         choices=ON_ERROR,
         cli=False,
     ),
-    Option("workers", 1, "int", "threads that draw, measure and encode layers", 1),
 )
 
 #: The callback's own options (besides ``logdir``, ``probe``, ``layers`` and the schedule's).
@@ -234,79 +279,16 @@ CALLBACK_OPTIONS: tuple[Option, ...] = (
 _BY_NAME = {option.name: option for option in LOGGER_OPTIONS}
 
 
-def check_int(
-    name: str, value: Any, minimum: int, maximum: int | None = None, allow_none: bool = False
-) -> int | None:
-    """Validate an int option (numpy ints accepted, bools refused); return it as an ``int``.
-
-    Example:
-        >>> check_int("max_images", 3, 1)
-        3
-    """
-    if value is None and allow_none:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or int(value) < minimum
-        or (maximum is not None and int(value) > maximum)
-    ):
-        valid = f"an int in {minimum}..{maximum}" if maximum is not None else f"an int >= {minimum}"
-        valid += " or None" if allow_none else ""
-        raise ValueError(f"{name}={value!r} is not valid; expected {valid}")
-    return int(value)
-
-
-def _check_float(name: str, value: Any, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) >= minimum:
-        raise ValueError(f"{name}={value!r} is not valid; expected a number >= {minimum:g}")
-    return float(value)
-
-
-def check_bool(name: str, value: Any) -> bool:
-    """Validate a bool option (numpy bools accepted).
-
-    Example:
-        >>> check_bool("images", False)
-        False
-    """
-    if type(value).__name__ == "bool_" or isinstance(value, bool):
-        return bool(value)
-    raise ValueError(f"{name}={value!r} is not valid; expected True or False")
-
-
-def check_range(name: str, value: Any) -> tuple[float, float]:
-    """Validate a ``(low, high)`` pair of finite numbers with ``high > low``.
-
-    Example:
-        >>> check_range("value_range", [0, 2])
-        (0.0, 2.0)
-    """
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name}={value!r} is not valid; expected a pair (low, high) of finite numbers"
-        ) from None
-    finite = all(v == v and abs(v) != float("inf") for v in (lo, hi))
-    if not (finite and hi > lo):
-        raise ValueError(f"{name}={value!r} is not valid; expected finite numbers with high > low")
-    return lo, hi
-
-
 def _check_stats(value: Any) -> tuple[str, ...]:
-    if value is True:
-        return STAT_NAMES
-    if value is False or value is None:
-        return ()
+    if value is None or is_bool(value):
+        return STAT_NAMES if value else ()
+    expected = f"True (all), False (none) or stat names from {STAT_NAMES}"
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in names):
-        raise ValueError(
-            f"stats={value!r} is not valid; expected True (all), False (none) or stat names from {STAT_NAMES}"
-        )
+        raise type_error("stats", value, expected)
     bad = [n for n in names if n not in STAT_NAMES]
     if bad:
-        raise ValueError(f"stats={value!r} has unknown names {bad}; valid names are {STAT_NAMES}")
+        raise ValueError(f"stats={value!r} is not valid: unknown names {bad}; expected {expected}")
     return tuple(dict.fromkeys(names))
 
 
@@ -331,6 +313,7 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
         >>> check_options({"stats": "sparsity", "eps": 0})
         {'stats': ('sparsity',), 'eps': 0.0}
     """
+    options = _without_deprecated(options)
     unknown = sorted(set(options) - set(_BY_NAME))
     if unknown:
         raise TypeError(f"unknown option(s) {unknown}; the options are {list(_BY_NAME)}")
@@ -341,6 +324,34 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
             f"value_range={options['value_range']!r} is only used with normalize='fixed' "
             f"(got normalize={normalize!r})"
         )
+    return out
+
+
+#: Options accepted for one more release, with a DeprecationWarning: they do nothing.
+DEPRECATED_OPTIONS: dict[str, str] = {
+    "workers": (
+        "workers= does nothing and will be removed in the next release: a thread pool finishing layers was "
+        "no faster than the calling thread (the host work holds the GIL); remove the argument"
+    ),
+}
+
+
+def _without_deprecated(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` without the deprecated ones (each warned about) and with old values mapped (warned)."""
+    out = dict(options)
+    for name, message in DEPRECATED_OPTIONS.items():
+        if out.pop(name, None) is not None:
+            warnings.warn(message, DeprecationWarning, stacklevel=user_stacklevel() or 3)
+    level = out.get("compress_level")
+    if level is not None and is_int(level) and MAX_COMPRESS_LEVEL < int(level) <= 9:
+        warnings.warn(
+            f"compress_level={level!r} writes what compress_level={MAX_COMPRESS_LEVEL} writes (ISA-L has "
+            f"levels 0..{MAX_COMPRESS_LEVEL}); levels above {MAX_COMPRESS_LEVEL} will be refused in the "
+            "next release",
+            DeprecationWarning,
+            stacklevel=user_stacklevel() or 3,
+        )
+        out["compress_level"] = MAX_COMPRESS_LEVEL
     return out
 
 

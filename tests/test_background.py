@@ -68,9 +68,12 @@ def test_a_slow_consumer_never_lets_the_held_bytes_exceed_the_bound() -> None:
     assert max(held) <= 100 and q.peak_bytes <= 100 and q.held_bytes == 0
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "10"])
-def test_invalid_bound_names_the_argument(bad: Any) -> None:
-    with pytest.raises(ValueError, match=r"max_bytes=.* is not valid; expected an int >= 1"):
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("10", TypeError)],
+)
+def test_invalid_bound_names_the_argument(bad: Any, error: type[Exception]) -> None:
+    with pytest.raises(error, match=r"max_bytes=.* is not valid; expected an int >= 1"):
         ByteBoundedQueue(bad)
 
 

@@ -34,10 +34,16 @@ def test_side_shrinks_as_layers_images_and_levels_grow() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("budget", 0), ("images", -1), ("budget", 1.5), ("images", True)]
+    ("name", "value", "error"),
+    [
+        ("budget", 0, ValueError),
+        ("images", -1, ValueError),
+        ("budget", 1.5, TypeError),
+        ("images", True, TypeError),
+    ],
 )
-def test_bad_arguments_name_themselves(name: str, value: object) -> None:
-    with pytest.raises(ValueError, match=f"{name}={value!r} is not valid"):
+def test_bad_arguments_name_themselves(name: str, value: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match=f"{name}={value!r} is not valid"):
         budget.plan_max_side([(4, 4, 1)], **{name: value})
 
 

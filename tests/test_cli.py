@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -340,7 +341,16 @@ def test_log_free_size_model_needs_size_for_images_of_different_sizes(fcn_model,
 
 
 def test_log_preprocess_by_keras_applications_name(saved_model, pngs, tmp_path, capsys):
-    assert "resnet_v2" in PREPROCESS_NAMES
+    """The names are keras.applications' own, as the installed Keras has them: none listed that it lacks."""
+    import inspect
+
+    from tbactviz.cli.inputs import keras_preprocess_names
+
+    assert PREPROCESS_NAMES == ("none", "unit", "symmetric")
+    names = keras_preprocess_names()
+    assert "resnet_v2" in names and "imagenet_utils" not in names
+    for name in names:
+        assert inspect.ismodule(getattr(keras.applications, name))
     code, _, _ = run(
         ["log", saved_model, pngs[1], "--preprocess", "resnet_v2", "--logdir", tmp_path, "-q"], capsys
     )
@@ -391,6 +401,54 @@ def test_log_unreadable_image_exits_5(saved_model, tmp_path, capsys):
     code, _, err = run(["log", saved_model, bad, "--logdir", tmp_path / "logs"], capsys)
     assert code == ExitCode.BAD_INPUT and "broken.jpg" in err and "not a readable image" in err
     assert not (tmp_path / "logs").exists()  # nothing written
+
+
+def test_log_corrupt_png_fails_by_name_before_keras_or_tensorflow_is_imported(tmp_path):
+    """Every input is read and decoded before the model loads: a broken file fails at once."""
+    good = tmp_path / "good.png"
+    Image.new("RGB", (32, 32), (200, 40, 40)).save(good)
+    bad = tmp_path / "cut.png"
+    bad.write_bytes(good.read_bytes()[:-40])  # a PNG cut inside its image data
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"never loaded")
+    argv = ["log", str(model), str(good), str(bad), "--logdir", str(tmp_path / "logs")]
+    code = (
+        "import sys; from tbactviz.cli import main\n"
+        f"rc = main({argv!r})\n"
+        "print('rc', rc, 'frameworks', sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert f"rc {int(ExitCode.BAD_INPUT)} frameworks []" in out.stdout, out.stdout + out.stderr
+    assert "cut.png" in out.stderr and "not a readable image" in out.stderr
+    assert not (tmp_path / "logs").exists()
+
+
+_ABSL = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog|[IWE]\d{4} [\d:.]+ +\d+ \S+:\d+\])", re.M
+)
+
+
+@pytest.mark.slow
+def test_tensorflow_start_up_lines_stay_quiet_unless_verbose(saved_model):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    plain = subprocess.run(
+        [sys.executable, "-c", "import keras, tensorflow as tf; tf.config.list_physical_devices()"],
+        capture_output=True, text=True, timeout=180, env=env,
+    )  # fmt: skip
+    noise = _ABSL.findall(plain.stderr)
+    if not noise:
+        pytest.skip("TensorFlow prints no start-up lines on this machine")
+    cmd = [sys.executable, "-m", "tbactviz"]
+    quiet = subprocess.run(
+        [*cmd, "layers", str(saved_model)], capture_output=True, text=True, timeout=180, env=env
+    )
+    assert quiet.returncode == 0 and "conv" in quiet.stdout
+    assert not _ABSL.findall(quiet.stderr) and "cuInit" not in quiet.stderr, quiet.stderr
+    loud = subprocess.run(
+        [*cmd, "--verbose", "layers", str(saved_model)], capture_output=True, text=True, timeout=180, env=env
+    )
+    assert loud.returncode == 0 and _ABSL.findall(loud.stderr), loud.stderr  # let through with --verbose
+    assert ("cuInit" in plain.stderr) == ("cuInit" in loud.stderr)
 
 
 def test_log_bad_layer_exits_6_with_close_matches(saved_model, pngs, tmp_path, capsys):

@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tbactviz.tools.board import TensorBoardServer, free_port
+from _tensorboard import TensorBoardServer, free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -69,17 +68,23 @@ def _board_command(tmp_path: Path, port: int) -> list[str]:
 
 
 def _library_command(tmp_path: Path, port: int) -> list[str]:
-    """``run_tensorboard`` keeps a parent: it must forward the signal and wait."""
+    """``serve_tensorboard`` called from a program of one's own."""
     code = (
-        f"from tbactviz.tools.board import run_tensorboard; run_tensorboard({str(tmp_path)!r}, port={port})"
+        "import sys; from tbactviz.tools.board import serve_tensorboard; "
+        f"sys.exit(serve_tensorboard({str(tmp_path)!r}, port={port}))"
     )
     return [sys.executable, "-c", code]
 
 
 @pytest.mark.parametrize(
     ("sig", "command"),
-    [(signal.SIGTERM, _board_command), (signal.SIGHUP, _board_command), (signal.SIGTERM, _library_command)],
-    ids=["board-SIGTERM", "board-SIGHUP", "run_tensorboard-SIGTERM"],
+    [
+        (signal.SIGTERM, _board_command),
+        (signal.SIGHUP, _board_command),
+        (signal.SIGINT, _board_command),
+        (signal.SIGTERM, _library_command),
+    ],
+    ids=["board-SIGTERM", "board-SIGHUP", "board-SIGINT", "serve_tensorboard-SIGTERM"],
 )
 def test_board_leaves_no_process_and_frees_the_port(sig, command, tmp_path):
     port = free_port()

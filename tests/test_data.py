@@ -44,10 +44,16 @@ def test_parse_size_accepts_the_usual_forms(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "x", "abc", "0x10", "10x0", "-3x3", "1.5x2", "2x3x4", "99999x1", (1, 2, 3), True]
+    "text", ["", "x", "abc", "0x10", "10x0", "-3x3", "1.5x2", "2x3x4", "99999x1", (1, 2, 3)]
 )
 def test_parse_size_rejects_bad_sizes_naming_the_argument(text):
     with pytest.raises(SizeError, match=r"--size=.*expected HxW"):
+        parse_size(text, argument="--size")
+
+
+@pytest.mark.parametrize("text", [True, None, 2.5])
+def test_parse_size_rejects_a_wrong_type_with_a_type_error(text):
+    with pytest.raises(TypeError, match=rf"--size={text!r} is not valid; expected a size"):
         parse_size(text, argument="--size")
 
 
@@ -125,8 +131,30 @@ def test_load_images_stacks_and_checks_sizes(images):
     assert batch.shape == (2, 8, 8, 3)
     with pytest.raises(InputFileError, match="different sizes"):
         load_images([images["png"], images["grey"]])
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match=r"paths=\[\] is not valid; expected at least one image file"):
         load_images([])
+    with pytest.raises(TypeError, match=r"paths=3 is not valid; expected an image file"):
+        load_images(3)
+
+
+def test_load_images_takes_a_single_path_as_a_batch_of_one(images):
+    """A str is one file, not a sequence of one-letter paths ("input '/' is a directory" before)."""
+    for path in (str(images["png"]), Path(images["png"])):
+        batch = load_images(path, (8, 8))
+        assert batch.shape == (1, 8, 8, 3)
+        np.testing.assert_array_equal(batch[0], load_image(images["png"], (8, 8)))
+
+
+def test_a_corrupt_image_fails_when_opened_with_its_name(tmp_path):
+    from tbactviz.tools.data import open_image
+
+    good = tmp_path / "good.png"
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(good)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(good.read_bytes()[:-40])  # cut inside the image data
+    assert open_image(good).size == (64, 64)
+    with pytest.raises(InputFileError, match=r"broken\.png"):
+        open_image(broken)
 
 
 # -- arrays --------------------------------------------------------------------------------------------------
@@ -213,19 +241,20 @@ def test_make_shapes_classes_subset_and_labels_index_it():
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "error"),
     [
-        {"n": 0},
-        {"n": 2.5},
-        {"size": 4},
-        {"noise": -1.0},
-        {"classes": ()},
-        {"classes": ("hexagon",)},
-        {"classes": ("circle", "circle")},
+        ({"n": 0}, ValueError),
+        ({"n": 2.5}, TypeError),
+        ({"size": 4}, ValueError),
+        ({"noise": -1.0}, ValueError),
+        ({"noise": True}, TypeError),
+        ({"classes": ()}, ValueError),
+        ({"classes": ("hexagon",)}, ValueError),
+        ({"classes": ("circle", "circle")}, ValueError),
     ],
 )
-def test_make_shapes_rejects_bad_arguments(kwargs):
-    with pytest.raises(ValueError, match=next(iter(kwargs))):
+def test_make_shapes_rejects_bad_arguments(kwargs, error):
+    with pytest.raises(error, match=next(iter(kwargs))):
         make_shapes(**{"n": 10, **kwargs})
 
 

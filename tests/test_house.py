@@ -36,7 +36,7 @@ FLOW = (
     "__main__",
 )
 #: Top-level modules every stage may import.
-SHARED = {"errors", "options", "_version", "_moved"}
+SHARED = {"checks", "errors", "options", "_version", "_moved"}
 #: Stages whose modules import no deep-learning framework, not even inside a function.
 NUMPY_ONLY = (
     "events/naming",
@@ -52,7 +52,7 @@ NUMPY_ONLY = (
     "training/schedule",
     "training/background",
     "tools/data",
-    "tools/board",
+    "checks",
     "errors",
     "options",
 )

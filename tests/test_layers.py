@@ -356,5 +356,7 @@ _CONVS = [keras.layers.Conv2D(1, 1) for _ in range(40)]
 
 
 def test_default_layers_budget_validation():
-    with pytest.raises(ValueError, match="max_layers must be >= 1; received 0"):
+    with pytest.raises(ValueError, match="max_layers=0 is not valid; expected an int >= 1"):
         default_layers([], 0)
+    with pytest.raises(TypeError, match=r"max_layers=2\.0 is not valid; expected an int >= 1, got float"):
+        default_layers([], 2.0)

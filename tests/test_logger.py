@@ -211,7 +211,6 @@ def test_fixed_range_given_per_layer(tmp_path: Path, model: keras.Model, probe: 
         ({"eps": -1.0}, "eps=-1.0"),
         ({"compress_level": 10}, "compress_level=10"),
         ({"on_error": "ignore"}, "on_error='ignore'"),
-        ({"workers": 0}, "workers=0"),
         ({"levels": 1}, "levels=1"),
         ({"levels": 255}, "levels=255"),
     ],
@@ -331,11 +330,16 @@ def test_auto_chunks_bound_the_activations_held_at_once(
     assert figures["conv1"]["sparsity"] == pytest.approx(float(np.mean(want == 0)))
 
 
-def test_worker_threads_write_the_same_event(tmp_path: Path, model: keras.Model, probe: np.ndarray) -> None:
+def test_the_deprecated_workers_option_changes_nothing_in_the_event(
+    tmp_path: Path, model: keras.Model, probe: np.ndarray
+) -> None:
     layers = ["conv1", "conv2", "conv3_dead"]
-    for workers in (1, 3):
-        with tbactviz.ActivationLogger(tmp_path / str(workers), model, layers=layers, workers=workers) as log:
-            log(probe, 0)
+    with tbactviz.ActivationLogger(tmp_path / "1", model, layers=layers) as log:
+        log(probe, 0)
+    with pytest.warns(DeprecationWarning, match="workers= does nothing"):
+        log = tbactviz.ActivationLogger(tmp_path / "3", model, layers=layers, workers=3)
+    with log:
+        log(probe, 0)
     one, three = _records_by_key(tmp_path / "1"), _records_by_key(tmp_path / "3")
     assert one.keys() == three.keys() and len(one) == 3 * 9
     for key, value in one.items():

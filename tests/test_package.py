@@ -103,3 +103,14 @@ def test_the_old_modules_now_folders_reexport_their_names() -> None:
 
     assert list_layers is tbactviz.list_layers and LayerInfo is tbactviz.LayerInfo
     assert layer_stats is tbactviz.layer_stats and callable(histogram_buckets) and "sparsity" in STAT_NAMES
+
+
+def test_the_package_ships_no_test_harness_and_starts_tensorboard_by_its_own_program() -> None:
+    """TensorBoardServer lives in tests/_tensorboard.py; ``tbactviz board`` runs ``tensorboard.program``."""
+    import inspect
+
+    from tbactviz.tools import board
+
+    assert not {"TensorBoardServer", "exec_tensorboard", "run_tensorboard"} & set(dir(board))
+    source = inspect.getsource(board.serve_tensorboard)
+    assert "program.TensorBoard(" in source and "subprocess" not in inspect.getsource(board)

@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 from _plugin_logs import build, synthetic_run
-
-from tbactviz.tools.board import TensorBoardServer
+from _tensorboard import TensorBoardServer
 
 pytestmark = pytest.mark.slow
 

@@ -181,24 +181,30 @@ def test_repr_shows_configuration_and_state() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "fragments"),
+    ("kwargs", "error", "fragments"),
     [
-        ({"every_n_epochs": -1}, ["every_n_epochs=-1", "int >= 0", "0 turns epoch logging off"]),
-        ({"every_n_epochs": 1.5}, ["every_n_epochs=1.5", "int >= 0"]),
-        ({"every_n_epochs": True}, ["every_n_epochs=True"]),
-        ({"every_n_batches": -2}, ["every_n_batches=-2", "0 turns batch logging off"]),
-        ({"every_n_batches": "10"}, ["every_n_batches='10'"]),
-        ({"steps": 5}, ["steps=5", "iterable of ints >= 0"]),
-        ({"steps": "12"}, ["steps='12'", "iterable of ints"]),
-        ({"steps": [1, -3]}, ["steps=[1, -3]", "-3 is not an int >= 0"]),
-        ({"steps": [1.0]}, ["1.0 is not an int"]),
-        ({"log_at_start": 1}, ["log_at_start=1", "True or False"]),
-        ({"step_unit": "epochs"}, ["step_unit='epochs'", "'epoch'", "'batch'", "None"]),
-        ({"step_unit": "epoch", "every_n_batches": 3}, ["step_unit='epoch'", "every_n_batches=3", "'batch'"]),
+        ({"every_n_epochs": -1}, ValueError, ["every_n_epochs=-1", "int >= 0", "0 turns epoch logging off"]),
+        ({"every_n_epochs": 1.5}, TypeError, ["every_n_epochs=1.5", "int >= 0", "got float"]),
+        ({"every_n_epochs": True}, TypeError, ["every_n_epochs=True", "got bool"]),
+        ({"every_n_batches": -2}, ValueError, ["every_n_batches=-2", "0 turns batch logging off"]),
+        ({"every_n_batches": "10"}, TypeError, ["every_n_batches='10'"]),
+        ({"steps": 5}, TypeError, ["steps=5", "iterable of ints >= 0"]),
+        ({"steps": "12"}, TypeError, ["steps='12'", "iterable of ints"]),
+        ({"steps": [1, -3]}, ValueError, ["steps=[1, -3]", "-3 is below 0", "ints >= 0"]),
+        ({"steps": [1.0]}, TypeError, ["1.0 is not an int"]),
+        ({"log_at_start": 1}, TypeError, ["log_at_start=1", "True or False"]),
+        ({"step_unit": "epochs"}, ValueError, ["step_unit='epochs'", "'epoch'", "'batch'", "None"]),
+        (
+            {"step_unit": "epoch", "every_n_batches": 3},
+            ValueError,
+            ["step_unit='epoch'", "every_n_batches=3", "'batch'"],
+        ),
     ],
 )
-def test_invalid_arguments_name_argument_value_and_options(kwargs: dict, fragments: list[str]) -> None:
-    with pytest.raises(ValueError) as info:
+def test_invalid_arguments_name_argument_value_and_options(
+    kwargs: dict, error: type[Exception], fragments: list[str]
+) -> None:
+    with pytest.raises(error) as info:
         Schedule(**kwargs)
     for fragment in fragments:
         assert fragment in str(info.value)

@@ -18,11 +18,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from _tensorboard import TensorBoardServer, free_port
 from PIL import Image
 
 import tbactviz
 from tbactviz.grids.tiling import grid_shape
-from tbactviz.tools.board import TensorBoardServer, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -71,8 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments without the program name; ``None`` reads ``sys.argv[1:]``.
 
     Returns:
-        The exit status, one of :class:`ExitCode` (``board`` becomes TensorBoard on POSIX and does not
-        return). Usage errors (exit status 2) and ``--help`` / ``--version`` (0) are reported by argparse's
+        The exit status, one of :class:`ExitCode` (``board`` returns when TensorBoard stops). Usage errors
+        (exit status 2) and ``--help`` / ``--version`` (0) are reported by argparse's
         ``SystemExit``, which is caught and turned into the return value too.
 
     Example:

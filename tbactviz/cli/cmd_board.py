@@ -1,12 +1,13 @@
 """``tbactviz board``: TensorBoard over a log root, every logged step kept.
 
-On POSIX the command becomes TensorBoard (:func:`tbactviz.tools.board.exec_tensorboard`): same process id, so
-SIGTERM, SIGHUP and Ctrl-C reach TensorBoard itself and nothing is orphaned or left holding the port.
+TensorBoard's own program runs in this process (:func:`tbactviz.tools.board.serve_tensorboard`): SIGTERM,
+SIGHUP and Ctrl-C stop it, and nothing is orphaned or left holding the port.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import shlex
@@ -15,6 +16,7 @@ import subprocess
 import sys
 
 from tbactviz.cli.exits import CliError, ExitCode
+from tbactviz.cli.models import quiet_tensorflow
 from tbactviz.errors import LogdirError
 
 __all__ = ["open_when_ready", "port_is_free", "run"]
@@ -60,8 +62,8 @@ while time.monotonic() < deadline:
 def open_when_ready(url: str, *, timeout: float = 120.0) -> None:
     """Open ``url`` in a web browser once the server behind it answers, from a detached helper process.
 
-    The helper outlives this process (``tbactviz board`` then becomes TensorBoard) and gives up after
-    ``timeout`` seconds. :mod:`webbrowser` picks the browser (``$BROWSER`` first).
+    The helper runs beside TensorBoard, detached, and gives up after ``timeout`` seconds. :mod:`webbrowser`
+    picks the browser (``$BROWSER`` first).
 
     Args:
         url: The page, e.g. ``http://127.0.0.1:6006/#tbactviz``.
@@ -77,8 +79,8 @@ def open_when_ready(url: str, *, timeout: float = 120.0) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``tbactviz board``; return the exit status (on POSIX it does not return unless ``--dry-run``)."""
-    from tbactviz.tools.board import DEFAULT_SAMPLES, exec_tensorboard, free_port, tensorboard_args
+    """Run ``tbactviz board``; return the exit status once TensorBoard stops."""
+    from tbactviz.tools.board import DEFAULT_SAMPLES, free_port, serve_tensorboard, tensorboard_args
 
     if args.samples < 1:
         raise CliError(f"--samples={args.samples!r} is not valid; expected an int >= 1", ExitCode.USAGE)
@@ -102,4 +104,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"The Activations tab: {where}{note}", flush=True)
     if args.open:
         open_when_ready(where)
-    return exec_tensorboard(args.logdir, host=args.host, port=port, samples=samples)
+    if importlib.util.find_spec("tensorflow") is not None:  # TensorBoard imports it when it is installed
+        quiet_tensorflow(args.verbose, module="tensorflow")
+    return serve_tensorboard(args.logdir, host=args.host, port=port, samples=samples)

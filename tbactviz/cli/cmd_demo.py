@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"--image-size={args.image_size!r} is not valid; expected an int >= 16", ExitCode.BAD_SIZE
         )
-    quiet_tensorflow()
+    quiet_tensorflow(args.verbose)
     from tbactviz.tools.demo import run_demo
 
     result = run_demo(

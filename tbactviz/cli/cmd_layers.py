@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if args.input_shape is not None:
         input_shape = parse_shape(args.input_shape, "--input-shape")
     selectors = split_selectors(args.match)
-    model = load_model(args.model, args.model_factory)
+    model = load_model(args.model, args.model_factory, verbose=args.verbose)
     import tbactviz
     from tbactviz.layers.listing import default_layers
     from tbactviz.layers.selection import match_layers

@@ -1,7 +1,8 @@
 """``tbactviz log MODEL INPUTS...``: post-hoc logging of a saved model on image files and ``.npy`` arrays.
 
-Everything that can fail cheaply fails before the model is loaded: the flags (validated by the options
-table), the model path, every input file, ``--size`` and ``--logdir``. The probe then goes through the
+Everything that can fail cheaply fails before the model is loaded and before Keras or TensorFlow is imported:
+the flags (validated by the options table), the model path, ``--size``, ``--logdir`` and every input file,
+read and decoded (a corrupt image fails at once, by name). The probe then goes through the
 logger's chunked path (:meth:`tbactviz.ActivationLogger.probe_chunks` into
 :meth:`~tbactviz.ActivationLogger.write_chunks`): chunks of ``--batch-size`` samples (automatic: about 256 MiB
 of activations), each folded and released before the next, all layers written as one event at ``--step``.
@@ -21,10 +22,17 @@ from tbactviz.cli.inputs import (
     expand_inputs,
     fmt_shape,
     preprocess,
+    read_files,
     read_inputs,
     show_progress,
 )
-from tbactviz.cli.models import check_model_path, input_spec, load_factory_weights, load_model
+from tbactviz.cli.models import (
+    check_model_path,
+    input_spec,
+    load_factory_weights,
+    load_model,
+    quiet_tensorflow,
+)
 from tbactviz.cli.parser import logger_options, split_selectors
 
 __all__ = ["board_hint", "run"]
@@ -71,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
     from tbactviz.tools import data
 
     options: dict[str, Any] = logger_options(args)
-    check_preprocess(args.preprocess)  # validated before the slow part, applied after reading
     if args.step < 0:
         raise CliError(f"--step={args.step!r} is not valid; expected an int >= 0", ExitCode.USAGE)
     check_model_path(args.model, args.model_factory)
@@ -79,13 +86,17 @@ def run(args: argparse.Namespace) -> int:
     if args.size is not None:
         data.parse_size(args.size, argument="--size")
     _check_logdir(args.logdir)
-    model = load_model(args.model, args.model_factory)
+    progress = show_progress(args.quiet)
+    files = read_files(paths, progress=progress)  # every file read and decoded before Keras is imported
+    quiet_tensorflow(args.verbose)
+    check_preprocess(args.preprocess)  # keras.applications' names: checked before the model loads
+    model = load_model(args.model, args.model_factory, verbose=args.verbose)
 
     import tbactviz
     from tbactviz.probe.extractor import num_samples
 
-    progress = show_progress(args.quiet)
-    x = read_inputs(paths, input_spec(model), args.size, progress=progress)
+    x = read_inputs(files, input_spec(model), args.size)
+    del files
     if args.model_factory is not None:
         load_factory_weights(model, args.model, x)
     x = preprocess(x, args.preprocess)

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tbactviz.cli.exits import CliError, ExitCode
 
@@ -25,38 +25,40 @@ __all__ = [
     "check_preprocess",
     "expand_inputs",
     "fmt_shape",
+    "keras_preprocess_names",
     "preprocess",
+    "read_files",
     "read_inputs",
     "show_progress",
 ]
 
 _log = logging.getLogger("tbactviz.cli")
 
-#: Names accepted by ``--preprocess``: ``none`` (pixels as read, 0..255), ``unit`` (/255 -> 0..1),
-#: ``symmetric`` (/127.5 - 1 -> -1..1) and the keras.applications modules that have a ``preprocess_input``.
-PREPROCESS_NAMES: tuple[str, ...] = (
-    "none",
-    "unit",
-    "symmetric",
-    "convnext",
-    "densenet",
-    "efficientnet",
-    "efficientnet_v2",
-    "inception_resnet_v2",
-    "inception_v3",
-    "mobilenet",
-    "mobilenet_v2",
-    "mobilenet_v3",
-    "nasnet",
-    "regnet",
-    "resnet",
-    "resnet50",
-    "resnet_rs",
-    "resnet_v2",
-    "vgg16",
-    "vgg19",
-    "xception",
-)
+#: ``--preprocess`` names of tbactviz's own: ``none`` (pixels as read, 0..255), ``unit`` (/255 -> 0..1),
+#: ``symmetric`` (/127.5 - 1 -> -1..1). Every other name is a ``keras.applications`` module with a
+#: ``preprocess_input`` (:func:`keras_preprocess_names`), as the installed Keras has them.
+PREPROCESS_NAMES: tuple[str, ...] = ("none", "unit", "symmetric")
+
+
+def keras_preprocess_names() -> tuple[str, ...]:
+    """The ``keras.applications`` modules that have a ``preprocess_input``, as the installed Keras has them
+    (``imagenet_utils`` aside: a helper, not a model family). Imports Keras.
+
+    Example:
+        >>> "resnet_v2" in keras_preprocess_names()  # doctest: +SKIP
+        True
+    """
+    import inspect
+
+    import keras
+
+    return tuple(
+        sorted(
+            name
+            for name, module in vars(keras.applications).items()
+            if inspect.ismodule(module) and hasattr(module, "preprocess_input") and name != "imagenet_utils"
+        )
+    )
 
 
 def show_progress(quiet: bool) -> bool:
@@ -152,28 +154,48 @@ def _image_target(
     return size, spec[2] or 3
 
 
-def read_inputs(
-    paths: Sequence[str], spec: tuple[int | None, ...] | None, size_text: str | None, *, progress: bool
-) -> np.ndarray:
-    """Read image files and ``.npy`` arrays into one float32 batch that fits ``spec``.
+def read_files(paths: Sequence[str], *, progress: bool) -> list[tuple[str, Any]]:
+    """Read and decode every input file, before the model is loaded: a broken file fails at once, by name.
+
+    Returns:
+        ``(path, content)`` per file: the array of a ``.npy`` file, the decoded Pillow image of an image file
+        (resized and converted by :func:`read_inputs` once the model's input is known).
 
     Raises:
-        CliError: The inputs do not fit the model (exit 8) or images of different sizes without ``--size``
-            for a model of free size (exit 7).
-        tbactviz.tools.data.InputFileError: A file is unreadable (exit 5).
+        tbactviz.tools.data.InputFileError: A file is missing or unreadable (exit 5).
     """
-    import numpy as np
     from tqdm.auto import tqdm
 
     from tbactviz.tools import data
 
+    return [
+        (path, data.load_array(path) if data.is_array_file(path) else data.open_image(path))
+        for path in tqdm(paths, desc="read", unit="file", disable=not progress or len(paths) < 2, leave=False)
+    ]
+
+
+def read_inputs(
+    files: Sequence[tuple[str, Any]],
+    spec: tuple[int | None, ...] | None,
+    size_text: str | None,
+) -> np.ndarray:
+    """The files read by :func:`read_files` as one float32 batch that fits ``spec``.
+
+    Raises:
+        CliError: The inputs do not fit the model (exit 8) or images of different sizes without ``--size``
+            for a model of free size (exit 7).
+    """
+    import numpy as np
+
+    from tbactviz.tools import data
+
     size = data.parse_size(size_text, argument="--size") if size_text is not None else None
-    image_paths = [p for p in paths if not data.is_array_file(p)]
+    image_paths = [path for path, content in files if not isinstance(content, np.ndarray)]
     target, channels = _image_target(spec, size, size_text, image_paths[0]) if image_paths else (size, 3)
     batches: list[np.ndarray] = []
-    for path in tqdm(paths, desc="inputs", unit="file", disable=not progress or len(paths) < 2, leave=False):
-        if data.is_array_file(path):
-            arr = data.load_array(path).astype(np.float32, copy=False)
+    for path, content in files:
+        if isinstance(content, np.ndarray):
+            arr = content.astype(np.float32, copy=False)
             if spec is not None and _fits(arr.shape, spec):
                 arr = arr[None]
             elif spec is not None and not _fits(arr.shape[1:], spec):
@@ -185,7 +207,7 @@ def read_inputs(
             elif spec is None and arr.ndim < 2:
                 arr = arr[None]
         else:
-            arr = data.load_image(path, target, channels=channels)[None]
+            arr = data.image_array(content, target, channels=channels)[None]
         batches.append(arr)
     shapes = sorted({b.shape[1:] for b in batches})
     if len(shapes) > 1:
@@ -200,16 +222,21 @@ def read_inputs(
 
 
 def check_preprocess(name: str) -> None:
-    """CliError (exit 2) unless ``name`` is one of :data:`PREPROCESS_NAMES` (the message lists them)."""
-    if name not in PREPROCESS_NAMES:
+    """CliError (exit 2) unless ``name`` is one of :data:`PREPROCESS_NAMES` or of
+    :func:`keras_preprocess_names` (the message lists them). Imports Keras for a name not of tbactviz's.
+    """
+    if name in PREPROCESS_NAMES:
+        return
+    names = (*PREPROCESS_NAMES, *keras_preprocess_names())
+    if name not in names:
         raise CliError(
-            f"--preprocess={name!r} is not valid; expected one of: {', '.join(PREPROCESS_NAMES)}",
-            ExitCode.USAGE,
+            f"--preprocess={name!r} is not valid; expected one of: {', '.join(names)}", ExitCode.USAGE
         )
 
 
 def preprocess(x: np.ndarray, name: str) -> np.ndarray:
-    """Apply ``--preprocess NAME`` to a 0..255 batch (see :data:`PREPROCESS_NAMES`).
+    """Apply ``--preprocess NAME`` to a 0..255 batch: one of :data:`PREPROCESS_NAMES`, or the
+    ``preprocess_input`` of the ``keras.applications`` module of that name.
 
     Raises:
         CliError: (exit 2) an unknown name; the valid ones are listed.
@@ -224,7 +251,5 @@ def preprocess(x: np.ndarray, name: str) -> np.ndarray:
     import keras
     import numpy as np
 
-    func = getattr(getattr(keras.applications, name, None), "preprocess_input", None)
-    if func is None:
-        raise CliError(f"--preprocess={name!r} is not available in Keras {keras.__version__}", ExitCode.USAGE)
+    func = getattr(keras.applications, name).preprocess_input
     return np.asarray(func(x.copy()), dtype=np.float32)

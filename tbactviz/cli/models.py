@@ -12,7 +12,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +24,55 @@ if TYPE_CHECKING:
     import keras
     import numpy as np
 
-__all__ = ["check_model_path", "import_factory", "input_spec", "load_factory_weights", "load_model"]
+__all__ = [
+    "check_model_path",
+    "import_factory",
+    "input_spec",
+    "load_factory_weights",
+    "load_model",
+    "quiet_tensorflow",
+]
 
 _PRIVATE_PREFIX = "_tbactviz_model_factory_"
 
 
-def quiet_tensorflow() -> None:
-    """Keep TensorFlow's C++ start-up chatter off the terminal unless the user chose a level."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+#: The lines TensorFlow's C++ runtime writes while it is imported, before absl's logging is set up (so
+#: ``TF_CPP_MIN_LOG_LEVEL`` does not reach them): absl's notice, then ``I0000 00:00:... file.cc:31] ...``.
+_ABSL_LINE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IWE]\d{4} [\d:.]+ +\d+ [\w./-]+:\d+\] .*)$"
+)
+
+
+def quiet_tensorflow(verbose: bool = False, *, module: str = "keras") -> None:
+    """Import ``module`` (Keras, which imports TensorFlow, or TensorFlow itself) with TensorFlow's C++
+    start-up lines kept off the terminal.
+
+    Without ``verbose``: ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set a level (errors such as "failed call
+    to cuInit" on a machine without a GPU stay quiet; Python exceptions still say what failed), and the
+    lines TensorFlow's C++ runtime writes to stderr while it is imported, before that setting applies
+    (oneDNN, "Could not find cuda drivers"), are dropped; anything else written meanwhile is passed on.
+    With ``verbose`` (``tbactviz --verbose``) everything goes through untouched.
+    """
+    if verbose or module in sys.modules:
+        importlib.import_module(module)
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            importlib.import_module(module)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            lines = caught.read().decode("utf-8", "replace").splitlines()
+            kept = [line for line in lines if not _ABSL_LINE.match(line)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
 
 
 def _append_path(directory: str) -> None:
@@ -126,15 +169,20 @@ def _from_factory(factory: str) -> keras.Model:
     return model
 
 
-def load_model(path: str, factory: str | None) -> keras.Model:
+def load_model(path: str, factory: str | None, *, verbose: bool = False) -> keras.Model:
     """Load MODEL, or build it with ``--model-factory`` (its weights are loaded by
     :func:`load_factory_weights` once a sample has built it).
+
+    Args:
+        path: MODEL as given.
+        factory: ``--model-factory`` or None.
+        verbose: ``--verbose``: let TensorFlow's C++ start-up lines through (see :func:`quiet_tensorflow`).
 
     Raises:
         CliError: MODEL missing (exit 3) or not loadable (exit 4); the message says what would work.
     """
     check_model_path(path, factory)
-    quiet_tensorflow()
+    quiet_tensorflow(verbose)
     if factory is not None:
         return _from_factory(factory)
     import keras

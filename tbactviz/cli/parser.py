@@ -48,11 +48,6 @@ def _wrap(text: str) -> str:
     return textwrap.fill(text, width=88)
 
 
-def _valid_part(message: str) -> str:
-    """``'x=0 is not valid; expected an int >= 1'`` -> ``'expected an int >= 1'``."""
-    return message.split("; ", 1)[1] if "; " in message else message
-
-
 def _converter(option: Option) -> Callable[[str], Any]:
     """An argparse ``type`` that parses and validates one value of ``option``, naming its flag on error."""
 
@@ -67,16 +62,15 @@ def _converter(option: Option) -> Callable[[str], Any]:
             else:
                 value = text
         except ValueError:
-            what = "an int" if option.kind == "int" else "a number"
+            valid = option.valid.removesuffix(" or None")  # None is the flag left out
             raise argparse.ArgumentTypeError(
-                f"{option.flag}={text!r} is not valid; expected {what}"
+                f"{option.flag}={text!r} is not valid; expected {valid}"
             ) from None
         try:
-            return option.check(value)
+            return check_options({option.name: value})[option.name]  # deprecated values warned about
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(
-                f"{option.flag}={text!r} is not valid; {_valid_part(str(exc))}"
-            ) from None
+            message = str(exc).replace(f"{option.name}={value!r}", f"{option.flag}={text!r}", 1)
+            raise argparse.ArgumentTypeError(message) from None
 
     convert.__name__ = option.kind
     return convert
@@ -279,7 +273,8 @@ def _add_log(sub: Any) -> None:
         "--preprocess",
         default="none",
         metavar="NAME",
-        help="input preprocessing: " + ", ".join(PREPROCESS_NAMES) + " (default: none)",
+        help="input preprocessing: " + ", ".join(PREPROCESS_NAMES) + ", or the name of a keras.applications "
+        "module with a preprocess_input, e.g. resnet_v2, vgg16, efficientnet (default: none)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars (shown on a terminal only)")
     add_option_flags(p, cli_options())
@@ -317,8 +312,8 @@ def _add_board(sub: Any) -> None:
         description=_wrap(
             "Start TensorBoard over LOGDIR with --samples_per_plugin set so that every image, "
             "histogram and scalar step stays visible (TensorBoard keeps only 10 image steps by default). "
-            "On POSIX the command becomes TensorBoard (same process id), so Ctrl-C, SIGTERM and SIGHUP reach "
-            "it directly and leave nothing behind."
+            "TensorBoard's own program runs in this process, so Ctrl-C, SIGTERM and SIGHUP stop it and "
+            "leave nothing behind."
         ),
         epilog=EXIT_STATUS_HELP,
         formatter_class=_FMT,

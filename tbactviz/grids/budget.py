@@ -24,6 +24,7 @@ import math
 from collections.abc import Sequence
 
 from tbactviz import options
+from tbactviz.checks import check_int
 from tbactviz.grids import tiling
 
 __all__ = [
@@ -112,11 +113,11 @@ def plan_max_side(
         size, :data:`MIN_SIDE_FLOOR` when even that does not fit (then the step exceeds the budget).
 
     Raises:
-        ValueError: ``budget`` or ``images`` is not an int >= 1, or a shape has a dimension < 1.
+        TypeError: ``budget`` or ``images`` is not an int.
+        ValueError: ``budget`` or ``images`` is below 1, or a shape has a dimension < 1.
     """
-    for name, value in (("budget", budget), ("images", images)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}={value!r} is not valid; expected an int >= 1")
+    budget = check_int("budget", budget, minimum=1)
+    images = check_int("images", images, minimum=1)
     shapes = [tuple(int(d) for d in s) for s in shapes]
 
     def fits(side: int) -> bool:

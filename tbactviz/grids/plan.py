@@ -16,10 +16,10 @@ Example:
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from tbactviz.checks import check_choice, check_int, check_optional_int, value_error
 from tbactviz.options import (
     CHANNEL_ORDERS,
     DEFAULT_MAX_SIDE,
@@ -167,38 +167,15 @@ class GridPlan:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# validation (shared with tbactviz.grids.tiling)
-
-
-def int_arg(name: str, value: object, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``; errors name the argument and the value."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name}={value!r} must be an int >= {minimum}, not a bool")
-    try:
-        result = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(
-            f"{name}={value!r} must be an int >= {minimum} (got {type(value).__name__})"
-        ) from None
-    if result < minimum:
-        raise ValueError(f"{name}={value!r} must be an int >= {minimum}")
-    return result
-
-
-def choice_arg(name: str, value: object, options: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``options``; errors name the argument, the value and the options."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name}={value!r} must be a str, one of {options}")
-    if value not in options:
-        raise ValueError(f"{name}={value!r} is not one of {options}")
-    return value
+# validation (the checks themselves are tbactviz.checks')
 
 
 def levels_arg(value: object) -> int:
     """Colour levels: 2..254 (:data:`MAX_LEVELS`) or :data:`ALL_LEVELS`."""
-    levels = int_arg("levels", value, 2)
+    valid = f"an int in 2..{MAX_LEVELS} (or {ALL_LEVELS}: every level)"
+    levels = check_int("levels", value, minimum=2, valid=valid)
     if levels > MAX_LEVELS and levels != ALL_LEVELS:
-        raise ValueError(f"levels={levels} must be an int in 2..{MAX_LEVELS} (or {ALL_LEVELS}: every level)")
+        raise value_error("levels", value, valid)
     return levels
 
 
@@ -219,7 +196,7 @@ def _shape_arg(shape: tuple[int | None, ...]) -> tuple[int, ...]:
             raise ValueError(
                 f"shape={tuple(shape)!r}: dimension {i} is None (unknown); the size needs every dim"
             )
-        dims.append(int_arg(f"shape[{i}]", d, 0))
+        dims.append(check_int(f"shape[{i}]", d, minimum=0))
     check_sample_shape(tuple(dims), what="shape")
     return tuple(dims)
 
@@ -296,14 +273,15 @@ def plan_grid(
         (46, 45, 1, (367, 359))
     """
     shape = _shape_arg(sample_shape)
-    max_images = int_arg("max_images", max_images, 1)
-    max_channels = int_arg("max_channels", max_channels, 1)
-    columns = None if columns is None else int_arg("columns", columns, 1)
-    padding = int_arg("padding", padding, 0)
-    max_side, min_side = int_arg("max_side", max_side, 1), int_arg("min_side", min_side, 0)
-    normalize = choice_arg("normalize", normalize, NORMALIZE_MODES)
-    order = choice_arg("order", order, CHANNEL_ORDERS)
-    precision = choice_arg("precision", precision, ("float32", "float64"))
+    max_images = check_int("max_images", max_images, minimum=1)
+    max_channels = check_int("max_channels", max_channels, minimum=1)
+    columns = check_optional_int("columns", columns, minimum=1, meaning="near-square")
+    padding = check_int("padding", padding, minimum=0)
+    max_side = check_int("max_side", max_side, minimum=1)
+    min_side = check_int("min_side", min_side, minimum=0)
+    normalize = check_choice("normalize", normalize, NORMALIZE_MODES)
+    order = check_choice("order", order, CHANNEL_ORDERS)
+    precision = check_choice("precision", precision, ("float32", "float64"))
     common = {
         "max_images": max_images,
         "normalize": normalize,

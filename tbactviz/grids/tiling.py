@@ -27,15 +27,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tbactviz.checks import check_choice, check_int, check_optional_int
 from tbactviz.grids.colormaps import LUTS
 from tbactviz.grids.plan import (
     ALL_LEVELS,
     GridGeometry,
     GridPlan,
     check_sample_shape,
-    choice_arg,
     grid_shape,
-    int_arg,
     plan_grid,
 )
 from tbactviz.grids.values import (
@@ -182,9 +181,7 @@ class TileResult:
             >>> r.indexed(levels=16)[1].shape
             (18, 3)
         """
-        levels = int_arg("levels", levels, 2)
-        if levels > MAX_LEVELS:
-            raise ValueError(f"levels={levels} must be an int in 2..{MAX_LEVELS}")
+        levels = check_int("levels", levels, minimum=2, maximum=MAX_LEVELS)
         if self._final_down > 1:
             return None
         code_to_index, palette = _palette(self._colormap, levels)
@@ -235,7 +232,7 @@ def assemble(partial: Mapping[str, Any], plan: GridPlan, colormap: str = "viridi
         >>> r.indexed(16)[0][0].tolist()
         [[0, 0, 17, 0, 0], [0, 0, 17, 0, 0], [17, 17, 17, 17, 17], [0, 0, 17, 17, 17], [0, 0, 17, 17, 17]]
     """
-    colormap = choice_arg("colormap", colormap, COLORMAPS)
+    colormap = check_choice("colormap", colormap, COLORMAPS)
     codes = np.asarray(partial["codes"])
     th, tw = -(-plan.h // plan.down), -(-plan.w // plan.down)
     if codes.ndim != 4 or codes.shape[1:] != (th, tw, plan.tiles):
@@ -367,17 +364,16 @@ def tile_activations(
         >>> result.channels.tolist()
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     """
-    max_images = int_arg("max_images", max_images, 1)
-    int_arg("max_channels", max_channels, 1)
-    if columns is not None:
-        int_arg("columns", columns, 1)
-    int_arg("padding", padding, 0)
-    int_arg("max_side", max_side, 1)
-    int_arg("min_side", min_side, 0)
-    normalize = choice_arg("normalize", normalize, NORMALIZE_MODES)
+    max_images = check_int("max_images", max_images, minimum=1)
+    check_int("max_channels", max_channels, minimum=1)
+    check_optional_int("columns", columns, minimum=1, meaning="near-square")
+    check_int("padding", padding, minimum=0)
+    check_int("max_side", max_side, minimum=1)
+    check_int("min_side", min_side, minimum=0)
+    normalize = check_choice("normalize", normalize, NORMALIZE_MODES)
     fixed = value_range_arg(normalize, value_range)
-    colormap = choice_arg("colormap", colormap, COLORMAPS)
-    order = choice_arg("order", order, CHANNEL_ORDERS)
+    colormap = check_choice("colormap", colormap, COLORMAPS)
+    order = check_choice("order", order, CHANNEL_ORDERS)
 
     arr = as_array(activations)
     check_sample_shape(tuple(arr.shape[1:]), what="activations per-sample shape")

@@ -6,13 +6,11 @@ numpy and the standard library only; :mod:`tbactviz.grids.tiling` re-exports the
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any, cast
 
 import numpy as np
 
+from tbactviz.checks import check_choice, check_range
 from tbactviz.grids.colormaps import LUTS
-from tbactviz.grids.plan import choice_arg
 from tbactviz.options import COLORMAPS
 
 __all__ = ["apply_colormap", "as_array", "finite_count", "to_float", "value_range", "value_range_arg"]
@@ -30,13 +28,7 @@ def value_range_arg(normalize: str, value: object) -> tuple[float, float] | None
             "value_range=None: normalize='fixed' needs value_range=(lo, hi) with finite lo < hi "
             "(e.g. tbactviz.grids.tiling.value_range(activations) measured once)"
         )
-    try:
-        lo, hi = (float(v) for v in cast("Iterable[Any]", value))
-    except (TypeError, ValueError):
-        raise TypeError(f"value_range={value!r} must be a pair of numbers (lo, hi)") from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
-        raise ValueError(f"value_range={value!r} must be finite with lo < hi")
-    return lo, hi
+    return check_range("value_range", value)
 
 
 def as_array(activations: object) -> np.ndarray:
@@ -136,7 +128,7 @@ def apply_colormap(values: np.ndarray, name: str) -> np.ndarray:
         >>> apply_colormap(np.array([0, 255], dtype=np.uint8), "gray").tolist()
         [[0, 0, 0], [255, 255, 255]]
     """
-    name = choice_arg("name", name, COLORMAPS)
+    name = check_choice("name", name, COLORMAPS)
     values = np.asarray(values)
     if values.dtype != np.uint8:
         raise TypeError(f"values has dtype {values.dtype}; apply_colormap expects uint8 levels (0..255)")

@@ -25,6 +25,7 @@ from typing import Any, Union
 
 import keras
 
+from tbactviz.checks import check_bool, type_error
 from tbactviz.layers.overview import DEFAULT_MAX_LAYERS, default_layers
 from tbactviz.model.capture import describe_output
 from tbactviz.model.shapes import infer_outputs
@@ -121,12 +122,8 @@ def list_layers(
         [('c', 'Conv2D', (None, 6, 6, 4), True)]
     """
     if not isinstance(model, keras.Model):
-        raise TypeError(
-            "model must be a keras.Model (Functional, Sequential or subclassed); "
-            f"received {type(model).__name__}."
-        )
-    if not isinstance(include_nested, bool):
-        raise TypeError(f"include_nested={include_nested!r} is not valid; expected True or False")
+        raise type_error("model", model, "a keras.Model (Functional, Sequential or subclassed)")
+    check_bool("include_nested", include_nested)
     infos: list[LayerInfo] = []
     seen: set[int] = set()
 

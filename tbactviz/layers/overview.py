@@ -13,6 +13,8 @@ from typing import Any, Protocol, TypeVar
 
 import keras
 
+from tbactviz.checks import check_int
+
 __all__ = ["DEFAULT_MAX_LAYERS", "check_max_layers", "default_layers", "mro_names"]
 
 #: Number of layers the default selection (``layers=None``) picks at most.
@@ -97,10 +99,7 @@ def mro_names(layer: object) -> set[str]:
 
 def check_max_layers(max_layers: object) -> None:
     """Validate a ``max_layers`` budget (an int >= 1)."""
-    if isinstance(max_layers, bool) or not hasattr(max_layers, "__index__"):
-        raise TypeError(f"max_layers={max_layers!r} is not valid; expected an int >= 1")
-    if int(max_layers) < 1:  # type: ignore[call-overload, unused-ignore]
-        raise ValueError(f"max_layers must be >= 1; received {max_layers}.")
+    check_int("max_layers", max_layers, minimum=1)
 
 
 def _evenly_spaced(items: Sequence[C], k: int) -> list[C]:

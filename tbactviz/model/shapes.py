@@ -20,6 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tbactviz.checks import type_error, value_error
 from tbactviz.model.capture import CapturedLayer, L
 from tbactviz.model.compiled import check_backend, stateless
 
@@ -124,11 +125,14 @@ def input_specs(input_shape: Any) -> Any:
     def spec(value: Any) -> Any:
         if is_spec(value):
             return value
-        if not is_shape(value) or len(value) < 2:
-            raise ValueError(
-                f"input_shape={input_shape!r} is not valid; expected a shape with the batch dimension first, "
-                "e.g. (None, 32, 32, 3), or a list/dict of such shapes (one per model input)"
-            )
+        valid = (
+            "a shape with the batch dimension first, e.g. (None, 32, 32, 3), or a list/dict of such shapes "
+            "(one per model input)"
+        )
+        if not is_shape(value):
+            raise type_error("input_shape", input_shape, valid)
+        if len(value) < 2:
+            raise value_error("input_shape", input_shape, valid)
         return keras.KerasTensor(tuple(value), dtype=floatx)
 
     if isinstance(input_shape, Mapping):

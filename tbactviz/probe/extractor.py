@@ -36,13 +36,14 @@ from typing import Any
 import keras
 import numpy as np
 
+from tbactviz.checks import check_optional_int, type_error
 from tbactviz.errors import NoDrawableLayerError, WarnOnce
 from tbactviz.layers.listing import LayerInfo, LayerSelector, list_layers
 from tbactviz.layers.selection import resolve_layers
 from tbactviz.model.capture import TraceReport
 from tbactviz.model.compiled import CompiledProbe, check_backend, prepare
 from tbactviz.model.shapes import build_if_needed, infer_outputs, input_specs, open_batch_spec, sample_shapes
-from tbactviz.options import MAX_CHUNK_BYTES, check_int
+from tbactviz.options import MAX_CHUNK_BYTES
 from tbactviz.probe.inputs import (
     conform,
     describe_inputs,
@@ -108,12 +109,9 @@ class ActivationExtractor:
         input_shape: Any = None,
     ) -> None:
         if not isinstance(model, keras.Model):
-            raise TypeError(
-                f"model must be a keras.Model (Functional, Sequential or subclassed); received "
-                f"{type(model).__name__}."
-            )
+            raise type_error("model", model, "a keras.Model (Functional, Sequential or subclassed)")
         check_backend()
-        batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
+        batch_size = check_optional_int("batch_size", batch_size, minimum=1, meaning="automatic chunks")
         self._model = model
         self._selection = layers
         self._batch_size = batch_size

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from tbactviz.checks import check_int
 from tbactviz.errors import WriterClosedError
 from tbactviz.events import naming
 from tbactviz.events.writer import check_logdir
@@ -31,7 +32,6 @@ from tbactviz.options import (
     DEFAULT_LEVELS,
     DEFAULT_MIN_SIDE,
     DEFAULT_STEP_BYTES,
-    check_int,
     check_options,
 )
 from tbactviz.probe.extractor import ActivationExtractor, num_samples
@@ -105,16 +105,18 @@ class ActivationLogger:
         min_side: Small grids are upscaled (nearest neighbour, integer factor) up to this side (0 = off).
         levels: Colour levels of the written PNGs, 2..254 (default 64: hard to tell from 254 in a feature
             map, and a quarter fewer bytes on noisy maps).
-        compress_level: PNG deflate level, 0 (none) to 9 (ISA-L has levels 0..3: 4..9 use its 3).
+        compress_level: PNG deflate level: ISA-L's 0 (stored) to 3 (smallest); default 2. 4..9 still write
+            what 3 writes, with a ``DeprecationWarning`` (refused in the next release).
         on_error: ``"raise"`` (default) propagates errors of :meth:`log`; ``"warn"`` turns an error while
             drawing one layer into one warning per layer and keeps the other layers, and an error of the whole
             call into a warning (what training callbacks want: logging never kills a run).
-        workers: Threads that draw, measure and encode layers in parallel (default 1: the calling thread).
-            More help only where layers are large enough for NumPy to release the GIL for long; on
-            ResNet50V2's 189 layers on 2 cores, 2 threads measured no faster than 1.
+        workers: Deprecated, does nothing (a ``DeprecationWarning`` when given; removed in the next
+            release). The layers are finished on the calling thread: a thread pool measured no faster (most
+            of the host work holds the GIL; ``docs/performance.md``).
 
     Raises:
-        ValueError: An argument is invalid (the message names it, the value and the valid options).
+        TypeError: An argument has the wrong type (the message names it, the value and what is valid).
+        ValueError: An argument has a wrong value (the message names it, the value and the valid values).
         tbactviz.LayerNotFoundError: A layer selector matches nothing (close matches are listed).
         tbactviz.LogdirError: ``logdir`` is a file or not writable.
 
@@ -152,16 +154,16 @@ class ActivationLogger:
         levels: int = DEFAULT_LEVELS,
         compress_level: int = DEFAULT_COMPRESS_LEVEL,
         on_error: Literal["raise", "warn"] = "raise",
-        workers: int = 1,
+        workers: int | None = None,
     ) -> None:
         self._logdir = check_logdir(logdir)
         opts = check_options({k: v for k, v in locals().items() if k not in _NOT_OPTIONS})
         self._stat_names: tuple[str, ...] = opts["stats"]
         self._drawing = Drawing(
             {name: opts[name] for name in _DRAWING_OPTIONS},
-            levels=levels,
-            compress_level=compress_level,
-            step_bytes=max_bytes_per_step,
+            levels=opts["levels"],
+            compress_level=opts["compress_level"],
+            step_bytes=opts["max_bytes_per_step"],
             value_range=opts["value_range"],
         )
         self._images, self._histograms, self._on_error = bool(images), bool(histograms), on_error
@@ -184,7 +186,6 @@ class ActivationLogger:
             eps=opts["eps"],
             dormant_tau=opts["dormant_tau"],
             on_error=on_error,
-            workers=workers,
         )
         self._closed = False
 
@@ -269,7 +270,7 @@ class ActivationLogger:
             ValueError: ``step`` is not an int >= 0, or ``inputs`` do not fit the model.
         """
         self._check_open(step)
-        check_int("step", step, 0)
+        check_int("step", step, minimum=0)
         try:
             digests = self._steps.digest(self.probe_chunks(inputs), num_samples(inputs))
         except Exception as exc:
@@ -325,8 +326,8 @@ class ActivationLogger:
             tbactviz.WriterClosedError: The logger was closed.
         """
         self._check_open(step)
-        check_int("step", step, 0)
-        check_int("n", n, 1)
+        check_int("step", step, minimum=0)
+        check_int("n", n, minimum=1)
         return self._steps.emit(self._steps.digest(chunks, n), step)
 
     def capture(self, inputs: Any) -> dict[str, np.ndarray]:
@@ -363,7 +364,7 @@ class ActivationLogger:
             tbactviz.WriterClosedError: The logger was closed.
         """
         self._check_open(step)
-        check_int("step", step, 0)
+        check_int("step", step, minimum=0)
         return self._steps.emit(self._steps.digest_arrays(activations), step)
 
     def _check_open(self, step: int) -> None:

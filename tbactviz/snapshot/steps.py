@@ -4,16 +4,14 @@
 folds what the probe reduced on the device (:class:`tbactviz.snapshot.digest.LayerPart`, chunk after chunk)
 into one
 :class:`tbactviz.snapshot.digest.LayerDigest` per layer, finishes them (grid layout and PNGs, histograms,
-figures; optionally on a thread pool), and writes one event into the logger's own event file (created lazily).
+figures), and writes one event into the logger's own event file (created lazily).
 Errors of one layer become one warning per layer under ``on_error="warn"``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -40,7 +38,6 @@ class StepWriter:
         stat_names: The scalar figures written.
         eps, dormant_tau: As the logger takes them.
         on_error: ``"raise"`` or ``"warn"``.
-        workers: Threads that finish layers in parallel (1: the calling thread).
     """
 
     def __init__(
@@ -55,15 +52,11 @@ class StepWriter:
         eps: float,
         dormant_tau: float,
         on_error: str,
-        workers: int,
     ) -> None:
         self._logdir, self._tag_paths, self._drawing = logdir, dict(tag_paths), drawing
         self._order = {path: i for i, path in enumerate(self._tag_paths)}  # index in the layout summary
         self._images, self._histograms, self._stat_names = images, histograms, stat_names
         self._eps, self._tau, self._on_error = eps, dormant_tau, on_error
-        self._workers = int(workers)
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
         self.writer: EventWriter | None = None
         self._warn = WarnOnce(_log)
 
@@ -113,24 +106,15 @@ class StepWriter:
         ]
 
     def _feed(self, digests: list[LayerDigest], chunk: Mapping[str, LayerPart]) -> None:
-        self._map(lambda d: d.update(chunk[d.path]), digests)
-
-    def _map(self, fn: Any, items: list[Any]) -> list[Any]:
-        pool = self._get_pool() if len(items) > 1 else None
-        if pool is None:
-            return [fn(item) for item in items]
-        # A few batches per worker, not one task per layer: a layer's work is too small for a task of its own.
-        n = min(len(items), 4 * self._workers)
-        cuts = [len(items) * i // n for i in range(n + 1)]
-        batches = pool.map(lambda b: [fn(item) for item in items[cuts[b] : cuts[b + 1]]], range(n))
-        return [result for batch in batches for result in batch]
+        for digest in digests:
+            digest.update(chunk[digest.path])
 
     def emit(self, digests: list[LayerDigest], step: int) -> dict[str, dict[str, float]]:
         """Finish every layer (tiles, PNGs, figures) and write them as one event at ``step``."""
         values: list[bytes] = []
         figures: dict[str, dict[str, float]] = {}
         for digest, (layer_values, layer_figures) in zip(
-            digests, self._map(LayerDigest.finish, digests), strict=True
+            digests, [digest.finish() for digest in digests], strict=True
         ):
             if digest.error is not None:
                 if self._on_error == "raise":
@@ -160,19 +144,7 @@ class StepWriter:
             "logged at DEBUG level only)",
         )
 
-    def _get_pool(self) -> ThreadPoolExecutor | None:
-        if self._workers <= 1:
-            return None
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tbactviz")
-            return self._pool
-
     def close(self) -> None:
-        """Stop the pool and close the event file (idempotent)."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
+        """Close the event file (idempotent)."""
         if self.writer is not None:
             self.writer.close()

@@ -36,10 +36,10 @@ Example:
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 
+from tbactviz.checks import check_int, check_number
 from tbactviz.options import STAT_NAMES
 from tbactviz.stats import fold, reductions
 from tbactviz.stats.fold import DEFAULT_DORMANT_TAU, dormant_fraction
@@ -194,7 +194,8 @@ def layer_stats(
 
     Raises:
         ValueError: ``activations`` is 0-d, or ``eps`` or ``dormant_tau`` is negative or NaN.
-        TypeError: ``activations`` has a complex, string or object dtype.
+        TypeError: ``activations`` has a complex, string or object dtype, or ``eps`` or ``dormant_tau`` is
+            not a number (a bool is not one).
 
     Example:
         >>> a = np.array([[0.0, 2.0], [0.0, -4.0], [0.0, np.nan]])  # (N=3, C=2); channel 0 dead
@@ -204,9 +205,8 @@ def layer_stats(
         >>> figures["max_abs"], figures["nonfinite"], figures["dormant_fraction"]
         (4.0, 1.0, 0.5)
     """
-    for name, value in (("eps", eps), ("dormant_tau", dormant_tau)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value >= 0:
-            raise ValueError(f"{name} must be a number >= 0; got {value!r}")
+    eps = check_number("eps", eps, minimum=0.0)
+    dormant_tau = check_number("dormant_tau", dormant_tau, minimum=0.0)
     rows, scale = _prepared(activations)
     if rows.size == 0:
         return dict.fromkeys(STAT_NAMES, 0.0)
@@ -259,7 +259,7 @@ def histogram_buckets(activations: np.ndarray, *, bucket_count: int = DEFAULT_BU
 
     Raises:
         ValueError: negative ``bucket_count``.
-        TypeError: complex, string or object dtype.
+        TypeError: complex, string or object dtype, or ``bucket_count`` is not an int.
 
     Example:
         >>> histogram_buckets(np.array([0.0, 1.0, 1.0, 4.0]), bucket_count=4).tolist()
@@ -267,9 +267,7 @@ def histogram_buckets(activations: np.ndarray, *, bucket_count: int = DEFAULT_BU
         >>> histogram_buckets(np.full((2, 3), 7.0), bucket_count=2).tolist()
         [[7.0, 7.0, 0.0], [7.0, 7.0, 6.0]]
     """
-    k = operator.index(bucket_count)
-    if k < 0:
-        raise ValueError(f"bucket_count must be >= 0; got {bucket_count!r}")
+    k = check_int("bucket_count", bucket_count, minimum=0)
     a = _as_real_array(activations)
     if a.dtype.kind == "b":
         a = a.view(np.uint8)

@@ -36,6 +36,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from tbactviz.checks import check_number
+
 __all__ = [
     "CHANNEL_COLUMNS",
     "DEFAULT_DORMANT_TAU",
@@ -204,10 +206,15 @@ def dormant_fraction(abs_sum: np.ndarray, count: np.ndarray, tau: float = DEFAUL
     Returns:
         A fraction in [0, 1]; 0.0 for no channel.
 
+    Raises:
+        TypeError: ``tau`` is not a number.
+        ValueError: ``tau`` is negative or NaN.
+
     Example:
         >>> dormant_fraction(np.array([0.0, 1.0, 3.0, 4.0]), np.array([2, 2, 2, 2]), tau=0.1)
         0.25
     """
+    tau = check_number("tau", tau, minimum=0.0)
     count = np.asarray(count, np.float64)
     score = np.asarray(abs_sum, np.float64) / np.maximum(count, 1.0)
     return _dormant(score, count > 0, count.size, tau)

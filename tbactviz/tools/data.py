@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from tbactviz.checks import check_int, check_number, is_bool, type_error, value_error
 from tbactviz.errors import TbactvizError
 
 __all__ = [
@@ -33,11 +34,13 @@ __all__ = [
     "CLASS_NAMES",
     "InputFileError",
     "SizeError",
+    "image_array",
     "is_array_file",
     "load_array",
     "load_image",
     "load_images",
     "make_shapes",
+    "open_image",
     "parse_size",
 ]
 
@@ -81,13 +84,16 @@ def parse_size(text: str | int | Sequence[int], *, argument: str = "size") -> tu
 
     Raises:
         SizeError: The text is not of one of these forms, or a side is 0 or above 65536.
+        TypeError: ``text`` is neither a str, an int nor a sequence (a bool is not a size).
 
     Example:
         >>> parse_size("224x160"), parse_size("48"), parse_size((32, 32))
         ((224, 160), (48, 48), (32, 32))
     """
     valid = "expected HxW with positive integers, e.g. 224x224, or a single N for NxN"
-    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
+    if is_bool(text) or not isinstance(text, (str, int, np.integer, Sequence)):
+        raise type_error(argument, text, "a size: 'HxW', an int or a pair (height, width)")
+    if isinstance(text, (int, np.integer)):
         dims: tuple[int, ...] = (int(text), int(text))
     elif isinstance(text, str):
         match = _SIZE_RE.match(text)
@@ -153,6 +159,83 @@ def _deep_to_255(raw: np.ndarray) -> np.ndarray:
     return np.where(finite, out, 0.0).astype(np.float32)
 
 
+def _check_channels(channels: object) -> int:
+    valid = "1 (grey) or 3 (RGB)"
+    number = check_int("channels", channels, valid=valid)
+    if number not in (1, 3):
+        raise value_error("channels", channels, valid)
+    return number
+
+
+def open_image(path: str | os.PathLike[str]) -> Image.Image:
+    """Open and decode one image file with Pillow, so that a broken file fails here, with its name.
+
+    The whole file is decoded (``Image.load``): a truncated or corrupt PNG or JPEG fails now, not later.
+
+    Args:
+        path: The image file.
+
+    Returns:
+        The decoded Pillow image, in the file's own mode and size (GIF: the first frame).
+
+    Raises:
+        InputFileError: The file does not exist, is a directory, or is not an image Pillow can read.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "red.png")
+        >>> Image.new("RGB", (40, 20), (255, 0, 0)).save(p)
+        >>> open_image(p).size
+        (40, 20)
+    """
+    path = _check_file(path)
+    try:
+        with Image.open(path) as img:
+            img.load()  # decoded now: the pixels stay once the file is closed
+            return img
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise InputFileError(
+            path,
+            f"input file {path!r} is not a readable image ({type(exc).__name__}: {exc}); expected an image "
+            "Pillow can read (jpg, png, bmp, tiff, webp, ...) or a .npy array",
+        ) from exc
+
+
+def image_array(img: Image.Image, size: tuple[int, int] | None = None, *, channels: int = 3) -> np.ndarray:
+    """A decoded image (:func:`open_image`) as a float32 array with values in 0..255.
+
+    See :func:`load_image` for the conversions (alpha dropped, more than 8 bits kept in range, bilinear
+    resizing to ``size``).
+
+    Args:
+        img: A Pillow image.
+        size: ``(height, width)`` to resize to, or ``None`` to keep the image's size.
+        channels: 3 for RGB (default) or 1 for grey.
+
+    Returns:
+        An array of shape ``(height, width, channels)``, dtype float32, values in [0, 255].
+
+    Raises:
+        ValueError: ``channels`` is not 1 or 3.
+        TypeError: ``channels`` is not an int.
+
+    Example:
+        >>> image_array(Image.new("L", (4, 2), 255), (8, 8)).shape
+        (8, 8, 3)
+    """
+    channels = _check_channels(channels)
+    if img.mode in _DEEP_MODES:  # 16-bit, 32-bit int and float grey: scaled, never clipped
+        img = Image.fromarray(_deep_to_255(np.asarray(img)))
+    else:
+        img = img.convert("RGB" if channels == 3 else "L")
+    if size is not None and (img.height, img.width) != tuple(size):
+        img = img.resize((int(size[1]), int(size[0])), Image.Resampling.BILINEAR)
+    arr = np.asarray(img, dtype=np.float32)
+    if arr.ndim == 2 and channels == 3:
+        arr = np.repeat(arr[..., None], 3, axis=-1)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
 def load_image(
     path: str | os.PathLike[str],
     size: tuple[int, int] | None = None,
@@ -169,6 +252,9 @@ def load_image(
     own size (the aspect ratio is not kept, as ``keras.utils.load_img`` does). Values are in 0..255, which is
     what ``keras.applications`` preprocess functions (and ``tbactviz log --preprocess``) expect.
 
+    Pillow reads the file, not ``keras.utils.load_img``: that one converts 16-bit and float images to 8 bits
+    by clipping (a 16-bit PNG reads as white) and needs Keras, which this module, numpy-only, does not import.
+
     Args:
         path: The image file.
         size: ``(height, width)`` to resize to, or ``None`` to keep the file's size.
@@ -183,46 +269,25 @@ def load_image(
 
     Example:
         >>> import tempfile, os
-        >>> from PIL import Image
         >>> p = os.path.join(tempfile.mkdtemp(), "red.png")
         >>> Image.new("RGB", (40, 20), (255, 0, 0)).save(p)
         >>> load_image(p, (8, 8)).shape, float(load_image(p)[0, 0, 0])
         ((8, 8, 3), 255.0)
     """
-    if channels not in (1, 3):
-        raise ValueError(f"channels={channels!r} is not valid; expected 1 (grey) or 3 (RGB)")
-    path = _check_file(path)
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in _DEEP_MODES:  # 16-bit, 32-bit int and float grey: scaled, never clipped
-                img = Image.fromarray(_deep_to_255(np.asarray(img)))
-            else:
-                img = img.convert("RGB" if channels == 3 else "L")
-            if size is not None and (img.height, img.width) != tuple(size):
-                img = img.resize((int(size[1]), int(size[0])), Image.Resampling.BILINEAR)
-            arr = np.asarray(img, dtype=np.float32)
-            if arr.ndim == 2 and channels == 3:
-                arr = np.repeat(arr[..., None], 3, axis=-1)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise InputFileError(
-            path,
-            f"input file {path!r} is not a readable image ({type(exc).__name__}: {exc}); expected an image "
-            "Pillow can read (jpg, png, bmp, tiff, webp, ...) or a .npy array",
-        ) from exc
-    return arr[..., None] if arr.ndim == 2 else arr
+    _check_channels(channels)
+    return image_array(open_image(path), size, channels=channels)
 
 
 def load_images(
-    paths: Sequence[str | os.PathLike[str]],
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     size: tuple[int, int] | None = None,
     *,
     channels: int = 3,
 ) -> np.ndarray:
-    """Read several image files into one batch.
+    """Read one or several image files into one batch.
 
     Args:
-        paths: Image files (at least one).
+        paths: Image files (at least one), or a single file (a batch of one).
         size: ``(height, width)`` every image is resized to. ``None`` keeps the files' own size, which then
             must be the same for all of them.
         channels: 3 (RGB) or 1 (grey).
@@ -233,13 +298,21 @@ def load_images(
     Raises:
         InputFileError: A file is missing or unreadable, or sizes differ while ``size`` is ``None``.
         ValueError: ``paths`` is empty.
+        TypeError: ``paths`` is neither a path nor a sequence of paths.
 
     Example:
         >>> load_images([p, p], (4, 6)).shape  # doctest: +SKIP
         (2, 4, 6, 3)
+        >>> load_images(p).shape  # one path: a batch of one  # doctest: +SKIP
+        (1, 20, 40, 3)
     """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not isinstance(paths, Sequence) or not all(isinstance(p, (str, os.PathLike)) for p in paths):
+        raise type_error("paths", paths, "an image file (str or os.PathLike) or a sequence of them")
     if len(paths) == 0:
-        raise ValueError("paths is empty; give at least one image file")
+        raise value_error("paths", paths, "at least one image file")
+    _check_channels(channels)
     images = [load_image(p, size, channels=channels) for p in paths]
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
@@ -345,6 +418,7 @@ def make_shapes(
         labels in ``0..len(classes) - 1``.
 
     Raises:
+        TypeError: ``n``, ``size`` or ``noise`` has the wrong type.
         ValueError: An argument is out of range or names an unknown shape.
 
     Example:
@@ -352,12 +426,9 @@ def make_shapes(
         >>> x.shape, float(x.min()) >= 0.0, float(x.max()) <= 1.0, sorted(set(y.tolist()))
         ((100, 48, 48, 3), True, True, [0, 1, 2, 3])
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n={n!r} is not valid; expected an int >= 1")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
-        raise ValueError(f"size={size!r} is not valid; expected an int >= 8")
-    if not isinstance(noise, (int, float)) or isinstance(noise, bool) or not noise >= 0:
-        raise ValueError(f"noise={noise!r} is not valid; expected a number >= 0")
+    n = check_int("n", n, minimum=1)
+    size = check_int("size", size, minimum=8)
+    noise = check_number("noise", noise, minimum=0.0)
     classes = tuple(classes)
     unknown = [c for c in classes if c not in CLASS_NAMES]
     if not classes or unknown or len(set(classes)) != len(classes):

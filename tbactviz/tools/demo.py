@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tbactviz.checks import check_int, type_error, value_error
 from tbactviz.tools.data import CLASS_NAMES, make_shapes
 
 if TYPE_CHECKING:
@@ -109,10 +110,8 @@ def build_model(image_size: int = 32, num_classes: int = len(CLASS_NAMES)) -> ke
     import keras
     from keras import layers
 
-    if image_size < 16:
-        raise ValueError(f"image_size={image_size!r} is not valid; expected an int >= 16")
-    if num_classes < 2:
-        raise ValueError(f"num_classes={num_classes!r} is not valid; expected an int >= 2")
+    image_size = check_int("image_size", image_size, minimum=16)
+    num_classes = check_int("num_classes", num_classes, minimum=2)
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     x = layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(x)
@@ -191,6 +190,7 @@ def run_demo(
         A :class:`DemoResult` with the paths written and the final validation accuracy.
 
     Raises:
+        TypeError: An argument has the wrong type.
         ValueError: An argument is out of range.
         tbactviz.LogdirError: ``logdir`` cannot be written.
 
@@ -200,10 +200,12 @@ def run_demo(
         (0, 1)
     """
     for name, value, low in (("epochs", epochs, 1), ("samples", samples, 16), ("batch_size", batch_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name}={value!r} is not valid; expected an int >= {low}")
+        check_int(name, value, minimum=low)
+    valid = "a plain directory name such as 'demo'"
+    if not isinstance(run, str):
+        raise type_error("run", run, valid)
     if not run or os.sep in run or (os.altsep and os.altsep in run) or run in (".", ".."):
-        raise ValueError(f"run={run!r} is not valid; expected a plain directory name such as 'demo'")
+        raise value_error("run", run, valid)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras

@@ -14,7 +14,8 @@ in check whatever the probe's size:
 When either bound is reached the training thread waits for the writer (no step is ever dropped). A step is
 written complete or not at all: when its forward pass fails half-way, the writer drops the chunks it got.
 
-This module imports nothing but the standard library (and numpy's arrays only through duck typing).
+This module imports nothing but the standard library and :mod:`tbactviz.checks` (and numpy's arrays only
+through duck typing).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar
+
+from tbactviz.checks import check_int
 
 __all__ = ["DEFAULT_MAX_BYTES", "BackgroundWriter", "ByteBoundedQueue", "chunk_nbytes"]
 
@@ -81,9 +84,7 @@ class ByteBoundedQueue(Generic[T]):
     """
 
     def __init__(self, max_bytes: int) -> None:
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
-            raise ValueError(f"max_bytes={max_bytes!r} is not valid; expected an int >= 1")
-        self._max_bytes = max_bytes
+        self._max_bytes = check_int("max_bytes", max_bytes, minimum=1)
         self._items: deque[tuple[T, int]] = deque()
         self._held = 0
         self._peak = 0
@@ -110,8 +111,7 @@ class ByteBoundedQueue(Generic[T]):
     def put(self, item: T, nbytes: int = 0) -> None:
         """Queue ``item`` holding ``nbytes``; wait while that would exceed the bound (an item always fits
         when nothing is held)."""
-        if nbytes < 0:
-            raise ValueError(f"nbytes={nbytes!r} is not valid; expected an int >= 0")
+        nbytes = check_int("nbytes", nbytes, minimum=0)
         with self._lock:
             while self._held > 0 and self._held + nbytes > self._max_bytes:
                 self._lock.wait()
@@ -210,8 +210,7 @@ class BackgroundWriter:
         max_bytes: int | None = None,
         name: str = "tbactviz-writer",
     ) -> None:
-        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-            raise ValueError(f"max_steps={max_steps!r} is not valid; expected an int >= 1")
+        check_int("max_steps", max_steps, minimum=1)
         self._logger = logger
         self._on_error = on_error
         self.queue: ByteBoundedQueue[tuple[str, Any]] = ByteBoundedQueue(

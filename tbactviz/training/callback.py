@@ -17,7 +17,7 @@ import keras
 from tbactviz.errors import LogdirError, NoDrawableLayerError, ProbeError, WarnOnce, out_of_memory_hint
 from tbactviz.events.writer import check_logdir
 from tbactviz.layers.selection import check_selection
-from tbactviz.options import CALLBACK_OPTIONS, LOGGER_OPTIONS, check_options
+from tbactviz.options import CALLBACK_OPTIONS, DEPRECATED_OPTIONS, LOGGER_OPTIONS, check_options
 from tbactviz.probe.datasets import check_probe, is_dataset, take_samples
 from tbactviz.probe.extractor import describe_inputs, num_samples, slice_samples
 from tbactviz.snapshot.logger import ActivationLogger
@@ -164,7 +164,7 @@ class ActivationCallback(keras.callbacks.Callback):
                 "probe=None is not valid; expected the probe inputs: an array (N, ...), a list/dict of "
                 "arrays or a tf.data.Dataset"
             )
-        unknown = sorted(set(logger_options) - set(_LOGGER_OPTIONS))
+        unknown = sorted(set(logger_options) - set(_LOGGER_OPTIONS) - set(DEPRECATED_OPTIONS))
         if unknown:
             raise TypeError(
                 f"ActivationCallback got unknown keyword argument(s) {unknown}; the options passed on "

@@ -24,13 +24,15 @@ one of its steps: with ``steps_per_execution=k`` Keras calls the batch hooks onl
 counter advances by ``k`` at a time, and ``every_n_batches=n`` logs at the first counter value at or past
 each multiple of ``n``.
 
-This module imports nothing but the standard library.
+This module imports nothing but the standard library and :mod:`tbactviz.checks`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, cast
+
+from tbactviz.checks import check_bool, check_choice, check_int, check_ints
 
 __all__ = ["STEP_UNITS", "Schedule"]
 
@@ -39,33 +41,18 @@ STEP_UNITS: tuple[str, ...] = ("epoch", "batch")
 
 
 def _check_count(name: str, value: Any, what: str) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__") or int(value) < 0:
-        raise ValueError(f"{name}={value!r} is not valid; expected an int >= 0 (0 turns {what} off)")
-    return int(value)
+    return check_int(name, value, minimum=0, valid=f"an int >= 0 (0 turns {what} off)")
 
 
 def _check_index(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__") or int(value) < 0:
-        raise ValueError(f"{name}={value!r} is not valid; expected an int >= 0")
-    return int(value)
+    return check_int(name, value, minimum=0)
 
 
 def _check_steps(value: Any) -> tuple[int, ...]:
     if value is None:
         return ()
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ValueError(
-            f"steps={value!r} is not valid; expected None (off) or an iterable of ints >= 0, e.g. [1, 5, 10]"
-        )
-    out = []
-    for item in value:
-        if isinstance(item, bool) or not hasattr(item, "__index__") or int(item) < 0:
-            raise ValueError(
-                f"steps={value!r} is not valid: {item!r} is not an int >= 0; expected None (off) or an "
-                "iterable of ints >= 0, e.g. [1, 5, 10]"
-            )
-        out.append(int(item))
-    return tuple(sorted(set(out)))
+    valid = "None (off) or an iterable of ints >= 0, e.g. [1, 5, 10]"
+    return tuple(sorted(set(check_ints("steps", value, minimum=0, valid=valid))))
 
 
 def _crossed(prev: int, cur: int, every: int) -> bool:
@@ -94,7 +81,8 @@ class Schedule:
             else ``"epoch"``). Use ``step_unit="batch"`` with ``steps`` to name batch counts.
 
     Raises:
-        ValueError: An argument is invalid; the message names it, the value received and the valid options.
+        TypeError: An argument has the wrong type; the message names it, the value and what is valid.
+        ValueError: An argument has a wrong value; the message names it, the value and the valid values.
 
     Example:
         >>> s = Schedule(every_n_epochs=2)
@@ -123,13 +111,13 @@ class Schedule:
         self._every_n_epochs = _check_count("every_n_epochs", every_n_epochs, "epoch logging")
         self._every_n_batches = _check_count("every_n_batches", every_n_batches, "batch logging")
         self._steps = _check_steps(steps)
-        if not isinstance(log_at_start, bool):
-            raise ValueError(f"log_at_start={log_at_start!r} is not valid; expected True or False (off)")
+        log_at_start = check_bool("log_at_start", log_at_start)
         if step_unit is None:
             step_unit = "batch" if self._every_n_batches else "epoch"
-        elif step_unit not in STEP_UNITS:
-            raise ValueError(f"step_unit={step_unit!r} is not one of {(*STEP_UNITS, None)}")
-        elif step_unit == "epoch" and self._every_n_batches:
+        else:
+            valid = "'epoch', 'batch' or None (the unit of the triggers)"
+            step_unit = cast("StepUnit", check_choice("step_unit", step_unit, STEP_UNITS, valid=valid))
+        if step_unit == "epoch" and self._every_n_batches:
             raise ValueError(
                 f"step_unit='epoch' cannot be combined with every_n_batches={self._every_n_batches}: batch "
                 "triggers need step_unit='batch' (or None); set every_n_batches=0 to log per epoch"
