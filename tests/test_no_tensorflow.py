@@ -12,6 +12,7 @@ that TensorFlow was never imported. The events are read back here with TensorBoa
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -177,3 +178,28 @@ def test_the_cli_names_the_extra_when_kerass_backend_is_not_installed(tmp_path: 
     assert demo.returncode == 1, demo.stderr[-4000:]
     assert "backend 'tensorflow' is not installed" in demo.stderr
     assert "pip install 'tbactviz[tensorflow]'" in demo.stderr and "Traceback" not in demo.stderr
+
+
+def test_board_serves_the_activations_tab_without_tensorflow(tmp_path: Path) -> None:
+    from _tensorboard import TensorBoardServer, free_port
+
+    env = _env(tmp_path, "jax")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tbactviz", "board", "--logdir", str(tmp_path), "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        client = TensorBoardServer(tmp_path, port=port)  # only its HTTP helpers; not started
+        client.wait_for("/data/plugins_listing", lambda body: "tbactviz" in body, timeout=120)  # our tab
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert "Traceback" not in stderr and "not installed (Keras reads" not in stderr, stderr[-4000:]
+    marks = (tmp_path / "marks.txt").read_text().splitlines()
+    assert marks and all(m.endswith("hidden=True imported=False") for m in marks), marks
