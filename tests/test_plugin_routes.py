@@ -7,6 +7,7 @@ exactly with what the event files hold (read back independently with ``EventAccu
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from pathlib import Path
@@ -15,29 +16,32 @@ from typing import Any
 import numpy as np
 import pytest
 from _events import read_events
-from _plugin_logs import LAYERS, build
+from _plugin_logs import FIXED_COUNTS, FIXED_EDGES, LAYERS, MOVING, build, histogram_run
 from tensorboard.backend import application
-from tensorboard.backend.event_processing import data_provider
+from tensorboard.backend.event_processing import data_provider, event_accumulator
 from tensorboard.backend.event_processing import plugin_event_multiplexer as multiplexer
 from tensorboard.plugins import base_plugin
 from werkzeug import test, wrappers
 
 from tbactviz.events import tilemap
-from tbactviz.plugin import loader
+from tbactviz.plugin import loader, reading, rebin
 from tbactviz.plugin.routes import STATIC_DIR, ActivationsPlugin
 
 PREFIX = "/data/plugin/tbactviz"
 
 
-def client(logdir: str | Path, images_kept: int | None = None) -> test.Client:
-    """TensorBoard's application with only the Activations plugin, over ``logdir``."""
+def client(logdir: str | Path, images_kept: int | None = None, flags: Any = None) -> test.Client:
+    """TensorBoard's application with only the Activations plugin, over ``logdir`` (``flags``: TensorBoard's
+    parsed command line, as the plugin's context gets it)."""
     guidance = {"images": images_kept} if images_kept else None
     mux = multiplexer.EventMultiplexer(tensor_size_guidance=guidance)
     mux.AddRunsFromDirectory(str(logdir))
     mux.Reload()
     provider = data_provider.MultiplexerDataProvider(mux, str(logdir))
     hints = {"images": images_kept} if images_kept else {}
-    context = base_plugin.TBContext(logdir=str(logdir), data_provider=provider, sampling_hints=hints)
+    context = base_plugin.TBContext(
+        logdir=str(logdir), data_provider=provider, sampling_hints=hints, flags=flags
+    )
     plugin = loader.ActivationsLoader().load(context)
     assert isinstance(plugin, ActivationsPlugin)
     return test.Client(application.TensorBoardWSGI([plugin], data_provider=provider), wrappers.Response)
@@ -49,9 +53,19 @@ def get(c: test.Client, path: str, **params: Any) -> Any:
     return json.loads(response.get_data())
 
 
+def failure(c: test.Client, path: str, **params: Any) -> tuple[int, Any]:
+    """Status and JSON body of a request that fails."""
+    response = c.get(PREFIX + path, query_string=params)
+    assert response.status_code >= 400 and response.headers["Content-Type"].startswith("application/json")
+    return response.status_code, json.loads(response.get_data())
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return Path(build(str(tmp_path_factory.getbasetemp() / "plugin_logs")))
+    base = Path(build(str(tmp_path_factory.getbasetemp() / "plugin_logs")))
+    if not (base / "histo").exists():
+        histogram_run(base)
+    return base
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +92,40 @@ def test_inactive_without_tbactviz_data(root: Path) -> None:
 
 def test_runs_lists_only_runs_with_tbactviz_data(app: test.Client, root: Path) -> None:
     assert get(app, "/runs") == {
-        "runs": ["demo/activations", "nested", "posthoc"],
+        "runs": ["demo/activations", "histo", "nested", "posthoc"],
         "sampling": {"images": None, "scalars": None, "tbactviz": None},
         "logdir": str(root),
+        "reload_interval": None,
+    }
+
+
+def test_runs_gives_tensorboards_reload_interval(root: Path) -> None:
+    flags = argparse.Namespace(reload_interval=1.0)
+    assert get(client(root / "nested", flags=flags), "/runs")["reload_interval"] == 1.0
+
+
+def _newest(root: Path, run: str) -> tuple[int, float, int]:
+    """(newest step, its wall time, number of layout tags) of a run, read with TensorBoard's accumulator."""
+    acc = event_accumulator.EventAccumulator(str(root / run), size_guidance={event_accumulator.TENSORS: 0})
+    acc.Reload()
+    layouts = [t for t in acc.Tags()["tensors"] if t.startswith("layout/")]
+    events = [e for t in layouts for e in acc.Tensors(t)]
+    return max(e.step for e in events), max(e.wall_time for e in events), len(layouts)
+
+
+def test_latest_is_the_newest_step_of_every_run(app: test.Client, root: Path) -> None:
+    runs = ["demo/activations", "histo", "nested", "posthoc"]
+    expected = {}
+    for run in runs:
+        step, wall_time, layers = _newest(root, run)
+        expected[run] = {"step": step, "wall_time": wall_time, "layers": layers}
+    body = get(app, "/latest")
+    assert body == {"runs": expected}
+    assert {r: v["step"] for r, v in body["runs"].items()} == {
+        "demo/activations": 2,
+        "histo": 5,
+        "nested": 3,
+        "posthoc": 0,
     }
 
 
@@ -269,13 +314,115 @@ def test_static_files_and_bad_requests(app: test.Client) -> None:
         assert app.get(f"{PREFIX}/static/style.css").get_data() == f.read()
     for bad in ("static/../routes.py", "static/%2e%2e/routes.py", "static/nothing.js", "static/"):
         assert app.get(f"{PREFIX}/{bad}").status_code == 404
-    assert app.get(f"{PREFIX}/run").status_code == 400  # missing run
-    assert (
-        app.get(
-            f"{PREFIX}/channel", query_string={"run": "nested", "layer": "conv1", "channel": "x"}
-        ).status_code
-        == 400
+    assert failure(app, "/run") == (400, {"error": "Invalid argument: missing query parameter 'run'"})
+    assert failure(app, "/channel", run="nested", layer="conv1", channel="x") == (
+        400,
+        {"error": "Invalid argument: channel='x' is not valid; expected an int >= 0"},
     )
+    assert failure(app, "/blob", key="nonsense") == (404, {"error": "Not found: no blob with key='nonsense'"})
+
+
+def test_histograms_with_fixed_edges_are_the_written_buckets(app: test.Client) -> None:
+    assert get(app, "/histograms", run="histo", layer="fixed") == {
+        "run": "histo",
+        "layer": "fixed",
+        "steps": [0, 1, 2, 3, 4, 5],
+        "edges": FIXED_EDGES.tolist(),
+        "counts": FIXED_COUNTS.tolist(),
+        "rebinned": False,
+        "source_buckets": 8,
+    }
+
+
+def test_histograms_with_moving_edges_are_rebinned_onto_one_axis(app: test.Client) -> None:
+    # steps: edges [0, 1, 2]; [0, 2, 4]; no finite value; every value 3; [1, 2, 3]; [0, 2, 4]
+    assert get(app, "/histograms", run="histo", layer="moving", buckets=4) == {
+        "run": "histo",
+        "layer": "moving",
+        "steps": [0, 1, 2, 3, 4, 5],
+        "edges": [0.0, 1.0, 2.0, 3.0, 4.0],
+        "counts": [
+            [2.0, 4.0, 0.0, 0.0],
+            [3.0, 3.0, 1.0, 1.0],
+            [0.0, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 5.0],
+            [0.0, 1.0, 1.0, 0.0],
+            [0.0, 0.0, 4.0, 4.0],
+        ],
+        "rebinned": True,
+        "source_buckets": 2,
+    }
+    body = get(app, "/histograms", run="histo", layer="moving")  # the default: 64 shared buckets
+    assert body["edges"] == np.linspace(0.0, 4.0, 65).tolist() and body["rebinned"] is True
+    totals = [sum(row) for row in body["counts"]]
+    assert totals == pytest.approx([sum(r[2] for r in rows) for rows in MOVING], abs=1e-9)
+
+
+def test_histograms_of_a_logged_run_keep_every_step_and_count(app: test.Client, root: Path) -> None:
+    written = {
+        r.step: np.asarray(r.value)
+        for r in read_events(root)
+        if r.run == "nested" and r.tag == "histograms/block/inner_conv"
+    }
+    body = get(app, "/histograms", run="nested", layer="block/inner_conv")
+    steps = sorted(written)
+    edges, counts, rebinned = rebin.shared_axis([written[s] for s in steps])
+    assert steps == [0, 1, 2, 3] and rebinned  # the weights shrink from step to step: the edges move
+    assert body == {
+        "run": "nested",
+        "layer": "block/inner_conv",
+        "steps": steps,
+        "edges": edges.tolist(),
+        "counts": counts.tolist(),
+        "rebinned": True,
+        "source_buckets": 30,
+    }
+    lo = min(float(written[s][0, 0]) for s in steps)
+    hi = max(float(written[s][-1, 1]) for s in steps)
+    assert (body["edges"][0], body["edges"][-1], len(body["edges"])) == (lo, hi, 65)
+    for s, row in zip(steps, body["counts"], strict=True):  # re-binning keeps every count
+        assert sum(row) == pytest.approx(written[s][:, 2].sum())
+
+
+def test_histograms_of_a_layer_without_any(app: test.Client) -> None:
+    assert get(app, "/histograms", run="nested", layer="nope") == {
+        "run": "nested",
+        "layer": "nope",
+        "steps": [],
+        "edges": [0.0, 1.0],
+        "counts": [],
+        "rebinned": False,
+        "source_buckets": 0,
+    }
+    for bad in ("1", "513", "x", "-4"):
+        status, body = failure(app, "/histograms", run="histo", layer="fixed", buckets=bad)
+        assert status == 400
+        assert body == {"error": f"Invalid argument: buckets={bad!r} is not valid; expected an int in 2..512"}
+
+
+def test_a_failing_route_logs_its_exception_and_answers_json(
+    app: test.Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the disk went away")
+
+    for route, name in (
+        ("/run", "run"),
+        ("/layer", "layer"),
+        ("/histograms", "histograms"),
+        ("/latest", "latest"),
+    ):
+        monkeypatch.setattr(reading, name, broken)
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="tbactviz.plugin"):
+            status, body = failure(app, route, run="nested", layer="conv1")
+        assert (status, body) == (500, {"error": "RuntimeError: the disk went away"})
+        [record] = caplog.records
+        assert record.name == "tbactviz.plugin" and record.levelname == "ERROR"
+        assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+        assert record.getMessage().startswith(f"tbactviz: {PREFIX}{route}?")
+    monkeypatch.undo()
+    assert get(app, "/run", run="nested")["run"] == "nested"  # and the route works again
 
 
 def test_the_tab_loads_without_a_version_check(

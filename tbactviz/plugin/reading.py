@@ -17,9 +17,27 @@ import numpy as np
 from tensorboard.data import provider
 
 from tbactviz.events import tilemap
-from tbactviz.events.naming import LAYOUT_PREFIX, PLUGIN_NAME, channels_tag, image_tag, layout_tag
+from tbactviz.events.naming import (
+    LAYOUT_PREFIX,
+    PLUGIN_NAME,
+    channels_tag,
+    histogram_tag,
+    image_tag,
+    layout_tag,
+)
+from tbactviz.plugin import rebin
 
-__all__ = ["CHANNEL_FIGURES", "DOWNSAMPLE", "channel", "layer", "run", "runs", "sampling"]
+__all__ = [
+    "CHANNEL_FIGURES",
+    "DOWNSAMPLE",
+    "channel",
+    "histograms",
+    "latest",
+    "layer",
+    "run",
+    "runs",
+    "sampling",
+]
 
 #: Points asked of the data provider per time series: more than any run logs, so every step it kept.
 DOWNSAMPLE = 100_000
@@ -41,6 +59,32 @@ def runs(ctx: Any, experiment: str, data: provider.DataProvider) -> list[str]:
     """Runs that hold tbactviz's own summaries, sorted."""
     listing = data.list_tensors(ctx, experiment_id=experiment, plugin_name=PLUGIN_NAME)
     return sorted(r for r, tags in listing.items() if any(_path(t, LAYOUT_PREFIX) for t in tags))
+
+
+def latest(ctx: Any, experiment: str, data: provider.DataProvider) -> dict[str, dict[str, Any]]:
+    """The newest step of every run with tbactviz data, from the series' metadata only (cheap to poll).
+
+    The tab polls it at TensorBoard's reload cadence and fetches a run again only when its entry changes.
+
+    Returns:
+        ``{run: {"step": newest step, "wall_time": its wall time, "layers": layers with a layout}}``, runs
+        sorted; the ``layout/<path>`` summaries of each run are what is counted.
+    """
+    listing = data.list_tensors(ctx, experiment_id=experiment, plugin_name=PLUGIN_NAME)
+    out: dict[str, dict[str, Any]] = {}
+    for run_name in sorted(listing):
+        series = [
+            ts
+            for tag, ts in listing[run_name].items()
+            if _path(tag, LAYOUT_PREFIX) and ts.max_step is not None
+        ]
+        if series:
+            out[run_name] = {
+                "step": max(int(ts.max_step) for ts in series),
+                "wall_time": max(float(ts.max_wall_time) for ts in series),
+                "layers": len(series),
+            }
+    return out
 
 
 def _read_tensors(
@@ -212,3 +256,47 @@ def sampling(hints: dict[str, Any] | None) -> dict[str, int | None]:
     """Steps kept per tag for the plugins the tab reads (None: TensorBoard's default)."""
     hints = hints or {}
     return {name: hints.get(name) for name in _SAMPLED}
+
+
+def histograms(
+    ctx: Any,
+    experiment: str,
+    data: provider.DataProvider,
+    run_name: str,
+    path: str,
+    buckets: int = rebin.DEFAULT_BUCKETS,
+) -> dict[str, Any]:
+    """A layer's activation histogram at every kept step, on one value axis (the histogram over time).
+
+    Read from ``histograms/<path>`` (the stock histogram summaries); see
+    :func:`tbactviz.plugin.rebin.shared_axis` for when and how the counts are re-binned.
+
+    Args:
+        buckets: Shared buckets when the written edges differ between steps (2..512).
+
+    Returns:
+        ``{"run", "layer", "steps": [...], "edges": [n + 1 values], "counts": [[n counts] per step],
+        "rebinned": bool, "source_buckets": most buckets written at one step}``, in step order; empty
+        ``steps`` and ``counts``, ``edges`` ``[0, 1]`` and ``source_buckets`` 0 when the layer has no
+        histogram.
+    """
+    tag = histogram_tag(path)
+    found = data.read_tensors(
+        ctx,
+        experiment_id=experiment,
+        plugin_name="histograms",
+        downsample=DOWNSAMPLE,
+        run_tag_filter=provider.RunTagFilter(runs=[run_name], tags=[tag]),
+    )
+    series = sorted(found.get(run_name, {}).get(tag, []), key=lambda d: d.step)
+    arrays = [np.asarray(d.numpy, np.float64) for d in series]
+    edges, counts, rebinned = rebin.shared_axis(arrays, buckets)
+    return {
+        "run": run_name,
+        "layer": path,
+        "steps": [int(d.step) for d in series],
+        "edges": [float(e) for e in edges],
+        "counts": [[float(c) for c in row] for row in counts],
+        "rebinned": rebinned,
+        "source_buckets": max((a.shape[0] for a in arrays if a.ndim == 2), default=0),
+    }

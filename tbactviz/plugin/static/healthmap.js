@@ -1,24 +1,74 @@
-// Health map (layers x steps, one canvas per run) and layer profile (a figure against depth).
+// Health map: layers x steps, one per run. Sized to the page: the cells fill the available width (at least
+// 8 px, larger for small runs), the layer names (parent path muted, own name dark) stay on the left while the
+// steps scroll, step labels are thinned by their measured width.
 
-import {colour, el, fmt, lineChart, PALETTE, rangeOf} from './util.js';
+import {colour, el, fmt, splitPath, textWidths, thinned, tooltip} from './util.js';
 
-const LABEL_W = 240;
-const ROW_H = 14;
-const HEAD_H = 18;
+const FONT = '11px sans-serif';
+const HEAD_H = 20;
+const MIN_CELL = 8;
+const MAX_CELL_W = 200;
+const MAX_ROW_H = 36;
+const MIN_ROW_H = 12; // 11-px names stay readable on every row
+const MAP_H = 360; // a small run's rows grow until the map is about this tall
+
+/** The label of one row, cut from the left of its parent path when it is wider than `room`. */
+function rowLabel(path, room) {
+  const [parent, name] = splitPath(path);
+  const [wp, wn] = textWidths([parent, name], FONT);
+  if (wp + wn <= room || !parent) return [parent, name];
+  let cut = parent;
+  while (cut.length > 1 && textWidths([`…${cut}`], FONT)[0] + wn > room) cut = cut.slice(1);
+  return [cut.length > 1 ? `…${cut}` : '', name];
+}
 
 /**
- * One run's health map: rows = layers in model order (nested paths indented), columns = logged steps,
- * cells coloured by `figure` on [low, high]. Hover shows the value; a click calls onPick(path, step).
- * The canvas carries data-* attributes describing its geometry (used by tests and by people debugging).
+ * One run's health map: rows = layers in model order, columns = logged steps, cells coloured by `figure` on
+ * [low, high]. Hover shows the value; a click on a cell calls onPick(path, step); a click on a layer's name
+ * or a right click on its row calls onRow(path, event) (the row's menu). Returns the map's element, whose
+ * setStep(step) moves the marker of the step shown below. The cells' canvas carries data-* attributes with
+ * its geometry (used by tests and by people debugging) and data-draw-ms, the time it took to draw.
  */
-export function healthMap(data, figure, [low, high], {width, chosen, onPick}) {
+export function healthMap(data, figure, [low, high], {width, chosen, step, onPick, onRow}) {
+  const t0 = performance.now();
   const matrix = data.figures[figure] || [];
-  const layers = data.layers;
-  const steps = data.steps;
-  const cellW = Math.max(4, Math.min(28, Math.floor((width - LABEL_W - 8) / Math.max(steps.length, 1))));
-  const w = LABEL_W + cellW * steps.length + 8;
-  const h = HEAD_H + ROW_H * layers.length;
+  const {layers, steps} = data;
+  const nSteps = Math.max(steps.length, 1);
+  const widest = Math.max(0, ...textWidths(layers.map((l) => l.path), FONT));
+  const labelW = Math.round(Math.min(Math.max(widest + 16, 96), Math.max(160, width * 0.3)));
+  const cellW = Math.min(MAX_CELL_W, Math.max(MIN_CELL, Math.floor((width - labelW - 4) / nSteps)));
+  const rowH = Math.min(MAX_ROW_H, Math.max(MIN_ROW_H, Math.floor(MAP_H / Math.max(layers.length, 1))));
+  const h = HEAD_H + rowH * layers.length;
+  const w = cellW * steps.length;
   const dpr = window.devicePixelRatio || 1;
+  const sized = (canvas, cw, ch) => {
+    canvas.width = Math.round(cw * dpr);
+    canvas.height = Math.round(ch * dpr);
+    canvas.style.width = `${cw}px`;
+    canvas.style.height = `${ch}px`;
+    const g = canvas.getContext('2d');
+    g.scale(dpr, dpr);
+    g.font = FONT;
+    g.textBaseline = 'middle';
+    return g;
+  };
+  // the layer names
+  const names = el('canvas', {class: 'maplabels', 'data-label-w': labelW});
+  const gl = sized(names, labelW, h);
+  gl.fillStyle = '#fff';
+  gl.fillRect(0, 0, labelW, h);
+  const drawn = layers.map((layer) => rowLabel(layer.path, labelW - 12));
+  names.dataset.labels = JSON.stringify(drawn.map(([parent, name]) => parent + name));
+  layers.forEach((layer, i) => {
+    const y = HEAD_H + i * rowH + rowH / 2;
+    const [parent, name] = drawn[i];
+    const [wp] = textWidths([parent], FONT);
+    gl.fillStyle = '#9e9e9e';
+    gl.fillText(parent, 4, y);
+    gl.fillStyle = chosen.has(layer.path) ? '#e8710a' : '#212121';
+    gl.fillText(name, 4 + wp, y);
+  });
+  // the cells
   const canvas = el('canvas', {
     class: 'healthmap',
     'data-run': data.run,
@@ -26,68 +76,91 @@ export function healthMap(data, figure, [low, high], {width, chosen, onPick}) {
     'data-rows': layers.length,
     'data-cols': steps.length,
     'data-cells': layers.length * steps.length,
-    'data-left': LABEL_W,
+    'data-left': 0,
     'data-top': HEAD_H,
     'data-cell-w': cellW,
-    'data-cell-h': ROW_H,
+    'data-cell-h': rowH,
+    'data-label-w': labelW,
   });
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
-  const g = canvas.getContext('2d');
-  g.scale(dpr, dpr);
-  g.font = '11px sans-serif';
-  g.textBaseline = 'middle';
-  // step labels: first, last and a few between
+  const g = sized(canvas, Math.max(w, 1), h);
   g.fillStyle = '#555';
-  const every = Math.max(1, Math.ceil(36 / cellW));
-  const last = steps.length - 1;
-  steps.forEach((s, j) => {
-    if ((j % every === 0 && last - j >= every) || j === last) g.fillText(String(s), LABEL_W + j * cellW, HEAD_H / 2);
-  });
+  const labels = steps.map(String);
+  const labelWidths = textWidths(labels, FONT);
+  const shown = thinned(steps.length, cellW, Math.max(0, ...labelWidths));
+  canvas.dataset.stepLabels = shown.map((j) => labels[j]).join(',');
+  for (const j of shown) {
+    const x = Math.min(Math.max(j * cellW + cellW / 2 - labelWidths[j] / 2, 0), w - labelWidths[j]);
+    g.fillText(labels[j], x, HEAD_H / 2);
+  }
   const span = high - low || 1;
-  layers.forEach((layer, i) => {
-    const y = HEAD_H + i * ROW_H;
-    g.fillStyle = chosen.has(layer.path) ? '#e8710a' : '#333';
-    const name = layer.path.split('/').pop();
-    g.fillText(name, 4 + 12 * layer.depth, y + ROW_H / 2, LABEL_W - 8 - 12 * layer.depth);
+  const gap = cellW >= 12 ? 1 : 0;
+  for (let i = 0; i < layers.length; i++) {
+    const y = HEAD_H + i * rowH;
     const row = matrix[i] || [];
     for (let j = 0; j < steps.length; j++) {
       const v = row[j];
-      g.fillStyle = v === null || v === undefined ? '#ddd' : colour((v - low) / span);
-      g.fillRect(LABEL_W + j * cellW, y, cellW - 1, ROW_H - 1);
+      g.fillStyle = v === null || v === undefined ? '#e0e0e0' : colour((v - low) / span);
+      g.fillRect(j * cellW, y, cellW - gap, rowH - 1);
     }
-  });
-  const tip = el('div', {class: 'tip', hidden: true});
+  }
+  const marker = el('div', {class: 'stepmark', hidden: true});
+  const tip = tooltip();
+  const rowAt = (event, target) => {
+    const r = target.getBoundingClientRect();
+    const i = Math.floor((event.clientY - r.top - HEAD_H) / rowH);
+    return i >= 0 && i < layers.length ? i : null;
+  };
   const cellAt = (event) => {
-    const r = canvas.getBoundingClientRect();
-    const x = event.clientX - r.left - LABEL_W;
-    const i = Math.floor((event.clientY - r.top - HEAD_H) / ROW_H);
-    const j = Math.floor(x / cellW);
-    if (i < 0 || i >= layers.length) return null;
-    return {i, j: x < 0 ? -1 : j < steps.length ? j : -1};
+    const i = rowAt(event, canvas);
+    const j = Math.floor((event.clientX - canvas.getBoundingClientRect().left) / cellW);
+    return i === null || j < 0 || j >= steps.length ? null : {i, j};
   };
   canvas.addEventListener('mousemove', (event) => {
     const c = cellAt(event);
-    if (!c) {
-      tip.hidden = true;
-      return;
-    }
-    const layer = layers[c.i];
-    const value = c.j >= 0 ? (matrix[c.i] || [])[c.j] : undefined;
-    tip.textContent =
-      c.j >= 0 ? `${layer.path} @ step ${steps[c.j]}: ${figure} = ${fmt(value)}` : `${layer.path} (click: show its grids)`;
-    tip.style.left = `${event.clientX + 14}px`;
-    tip.style.top = `${event.clientY + 10}px`;
-    tip.hidden = false;
+    if (!c) return tip.hide();
+    const value = (matrix[c.i] || [])[c.j];
+    tip.show(`${layers[c.i].path} @ step ${steps[c.j]}: ${figure} = ${fmt(value)}`, event);
   });
-  canvas.addEventListener('mouseleave', () => (tip.hidden = true));
+  names.addEventListener('mousemove', (event) => {
+    const i = rowAt(event, names);
+    if (i === null) return tip.hide();
+    tip.show(`${layers[i].path}: click for its grids or its histogram over time`, event);
+  });
+  for (const target of [canvas, names]) target.addEventListener('mouseleave', () => tip.hide());
   canvas.addEventListener('click', (event) => {
     const c = cellAt(event);
-    if (c) onPick(layers[c.i].path, c.j >= 0 ? steps[c.j] : null);
+    if (c) onPick(layers[c.i].path, steps[c.j]);
   });
-  return el('div', {class: 'mapwrap'}, canvas, tip);
+  names.addEventListener('click', (event) => {
+    const i = rowAt(event, names);
+    if (i !== null) onRow(layers[i].path, event);
+  });
+  for (const target of [canvas, names]) {
+    target.addEventListener('contextmenu', (event) => {
+      const i = rowAt(event, target);
+      if (i === null) return;
+      event.preventDefault();
+      onRow(layers[i].path, event);
+    });
+  }
+  const wrap = el('div', {class: 'mapwrap', 'data-run': data.run},
+    el('div', {class: 'mapscroll'}, el('div', {class: 'mapinner'}, names,
+      el('div', {class: 'mapcells'}, canvas, marker))),
+    tip.element);
+  wrap.setStep = (s) => {
+    const j = steps.indexOf(s);
+    marker.hidden = j < 0;
+    if (j < 0) return;
+    Object.assign(marker.style, {left: `${j * cellW}px`, top: `${HEAD_H}px`, width: `${cellW}px`,
+      height: `${rowH * layers.length}px`});
+    marker.dataset.step = String(s);
+  };
+  wrap.setStep(step);
+  canvas.dataset.drawMs = (performance.now() - t0).toFixed(1);
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    canvas.dataset.paintMs = (performance.now() - t0).toFixed(1);
+  }));
+  return wrap;
 }
 
 /** Colour bar of the current figure's scale. */
@@ -101,40 +174,3 @@ export function legend(figure, [low, high]) {
   return el('span', {class: 'legendwrap'}, `${figure}: ${fmt(low)} `, bar, ` ${fmt(high)}`,
     el('span', {class: 'swatch'}), ' not logged');
 }
-
-/**
- * Layer profile: the figure against depth (layer index), one line per run and chosen step, for post-hoc
- * runs (one step) or to compare steps of a training run.
- */
-export function profile(datasets, figure, stepsFor, {onPick}) {
-  const series = [];
-  for (const data of datasets) {
-    const matrix = data.figures[figure] || [];
-    for (const step of stepsFor(data)) {
-      const j = data.steps.indexOf(step);
-      if (j < 0) continue;
-      series.push({
-        label: `${data.run} @ step ${step}`,
-        colour: PALETTE[series.length % PALETTE.length],
-        points: data.layers.map((layer, i) => [i, (matrix[i] || [])[j] ?? null]),
-      });
-    }
-  }
-  const chart = lineChart(series, {width: 760, height: 240, xLabel: 'layer (model order)', yLabel: figure});
-  chart.classList.add('profile');
-  chart.setAttribute('data-series', series.length);
-  const first = datasets[0];
-  chart.addEventListener('click', (event) => {
-    if (!first || !first.layers.length) return;
-    const r = chart.getBoundingClientRect();
-    const t = (event.clientX - r.left - 48) / (r.width - 56);
-    const i = Math.round(t * (first.layers.length - 1));
-    if (i >= 0 && i < first.layers.length) onPick(first.layers[i].path, first.steps[first.steps.length - 1]);
-  });
-  const keys = el('div', {class: 'keys'},
-    series.map((s) => el('span', {class: 'key', style: `color:${s.colour}`}, `— ${s.label}`)));
-  return el('div', {class: 'profilewrap'}, chart, keys,
-    el('div', {class: 'hint'}, 'Click the chart to open the layer at that depth.'));
-}
-
-export {rangeOf};

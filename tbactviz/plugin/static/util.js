@@ -1,4 +1,4 @@
-// Small DOM and colour helpers shared by the views.
+// Small DOM, text, axis and colour helpers shared by the views.
 
 /** Create an element: el('div', {class: 'x', onclick: fn}, child, 'text', ...). */
 export function el(tag, attrs = {}, ...children) {
@@ -62,6 +62,13 @@ export function fmt(v) {
   return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : v.toPrecision(4);
 }
 
+/** A tick value: at most 4 significant digits, no trailing zeros (0.25, not 0.2500). */
+export function fmtTick(v) {
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(1);
+  return String(Number(v.toPrecision(4)));
+}
+
 /** A small SVG line chart: series = [{label, colour, points: [[x, y|null], ...]}]. */
 export function lineChart(series, {width = 520, height = 160, xLabel = '', yLabel = ''} = {}) {
   const ns = 'http://www.w3.org/2000/svg';
@@ -119,3 +126,77 @@ export function lineChart(series, {width = 520, height = 160, xLabel = '', yLabe
 
 /** Distinct colours for overlaid series. */
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b'];
+
+/** A failed request, shown where the data was loading: what failed, why, and a button to try again. */
+export function failure(what, error, retry) {
+  const box = el('div', {class: 'error', role: 'alert'},
+    el('b', {}, `${what} failed: `), el('span', {class: 'why'}, (error && error.message) || String(error)));
+  if (retry) {
+    box.append(' ', el('button', {class: 'retry', onclick: (event) => {
+      event.stopPropagation();
+      box.replaceChildren('Loading…');
+      retry();
+    }}, 'Retry'));
+  }
+  return box;
+}
+
+const measurer = document.createElement('canvas').getContext('2d');
+
+/** Width in CSS pixels of each text in `font` (measured, as the canvas draws it). */
+export function textWidths(texts, font = '11px sans-serif') {
+  measurer.font = font;
+  return texts.map((t) => measurer.measureText(String(t)).width);
+}
+
+/**
+ * Which of `count` labels spaced `spacing` px apart to show so that none overlaps: every k-th from the
+ * first, and the last one (in place of the shown label before it when they would overlap). `widest` is the
+ * measured width of the widest label.
+ */
+export function thinned(count, spacing, widest, gap = 10) {
+  if (count <= 0) return [];
+  const every = Math.max(1, Math.ceil((widest + gap) / Math.max(spacing, 1e-6)));
+  const shown = [];
+  for (let i = 0; i < count; i += every) shown.push(i);
+  const last = count - 1;
+  if (shown[shown.length - 1] !== last) {
+    if ((last - shown[shown.length - 1]) * spacing < widest + gap && shown.length > 1) shown.pop();
+    shown.push(last);
+  }
+  return shown;
+}
+
+/** About `n` round tick values covering [lo, hi]. */
+export function niceTicks(lo, hi, n = 5) {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / Math.max(n, 1);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || 10 * mag;
+  const out = [];
+  for (let k = Math.ceil(lo / step - 1e-9); k <= Math.floor(hi / step + 1e-9); k++) out.push(+(k * step).toPrecision(12));
+  return out;
+}
+
+/** A floating tooltip (one per view); show(text or nodes, event), hide(). */
+export function tooltip() {
+  const tip = el('div', {class: 'tip', hidden: true});
+  return {
+    element: tip,
+    show(content, event) {
+      tip.replaceChildren(...[content].flat());
+      tip.style.left = `${event.clientX + 14}px`;
+      tip.style.top = `${event.clientY + 10}px`;
+      tip.hidden = false;
+    },
+    hide() {
+      tip.hidden = true;
+    },
+  };
+}
+
+/** The layer path split for labels: the parent path (with its trailing '/') and the layer's own name. */
+export function splitPath(path) {
+  const cut = path.lastIndexOf('/');
+  return [path.slice(0, cut + 1), path.slice(cut + 1)];
+}
