@@ -10,7 +10,12 @@ captured and nothing reduced, one reduction pass per layer (a per-channel sum), 
 (``reductions.partials``, fast path), partials and histogram counts, and the grids alone
 (``quantize.grid_partial``, the default plans).
 
-Usage: ``python benchmarks/bench_profile.py [--pieces]`` (one to two minutes).
+``--compile`` (JAX: ``KERAS_BACKEND=jax``) prints what XLA's compiles of the logger's reductions cost, one
+program per distinct layer shape compiled one after the other (``jax.jit(...).lower(...).compile()``): the
+per-channel partial sums, the histogram counts and the grids apart, then the three together as the probe
+compiles them (:func:`tbactviz.snapshot.digest.reduce_layer`), next to the model's forward pass.
+
+Usage: ``python benchmarks/bench_profile.py [--pieces] [--compile]`` (one to two minutes).
 """
 
 from __future__ import annotations
@@ -119,7 +124,52 @@ def pieces(model: Any, names: list[str], x: Any, rounds: int = 9) -> None:
         print(f"{label:<34}{seconds:8.3f} s{seconds / forward:8.1f}x")
 
 
+def compile_pieces(model: Any, names: list[str]) -> None:
+    """JAX: seconds of XLA compile of the logger's reductions, one program per distinct layer shape."""
+    import jax
+    import jax.numpy as jnp
+
+    from tbactviz.grids import quantize
+    from tbactviz.snapshot.digest import ReduceSpec, reduce_layer
+    from tbactviz.stats import reductions
+
+    shapes = {name: tuple(model.get_layer(name).output.shape[1:]) for name in names}
+    logger = tbactviz.ActivationLogger(tempfile.mkdtemp(), model, names)
+    plans = logger._drawing.plans(shapes, 1)  # the logger's default plans for a 1-image probe
+    logger.close()
+    spec = ReduceSpec(eps=0.0, buckets=30, grid_samples=1, finite=True)
+    firsts = {shape: name for name, shape in reversed(list(shapes.items()))}
+
+    def compile_s(fn: Callable[[Any], Any], shape: tuple[int, ...]) -> float:
+        t0 = time.perf_counter()
+        jax.jit(fn).lower(jax.ShapeDtypeStruct((1, *shape), jnp.float32)).compile()
+        return time.perf_counter() - t0
+
+    compile_s(lambda a: a.sum(), (1,))  # the compiler's own start-up
+    x = jax.ShapeDtypeStruct((1, 224, 224, 3), jnp.float32)
+    weights = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
+    t0 = time.perf_counter()  # the weights as arguments, as predict_on_batch and the probe pass them
+    jax.jit(lambda t, n, a: model.stateless_call(t, n, a, training=False)[0]).lower(*weights, x).compile()
+    pieces: dict[str, Callable[[Any, str], Any]] = {
+        "partial sums": lambda a, name: reductions.partials(a, finite=True),
+        "histogram counts": lambda a, name: reductions.histogram_counts(a, 0.0, 1.0, 30, finite=True),
+        "grids": lambda a, name: quantize.grid_partial(a, dataclasses.replace(plans[name], finite=True)),
+        "all three (reduce_layer)": lambda a, name: reduce_layer(a, spec, None, plans[name]),
+    }
+    print(f"model forward pass, traced and compiled: {time.perf_counter() - t0:.2f} s")
+    print(f"XLA compiles of the reductions, {len(firsts)} distinct shapes, one after the other:")
+    for label, piece in pieces.items():
+        total = 0.0
+        for shape, name in firsts.items():
+            total += compile_s(lambda a, piece=piece, name=name: piece(a, name), shape)
+        print(f"{label:<34}{total:8.2f} s")
+
+
 if __name__ == "__main__":
+    if "--compile" in sys.argv[1:]:
+        model = build_model()
+        compile_pieces(model, four_d_layers(model))
+        sys.exit(0)
     main()
     if "--pieces" in sys.argv[1:]:
         model = build_model()

@@ -20,6 +20,7 @@ Usage::
     python benchmarks/bench_snapshot.py --memory     # + peak RSS growth for a 64-image probe
     python benchmarks/bench_snapshot.py --quick      # fewer repeats, no scaling table
     python benchmarks/bench_snapshot.py --backends   # + the snapshot's ratio on JAX and PyTorch
+    python benchmarks/bench_snapshot.py --compile    # first snapshot vs first predict_on_batch, on JAX
 
 * tbactviz, full: every channel at full size and 254 levels (the naive pipeline's output: same layers,
   channels, sizes and levels; tbactviz also writes histograms and figures, the naive pipeline does not).
@@ -28,6 +29,12 @@ Usage::
 
 The device each backend computes on is printed (a GPU when one is visible), with the bytes that leave it per
 snapshot (what the compiled probe returns) next to the size of the activations they summarize.
+
+* compile (``--compile [BACKEND]``, default jax): in a fresh process, the model's first ``predict_on_batch``
+  and then the logger's first ``log`` (defaults, 1 image), each including its compiles (JAX: XLA compiles
+  counted from ``jax._src.monitoring`` duration events whose names contain ``backend_compile``), their ratio,
+  the compiles of a second ``log``, and the arrays it converts to numpy (on a GPU, each is one copy off the
+  device).
 
 Numbers depend on the machine; the ratios are what to compare. Never asserted in tests.
 """
@@ -254,7 +261,22 @@ def main() -> None:
     parser.add_argument("--backends", action="store_true", help="also the ratio on jax and torch")
     parser.add_argument("--backend-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=64, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="jax",
+        choices=["jax", "tensorflow", "torch"],
+        help="first snapshot vs first predict_on_batch, compiles included (default backend: jax)",
+    )
+    parser.add_argument("--compile-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.compile_child:
+        compile_child()
+        return
+    if args.compile:
+        env = {**os.environ, "KERAS_BACKEND": args.compile}
+        subprocess.run([sys.executable, __file__, "--compile-child"], env=env, check=True)
+        return
     if args.memory_child:
         memory_child(args.memory_child, args.n)
         return
@@ -370,6 +392,65 @@ def backend_child(repeats: int) -> None:
     ours.logger.close()
     shutil.rmtree(root, ignore_errors=True)
     print(f"{forward} {t_ours} {ratio} {device_name()}")
+
+
+def compile_child() -> None:
+    """In a fresh process: the first ``predict_on_batch`` and the first snapshot, compiles included."""
+    import keras
+
+    compiles: list[float] = []
+    if keras.backend.backend() == "jax":
+        from jax._src import monitoring
+
+        def listen(name: str, seconds: float, **kwargs: object) -> None:
+            if "backend_compile" in name:
+                compiles.append(seconds)
+
+        monitoring.register_event_duration_secs_listener(listen)
+    model = build_model()
+    names = four_d_layers(model)
+    x1 = images(1)
+    root = tempfile.mkdtemp(prefix="tbactviz-bench-")
+    compiles.clear()  # the weights' initializers, compiled while the model was built
+    t0 = time.perf_counter()
+    model.predict_on_batch(x1)
+    first_predict = time.perf_counter() - t0
+    predict_compiles, predict_compile_s = len(compiles), sum(compiles)
+    compiles.clear()
+    ours = Ours(model, names, root)
+    t0 = time.perf_counter()
+    ours(x1)
+    first_snapshot = time.perf_counter() - t0
+    snapshot_compiles, snapshot_compile_s = len(compiles), sum(compiles)
+    compiles.clear()
+    from tbactviz.model import compiled
+
+    real, copies = compiled.to_numpy, [0]
+
+    def counted(tensor: Any) -> Any:  # every array the probe converts to numpy: a copy off a GPU
+        copies[0] += not isinstance(tensor, np.ndarray)
+        return real(tensor)
+
+    compiled.to_numpy = counted  # type: ignore[assignment]
+    t0 = time.perf_counter()
+    ours(x1)
+    second_snapshot = time.perf_counter() - t0
+    compiled.to_numpy = real  # type: ignore[assignment]
+    ours.logger.close()
+    shutil.rmtree(root, ignore_errors=True)
+    print(f"machine: {_machine()}; backend: {keras.backend.backend()}; device: {device_name()}")
+    print(f"reference: ResNet50V2(weights=None) 224x224x3, {len(names)} layers with 4-D outputs, 1 image")
+    print(
+        f"first predict_on_batch: {first_predict:.2f} s ({predict_compiles} XLA compiles, "
+        f"{predict_compile_s:.2f} s)"
+    )
+    print(
+        f"first snapshot (log):   {first_snapshot:.2f} s ({snapshot_compiles} XLA compiles, "
+        f"{snapshot_compile_s:.2f} s)"
+    )
+    print(f"second snapshot:        {second_snapshot:.2f} s ({len(compiles)} XLA compiles)")
+    print(f"arrays converted to numpy per snapshot (one chunk; copies off a GPU): {copies[0]}")
+    print(f"first snapshot / first predict_on_batch: {first_snapshot / first_predict:.1f}x (target <= 3x)")
 
 
 if __name__ == "__main__":

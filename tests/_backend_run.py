@@ -48,6 +48,10 @@ def main(workdir: str, outdir: str) -> None:
         model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=[callback])
         assert callback.logged_steps == [0, 1, 2], callback.logged_steps
     check_out_of_memory(keras.saving.load_model(os.path.join(workdir, "cnn.keras")), probe, x, y)
+    check_out_of_memory_in_the_reduction(
+        keras.saving.load_model(os.path.join(workdir, "cnn.keras")), probe, x, y
+    )
+    check_copies_and_compiles(workdir, probe, x, y)
     print("backend", keras.backend.backend())
 
 
@@ -98,6 +102,133 @@ def check_out_of_memory(model: Any, probe: np.ndarray, x: np.ndarray, y: np.ndar
         0
     ]
     assert len(history.history["loss"]) == 3 and callback.logged_steps == [2, 3], callback.logged_steps
+
+
+def check_out_of_memory_in_the_reduction(model: Any, probe: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """The backend's out-of-memory error raised inside the compiled probe (where it reduces a layer): the
+    hint, not "inputs do not fit the model"; the callback follows ``on_error`` (PyTorch's
+    ``OutOfMemoryError`` is a ``RuntimeError``, which a forward pass raises for shapes that do not fit)."""
+    from tbactviz.snapshot import runner
+
+    real, error = runner.reduce_layer, oom_error()
+    oom = {"now": False}
+
+    def reduce_layer(*args: Any, **kwargs: Any) -> Any:
+        if oom["now"]:
+            raise error
+        return real(*args, **kwargs)
+
+    class Start(keras.callbacks.Callback):  # before ours: the probe's check passed, every step fails
+        def on_train_begin(self, logs: Any = None) -> None:
+            oom["now"] = True
+
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    runner.reduce_layer = reduce_layer  # type: ignore[assignment]
+    try:
+        with tempfile.TemporaryDirectory() as logdir, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            callback = tbactviz.ActivationCallback(logdir, probe[:2], ["c1"], batch_size=2)
+            history = model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[Start(), callback])
+            ours = [str(w.message) for w in caught if issubclass(w.category, tbactviz.TbactvizWarning)]
+            assert len(ours) == 1, ours
+            assert "out of memory while running the probe (batch_size=2)" in ours[0], ours[0]
+            assert "does not fit" not in ours[0], ours[0]
+            assert len(history.history["loss"]) == 2 and callback.logged_steps == [], callback.logged_steps
+            callback = tbactviz.ActivationCallback(logdir, probe[:2], ["c1"], on_error="raise")
+            try:
+                model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[Start(), callback])
+            except type(error) as exc:
+                assert not isinstance(exc, tbactviz.ProbeError), exc
+            else:
+                raise AssertionError("on_error='raise' did not raise the out-of-memory error")
+    finally:
+        runner.reduce_layer = real  # type: ignore[assignment]
+
+
+def check_copies_and_compiles(workdir: str, probe: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """Per chunk, at most one copy off the device per dtype returned (the logger, the callback, the CLI);
+    JAX: a second ``log()`` with the same shapes and a second ``fit()`` with the same callback compile
+    nothing (XLA compiles counted from ``jax._src.monitoring`` events whose names contain
+    ``backend_compile``)."""
+    from tbactviz.model import compiled
+
+    compiles: list[str] = []
+    if keras.backend.backend() == "jax":
+        from jax._src import monitoring
+
+        def listen(name: str, seconds: float, **kwargs: Any) -> None:
+            if "backend_compile" in name:
+                compiles.append(name)
+
+        monitoring.register_event_duration_secs_listener(listen)
+    conversions = _count_conversions()
+    path = os.path.join(workdir, "cnn.keras")
+    model = keras.saving.load_model(path)
+    layers = LAYERS["cnn"]
+    with tempfile.TemporaryDirectory() as logdir:
+        with tbactviz.ActivationLogger(logdir, model, layers) as log:
+            log(probe, step=0)
+            dtypes = {
+                a.dtype.name for part in next(iter(log.probe_chunks(probe))).values() for a in _arrays(part)
+            }
+            before, conversions[0], compiles[:] = compiled.transfers(), 0, []
+            log(probe, step=1)  # one chunk
+            copies = compiled.transfers() - before
+            assert copies <= len(dtypes) <= 3, (copies, dtypes)
+            assert conversions[0] <= copies, conversions  # the backend's own conversions, counted too
+            assert compiles == [], compiles
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+        callback = tbactviz.ActivationCallback(os.path.join(logdir, "cb"), probe, layers, every_n_epochs=1)
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[callback])
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # Keras' own compiles for these epochs
+        compiles[:] = []
+        before = compiled.transfers()
+        model.fit(x, y, batch_size=4, epochs=3, initial_epoch=1, verbose=0, callbacks=[callback])
+        assert compiles == [], compiles  # the second fit() with the same callback
+        assert callback.logged_steps == [0, 1, 2, 3], callback.logged_steps
+        assert compiled.transfers() - before <= 2 * len(dtypes), compiled.transfers() - before  # 2 steps
+        before = compiled.transfers()
+        code = cli.main(
+            [
+                *("log", path, os.path.join(workdir, "probe.npy"), "--layers", ",".join(layers), "-q"),
+                *("--logdir", os.path.join(logdir, "cli")),
+            ]
+        )
+        assert code == 0 and compiled.transfers() - before <= len(dtypes), compiled.transfers() - before
+    conversions.clear()
+
+
+def _arrays(part: Any) -> list[np.ndarray]:
+    arrays = [*part.partials.values(), part.counts, part.raw, *(part.grid or {}).values()]
+    return [np.asarray(a) for a in arrays if a is not None]
+
+
+def _count_conversions() -> list[int]:
+    """Count the backend's own device-to-host conversions where its array type can be wrapped (PyTorch's
+    ``Tensor.cpu``; JAX's ``Array.__array__``); TensorFlow's are counted by ``compiled.transfers`` alone."""
+    counter = [0]
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        real_cpu = torch.Tensor.cpu
+
+        def cpu(self: Any, *args: Any, **kwargs: Any) -> Any:
+            counter[0] += 1
+            return real_cpu(self, *args, **kwargs)
+
+        torch.Tensor.cpu = cpu  # type: ignore[method-assign]
+    elif backend == "jax":
+        from jax._src.array import ArrayImpl
+
+        real_array = ArrayImpl.__array__
+
+        def array(self: Any, *args: Any, **kwargs: Any) -> Any:
+            counter[0] += 1
+            return real_array(self, *args, **kwargs)
+
+        ArrayImpl.__array__ = array  # type: ignore[method-assign]
+    return counter
 
 
 if __name__ == "__main__":

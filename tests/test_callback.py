@@ -506,3 +506,69 @@ def test_pending_background_writes_are_drained_at_interpreter_exit(tmp_path: Pat
     )
     assert "KeyboardInterrupt" in proc.stderr and proc.returncode != 0
     assert_logged(tmp_path / "act", [0, 1, 2, 3], ("conv1",))
+
+
+# -- compiled once per run -----------------------------------------------------------------------------------
+
+
+def test_a_second_fit_and_a_resumed_run_trace_nothing(tmp_path: Path) -> None:
+    """The same callback in a second ``fit``, or again after a ``fit`` that failed, runs what the first
+    compiled (the extractor's traces are counted; JAX's compiles: tests/_backend_run.py)."""
+    model = small_cnn()
+    cb = ActivationCallback(tmp_path, X[:2], "conv*", every_n_epochs=1)
+    fit(model, cb, epochs=1)
+    assert cb.logger is not None
+    extractor, traces = cb.logger.extractor, cb.logger.extractor.trace_count
+    assert traces >= 1
+    fit(model, cb, epochs=2, initial_epoch=1)
+    assert cb.logger.extractor is extractor and extractor.trace_count == traces
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, [cb, Interrupt()], epochs=3, initial_epoch=2)
+    fit(model, cb, epochs=4, initial_epoch=3)  # resumed in the same process
+    assert cb.logger.extractor is extractor and extractor.trace_count == traces
+    assert cb.logged_steps == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("where", ["reduce", "pack"])
+def test_out_of_memory_inside_the_compiled_probe_gets_the_hint_and_training_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Out of memory raised where the probe reduces or packs its results: not "inputs do not fit"."""
+    from tbactviz.model import compiled
+    from tbactviz.snapshot import runner
+
+    owner, name = (runner, "reduce_layer") if where == "reduce" else (compiled.Packing, "pack")
+    real = getattr(owner, name)
+    oom = {"now": False}
+
+    def reduce_layer(*args: Any, **kwargs: Any) -> Any:
+        if oom["now"]:
+            raise tf.errors.ResourceExhaustedError(
+                None, None, "OOM when allocating tensor with shape[2,10,10,4]"
+            )
+        return real(*args, **kwargs)
+
+    class Start(
+        keras.callbacks.Callback
+    ):  # before ours: from the first step on, the probe runs out of memory
+        def on_train_begin(self, logs: Any = None) -> None:
+            oom["now"] = True
+
+    monkeypatch.setattr(owner, name, reduce_layer)
+    cb = ActivationCallback(tmp_path, X[:2], "conv*", batch_size=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = fit(small_cnn(), [Start(), cb], epochs=2)
+    ours = [str(w.message) for w in caught if issubclass(w.category, TbactvizWarning)]
+    assert len(ours) == 1, ours
+    assert "step 0: logging activations failed: ResourceExhaustedError" in ours[0]
+    assert "out of memory while running the probe (batch_size=2)" in ours[0] and "does not fit" not in ours[0]
+    assert len(history.history["loss"]) == 2 and cb.logged_steps == []
+    cb = ActivationCallback(tmp_path / "raise", X[:2], "conv*", on_error="raise")
+    with pytest.raises(tf.errors.ResourceExhaustedError):
+        fit(small_cnn(), [Start(), cb], epochs=1)

@@ -38,9 +38,9 @@ def test_forward_passes_run_in_chunks_of_batch_size(
     cb = ActivationCallback(tmp_path, X[:8], "conv*", batch_size=2, async_write=async_write)
     fit(small_cnn(), cb, epochs=2)
     assert cb.logged_steps == [0, 1, 2]
-    # [1]: the first probe sample, run once at the start of fit to check that the probe fits the model
+    # the check at the start of fit that the probe fits the model traces the forward pass, runs none;
     # per step: a pass for the histograms' edges (the whole probe's extremes), then the reductions
-    assert forward_pass_sizes == [1] + [2, 2, 2, 2] * 2 * 3
+    assert forward_pass_sizes == [2, 2, 2, 2] * 2 * 3
     assert_logged(tmp_path, [0, 1, 2])
 
 

@@ -501,3 +501,71 @@ def test_probe_errors(functional):
         ActivationExtractor(functional, "conv1", batch_size=0)
     with pytest.raises(TypeError, match=r"keras\.Model"):
         ActivationExtractor(keras.layers.Dense(2))  # type: ignore[arg-type]
+
+
+# -- the probe checked once, errors named for what they are ------------------------------------------------
+
+
+def test_one_log_checks_its_inputs_once(functional, tmp_path, monkeypatch):
+    """``num_samples`` and ``conform`` once per ``log()`` (five times each before the checked probe)."""
+    from tbactviz.probe import inputs as probe_inputs
+    from tbactviz.snapshot.logger import ActivationLogger
+
+    calls = {"count": 0, "conform": 0}
+    real_count, real_conform = probe_inputs._num_samples, probe_inputs.conform
+
+    def count(*args, **kwargs):
+        calls["count"] += 1
+        return real_count(*args, **kwargs)
+
+    def conform(*args, **kwargs):
+        calls["conform"] += 1
+        return real_conform(*args, **kwargs)
+
+    monkeypatch.setattr(probe_inputs, "_num_samples", count)
+    monkeypatch.setattr(probe_inputs, "conform", conform)
+    x = rng_images(5, (12, 12, 3))
+    with ActivationLogger(tmp_path, functional, ["conv1", "conv2"], batch_size=2) as log:
+        for step in range(2):  # the first call traces, the second runs what is compiled
+            calls.update(count=0, conform=0)
+            log(x, step=step)
+            assert calls == {"count": 1, "conform": 1}, (step, calls)
+        probe = log.extractor.checked(x)
+        calls.update(count=0, conform=0)
+        list(log.probe_chunks(probe))
+        assert calls == {"count": 0, "conform": 0}  # a checked probe is not checked again
+
+
+def test_an_error_of_a_reduction_surfaces_as_itself(functional, tmp_path, monkeypatch):
+    """A bug in tbactviz's own reductions is not "inputs do not fit the model"."""
+    from tbactviz.model.compiled import LayerReduce
+    from tbactviz.snapshot import runner
+    from tbactviz.snapshot.logger import ActivationLogger
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in a reduction")
+
+    extractor = ActivationExtractor(functional, ["conv1"])
+    reduce = LayerReduce(lambda path, shape, extra: (None, None), lambda static, a, args: broken())
+    with pytest.raises(ValueError, match="a bug in a reduction") as info:
+        list(extractor.iter_batches(rng_images(2, (12, 12, 3)), reduce=reduce))
+    assert not isinstance(info.value, ProbeError)
+    monkeypatch.setattr(runner, "reduce_layer", broken)
+    with ActivationLogger(tmp_path, functional, ["conv1"]) as log, pytest.raises(ValueError) as info:
+        log(rng_images(2, (12, 12, 3)), step=0)
+    assert not isinstance(info.value, ProbeError) and "a bug in a reduction" in str(info.value)
+
+
+def test_a_probe_that_does_not_fit_a_subclassed_model_still_gets_the_mismatch_message():
+    model = Net()
+    model(rng_images(1, (9, 9, 2)))
+    extractor = ActivationExtractor(model, ["sub_conv"])
+    extractor(rng_images(1, (9, 9, 2)))
+    with pytest.raises(
+        ProbeError, match=r"inputs do not fit the model 'net': received float32\[2, 9, 9, 5\]"
+    ):
+        extractor(rng_images(2, (9, 9, 5)))
+    with pytest.raises(
+        ProbeError, match=r"inputs do not fit the model 'net': received float32\[3, 9, 9, 5\]"
+    ):
+        ActivationExtractor(model, ["sub_conv"]).check(rng_images(3, (9, 9, 5)))

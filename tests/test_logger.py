@@ -257,6 +257,23 @@ def test_on_error_warn_keeps_the_other_layers(
     assert {r.tag.split("/")[1] for r in read_events(tmp_path)} == {"conv1"}
 
 
+def test_on_error_warn_gives_the_out_of_memory_hint(
+    tmp_path: Path, model: keras.Model, probe: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tbactviz.snapshot import runner
+
+    def reduce_layer(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError("out of memory while packing")
+
+    log = tbactviz.ActivationLogger(tmp_path, model, layers="conv1", on_error="warn", batch_size=4)
+    monkeypatch.setattr(runner, "reduce_layer", reduce_layer)
+    with pytest.warns(tbactviz.TbactvizWarning, match="extracting activations failed: MemoryError") as record:
+        assert log(probe, 0) == {}
+    log.close()
+    message = str(record[0].message)
+    assert "out of memory while running the probe (batch_size=4): pass a smaller batch_size" in message
+
+
 def test_capture_then_write_equals_log(tmp_path: Path, model: keras.Model, probe: np.ndarray) -> None:
     with tbactviz.ActivationLogger(tmp_path / "a", model, layers="conv2") as a:
         a.log(probe, 3)

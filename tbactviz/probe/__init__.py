@@ -2,7 +2,8 @@
 chosen layers' outputs chunk by chunk.
 
 * :mod:`~tbactviz.probe.inputs`: a probe (array, dict or list of arrays) checked against the model's inputs
-  before anything runs, sliced into chunks and described in errors.
+  once, before anything runs (a :class:`~tbactviz.probe.inputs.CheckedProbe`, passed on), sliced into
+  chunks and described in errors.
 * :mod:`~tbactviz.probe.datasets`: the callback's probe from arrays or a fixed sample of a
   ``tf.data.Dataset``, read once.
 * :mod:`~tbactviz.probe.extractor`: :class:`~tbactviz.probe.extractor.ActivationExtractor` and

@@ -45,7 +45,8 @@ from tbactviz.model.compiled import CompiledProbe, check_backend, prepare
 from tbactviz.model.shapes import build_if_needed, infer_outputs, input_specs, open_batch_spec, sample_shapes
 from tbactviz.options import MAX_CHUNK_BYTES
 from tbactviz.probe.inputs import (
-    conform,
+    CheckedProbe,
+    check_inputs,
     describe_inputs,
     graph_inputs,
     num_samples,
@@ -55,6 +56,7 @@ from tbactviz.probe.inputs import (
 
 __all__ = [
     "ActivationExtractor",
+    "CheckedProbe",
     "describe_inputs",
     "extract_activations",
     "infer_outputs",
@@ -158,6 +160,55 @@ class ActivationExtractor:
         if self._report.count:
             self._check_report()
 
+    def checked(self, inputs: Any, argument: str = "inputs") -> CheckedProbe:
+        """``inputs`` checked against the model once (:func:`~tbactviz.probe.inputs.check_inputs`): pass the
+        result to the other methods, which then check nothing again. A :class:`CheckedProbe` is returned as
+        it is.
+
+        Raises:
+            ProbeError: As :meth:`iter_batches`.
+        """
+        if isinstance(inputs, CheckedProbe):
+            return inputs
+        probe = check_inputs(self._model, inputs, argument)
+        if probe.unused:
+            self._warn_once(
+                "unused-keys",
+                f"inputs has keys the model does not take: {list(probe.unused)}; they are ignored (the "
+                f"model's inputs: {graph_inputs(self._model)[0]}).",  # type: ignore[index]
+            )
+        return probe
+
+    def check(self, inputs: Any, argument: str = "inputs") -> CheckedProbe:
+        """Check that ``inputs`` fit the model without running the whole probe: checked as
+        :meth:`checked` does, then the forward pass traced on the first sample, compiling nothing where the
+        backend can (TensorFlow: a trace; JAX: shapes evaluated; PyTorch: one eager forward pass of one
+        sample). The layers' output shapes are then known, and layers that turn out not to be drawable are
+        dropped (with a warning).
+
+        Raises:
+            ProbeError: ``inputs`` do not fit the model; the message describes them as given.
+            NoDrawableLayerError: None of the chosen layers produces a drawable output.
+        """
+        probe = self.checked(inputs, argument)
+        first = probe.part(0, 1)
+        with probe_errors(self._model, prepare(first.inputs), shown=probe) as sample:
+            self._ready(probe.inputs)
+            if not self._report.count:
+                assert self._function is not None
+                self._function.check(sample)
+                self._check_report()
+        return probe
+
+    @property
+    def transfers(self) -> int:
+        """Arrays converted to numpy by this process's probes so far
+        (:func:`tbactviz.model.compiled.transfers`): on a GPU, the copies off the device. With a reduce, one
+        per dtype per chunk."""
+        from tbactviz.model.compiled import transfers
+
+        return transfers()
+
     # -- public ---------------------------------------------------------------------------------------------
 
     @property
@@ -235,8 +286,10 @@ class ActivationExtractor:
         function = self._function
         if reduce is not None:
             assert self._infos is not None
-            if reduce not in self._reducers:
-                self._reducers[reduce] = CompiledProbe(self._model, self._infos, self._report, reduce)
+            if reduce not in self._reducers:  # JAX: every variant shares the plain probe's forward pass
+                self._reducers[reduce] = CompiledProbe(
+                    self._model, self._infos, self._report, reduce, share=self._function
+                )
             function = self._reducers[reduce]
         outputs = function(chunk, extra)
         if self._report.count != traces:  # traced just now: report what the trace found
@@ -274,11 +327,12 @@ class ActivationExtractor:
         """One sample's output shape per chosen layer for inputs like ``inputs`` (batch axis excluded).
 
         Found without computing: the probe's trace, or :func:`~tbactviz.model.shapes.sample_shapes`; None
-        where a shape is not static.
+        where a shape is not static. ``inputs``: as :meth:`iter_batches` takes them, or checked
+        (:meth:`checked`).
         """
-        inputs = conform(self._model, inputs)[0]
-        self._ready(inputs)
-        sample = prepare(slice_samples(inputs, 0, 1))
+        probe = self.checked(inputs)
+        self._ready(probe.inputs)
+        sample = prepare(slice_samples(probe.inputs, 0, 1))
         return sample_shapes(self._model, self.layers, self._report.shapes, sample)
 
     def chunk_size(self, inputs: Any, *, min_first: int = 1) -> int:
@@ -288,9 +342,9 @@ class ActivationExtractor:
         Raises:
             ProbeError: As :meth:`iter_batches`.
         """
-        n = num_samples(inputs)
-        self._ready(conform(self._model, inputs)[0])
-        return min(n, self._chunk_size(n, min_first))
+        probe = self.checked(inputs)
+        self._ready(probe.inputs)
+        return min(probe.n, self._chunk_size(probe.n, min_first))
 
     def iter_batches(
         self,
@@ -305,7 +359,8 @@ class ActivationExtractor:
 
         Args:
             inputs: The probe, as ``model.predict`` takes it: an array or tensor ``(n, ...)``, a list of them
-                (multi-input, in ``model.inputs`` order) or a dict keyed by input name. ``n >= 1``.
+                (multi-input, in ``model.inputs`` order) or a dict keyed by input name. ``n >= 1``. Or the
+                probe checked once (:meth:`checked`), which is not checked again.
             min_first: With ``batch_size=None``: samples of the first chunk (and the least of every chunk),
                 so a caller that needs the first samples together (e.g. to draw them) gets them in one chunk.
             reduce: Optional ``reduce(outputs, extra)`` written with ``keras.ops`` (see
@@ -327,14 +382,8 @@ class ActivationExtractor:
                 model's inputs (a missing dict key, a list of the wrong length) or a shape that does not fit
                 them; the message names the input, the shape received and the shape expected.
         """
-        n = num_samples(inputs)
-        inputs, unused = conform(self._model, inputs)
-        if unused:
-            self._warn_once(
-                "unused-keys",
-                f"inputs has keys the model does not take: {unused}; they are ignored (the model's inputs: "
-                f"{graph_inputs(self._model)[0]}).",  # type: ignore[index]
-            )
+        probe = self.checked(inputs)
+        n, inputs = probe.n, probe.inputs
         start = 0
         while start < n:
             self._ready(inputs)  # trace first, for any number of samples

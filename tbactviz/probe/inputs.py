@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,10 +25,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from tbactviz.errors import ProbeError, TbactvizError, close_matches
-from tbactviz.model.compiled import input_errors
+from tbactviz.errors import ProbeError, TbactvizError, close_matches, is_out_of_memory
+from tbactviz.model.compiled import input_errors, internal_error
 
 __all__ = [
+    "CheckedProbe",
+    "check_inputs",
     "conform",
     "describe_inputs",
     "expected",
@@ -312,18 +315,91 @@ def slice_samples(inputs: Any, start: int, stop: int) -> Any:
     return _slice(inputs, start, stop)
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckedProbe:
+    """A probe checked against a model once (:func:`check_inputs`), passed on instead of the raw inputs.
+
+    Everything that runs the probe (:class:`~tbactviz.probe.extractor.ActivationExtractor`, the logger's
+    :class:`~tbactviz.snapshot.runner.DeviceProbe`) takes it as it is, so that one ``log()`` counts and
+    conforms its inputs once.
+
+    Attributes:
+        inputs: The probe in the model's input structure (a one-element list of a single-input model
+            unwrapped), batch first.
+        n: Its number of samples (>= 1).
+        unused: Dict keys the model does not take (ignored).
+        given: The probe as the caller gave it (what error messages describe).
+    """
+
+    inputs: Any
+    n: int
+    unused: tuple[str, ...] = ()
+    given: Any = None
+
+    def part(self, start: int, stop: int) -> CheckedProbe:
+        """Samples ``start:stop`` as a checked probe (no new check: a slice of a checked probe fits)."""
+        stop = min(stop, self.n)
+        return CheckedProbe(slice_samples(self.inputs, start, stop), stop - start, self.unused, self.given)
+
+    def describe(self) -> str:
+        """The probe as the caller gave it, for messages (:func:`describe_inputs`)."""
+        return describe_inputs(self.inputs if self.given is None else self.given)
+
+
+def check_inputs(model: keras.Model, inputs: Any, argument: str = "inputs") -> CheckedProbe:
+    """Check a probe against ``model`` once: its samples counted (:func:`num_samples`), conformed to the
+    model's inputs (:func:`conform`); a :class:`CheckedProbe` is returned as it is.
+
+    Raises:
+        ProbeError: As :func:`num_samples` and :func:`conform`.
+
+    Example:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        >>> probe = check_inputs(model, [np.zeros((3, 4), "float32")])
+        >>> probe.n, probe.inputs.shape
+        (3, (3, 4))
+    """
+    if isinstance(inputs, CheckedProbe):
+        return inputs
+    n = _num_samples(inputs, argument)
+    conformed, unused = conform(model, inputs, argument)
+    return CheckedProbe(conformed, n, tuple(unused), inputs)
+
+
+def _passes_through(exc: BaseException) -> BaseException | None:
+    """What :func:`probe_errors` lets through as it is: tbactviz's own errors (a reduction's, found anywhere
+    in the exception's chain: tracing re-raises them as new exceptions), and out of memory."""
+    own = internal_error(exc)
+    if own is not None:
+        return own
+    if isinstance(exc, TbactvizError) or is_out_of_memory(exc):
+        return exc
+    return None
+
+
 @contextmanager
 def probe_errors(model: keras.Model, chunk: Any, shown: Any = None) -> Iterator[Any]:
     """Turn what the backend raises for inputs that do not fit ``model`` into a :class:`ProbeError`.
 
-    The message describes ``shown`` (default ``chunk``): the probe as the caller gave it.
+    Only a mismatch between the probe and the model gets that message. Out of memory is raised as it is
+    (the callers add their hint, :func:`tbactviz.errors.out_of_memory_hint`), and so is an error of
+    tbactviz's own code run inside the probe (a reduction, the packing of what leaves the device), with its
+    own traceback: it is a bug to report, not a probe to fix.
+
+    The message describes ``shown`` (default ``chunk``): the probe as the caller gave it (a
+    :class:`CheckedProbe`: as its caller gave it).
     """
     try:
         yield chunk
     except input_errors() as exc:
-        if isinstance(exc, TbactvizError):
+        own = _passes_through(exc)
+        if own is exc:
             raise
-        received = describe_inputs(chunk if shown is None else shown)
+        if own is not None:
+            raise own from None
+        shown = chunk if shown is None else shown
+        received = shown.describe() if isinstance(shown, CheckedProbe) else describe_inputs(shown)
         raise ProbeError(
             f"inputs do not fit the model {model.name!r}: received {received}"
             f"{expected(model)}. Keras said: {keras_message(exc)}"

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tbactviz.checks import check_int
-from tbactviz.errors import WriterClosedError
+from tbactviz.errors import WriterClosedError, out_of_memory_hint
 from tbactviz.events import naming
 from tbactviz.events.writer import check_logdir
 from tbactviz.options import (
@@ -34,7 +34,7 @@ from tbactviz.options import (
     DEFAULT_STEP_BYTES,
     check_options,
 )
-from tbactviz.probe.extractor import ActivationExtractor, num_samples
+from tbactviz.probe.extractor import ActivationExtractor
 from tbactviz.snapshot.digest import LayerPart
 from tbactviz.snapshot.drawing import Drawing, ValueRange
 from tbactviz.snapshot.runner import Chunk, DeviceProbe
@@ -169,6 +169,8 @@ class ActivationLogger:
         self._images, self._histograms, self._on_error = bool(images), bool(histograms), on_error
         self._extractor: ActivationExtractor = ActivationExtractor(model, layers, batch_size=batch_size)
         grids = int(max_images) if self._images else 0
+        # what the compiled probe depends on: another logger with the same may run this one's probe
+        self._probe_key = (layers, batch_size, opts["eps"], self._histograms, grids)
         self._device = DeviceProbe(
             self._extractor, eps=opts["eps"], histograms=histograms, grid_samples=grids
         )
@@ -188,6 +190,21 @@ class ActivationLogger:
             on_error=on_error,
         )
         self._closed = False
+
+    def _share_probe(self, previous: ActivationLogger) -> bool:
+        """Run the probe ``previous`` compiled (same model, layers and probe options), so that nothing is
+        compiled again: what the callback does for each ``fit`` after the first. Returns whether it does."""
+        same = (
+            previous._extractor.model is self._extractor.model
+            and previous._probe_key == self._probe_key
+            and previous._drawing.options == self._drawing.options
+            and previous._drawing.step_bytes == self._drawing.step_bytes
+            and previous._drawing.levels == self._drawing.levels
+        )
+        if same:
+            self._extractor, self._device = previous._extractor, previous._device
+            self._device.drawing = self._drawing
+        return same
 
     # -- properties ---------------------------------------------------------------------------------------
 
@@ -272,11 +289,13 @@ class ActivationLogger:
         self._check_open(step)
         check_int("step", step, minimum=0)
         try:
-            digests = self._steps.digest(self.probe_chunks(inputs), num_samples(inputs))
+            probe = self._extractor.checked(inputs)  # checked once, passed on
+            digests = self._steps.digest(self.probe_chunks(probe), probe.n)
         except Exception as exc:
             if self._on_error == "raise":
                 raise
-            self._steps.warn_once("*", exc, f"step {step}: extracting activations failed")
+            hint = out_of_memory_hint(exc, self._extractor.batch_size)
+            self._steps.warn_once("*", exc, f"step {step}: extracting activations failed", hint)
             return {}
         return self._steps.emit(digests, step)
 
@@ -289,7 +308,9 @@ class ActivationLogger:
         bounded in bytes) to keep memory bounded.
 
         Args:
-            inputs: Probe inputs, as for :meth:`log`.
+            inputs: Probe inputs, as for :meth:`log`, or checked once by
+                ``extractor.checked(inputs)`` (:meth:`tbactviz.probe.extractor.ActivationExtractor.checked`),
+                which are not checked again.
 
         Yields:
             ``{layer_path: LayerPart}`` in :attr:`layer_paths` order: what the compiled probe reduced on the
@@ -302,9 +323,9 @@ class ActivationLogger:
         Raises:
             tbactviz.ProbeError: ``inputs`` do not fit the model.
         """
-        n = num_samples(inputs)
-        need = min(n, self._drawing.options["max_images"]) if self._images else 0
-        yield from self._device.chunks(inputs, need)
+        probe = self._extractor.checked(inputs)
+        need = min(probe.n, self._drawing.options["max_images"]) if self._images else 0
+        yield from self._device.chunks(probe, need)
 
     def write_chunks(
         self, chunks: Iterable[Mapping[str, LayerPart]], n: int, step: int

@@ -36,7 +36,7 @@ import numpy as np
 from tbactviz.model.compiled import LayerReduce
 from tbactviz.model.shapes import static_shape
 from tbactviz.probe.extractor import ActivationExtractor
-from tbactviz.probe.inputs import conform, num_samples, slice_samples
+from tbactviz.probe.inputs import CheckedProbe
 from tbactviz.snapshot.digest import BUCKETS, LayerPart, ReduceSpec, reduce_layer
 from tbactviz.snapshot.drawing import Drawing
 from tbactviz.stats import reductions
@@ -86,25 +86,27 @@ class DeviceProbe:
         """Run the probe chunk by chunk; yield each chunk's parts.
 
         Args:
-            inputs: The probe, as ``model.predict`` takes it.
+            inputs: The probe, as ``model.predict`` takes it, or checked once
+                (:meth:`~tbactviz.probe.extractor.ActivationExtractor.checked`: then it is not checked again).
             need: Samples that will be drawn (the first chunk holds them all with automatic chunk sizes).
 
         Raises:
             tbactviz.ProbeError: ``inputs`` do not fit the model.
         """
         extractor = self._extractor
-        n = num_samples(inputs)
+        probe = extractor.checked(inputs)
+        n = probe.n
         first = max(need, 1)
-        size = extractor.chunk_size(inputs, min_first=first)
+        size = extractor.chunk_size(probe, min_first=first)
         grid = min(self._grid, need) if need else 0
-        self._plan(inputs, grid)
+        self._plan(probe, grid)
         ranges = self._ranges() if grid else {}
         extra: dict[str, Any] = {"ranges": ranges} if ranges else {}
         several = size < n  # then a first pass for the whole probe's extremes (TensorBoard's edges)
         if several and self._histograms:
-            extra["bounds"] = self._probe_bounds(inputs, first)
+            extra["bounds"] = self._probe_bounds(probe, first)
 
-        def run(part: Any, careful: bool, first_chunk: bool = True) -> Iterator[dict[str, Any]]:
+        def run(part: CheckedProbe, careful: bool, first_chunk: bool = True) -> Iterator[dict[str, Any]]:
             # one chunk: the histogram's edges and counts in the same compiled call
             reduce = self._reducer(0 if several else grid, several, frozenset(ranges), careful)
             return extractor.iter_batches(
@@ -119,10 +121,10 @@ class DeviceProbe:
 
         shapes = {info.path: info.output_shape for info in extractor.layers}
         start = 0
-        for chunk in run(inputs, careful=False):
+        for chunk in run(probe, careful=False):
             samples = min(size, n - start)
             if any(reductions.suspect(r["partials"]) for r in chunk.values()):  # NaN/Inf: exact masks
-                part = slice_samples(conform(extractor.model, inputs)[0], start, start + samples)
+                part = probe.part(start, start + samples)
                 chunk = next(iter(run(part, careful=True, first_chunk=start == 0)))
             start += samples
             parts: Chunk = {}
@@ -173,15 +175,15 @@ class DeviceProbe:
         reducer: LayerReduce = self._reducers[key]
         return reducer
 
-    def _plan(self, inputs: Any, grid: int) -> None:
+    def _plan(self, probe: CheckedProbe, grid: int) -> None:
         """Plan every layer's grid before the probe is compiled (the byte budget is shared by all layers)."""
-        key = self._shape_key = tuple(tuple(np.shape(leaf))[1:] for leaf in keras.tree.flatten(inputs))
+        key = self._shape_key = tuple(tuple(np.shape(leaf))[1:] for leaf in keras.tree.flatten(probe.inputs))
         if not grid or self.drawing is None or any(k[:2] == (grid, key) for k in self._plans):
             return
-        plans = self.drawing.plans(self._extractor.sample_shapes(inputs), grid)
+        plans = self.drawing.plans(self._extractor.sample_shapes(probe), grid)
         self._plans.update({(grid, key, path): plan for path, plan in plans.items()})
 
-    def _probe_bounds(self, inputs: Any, first: int) -> dict[str, tuple[np.float32, np.float32]]:
+    def _probe_bounds(self, probe: CheckedProbe, first: int) -> dict[str, tuple[np.float32, np.float32]]:
         """The whole probe's finite extremes per layer: one compiled pass per chunk, folded here.
 
         The fast pass (no masks) is kept where both extremes are finite; a chunk where one is not (NaN or
@@ -194,12 +196,12 @@ class DeviceProbe:
                     functools.partial(_bounds, finite=not careful),
                 )
         extractor = self._extractor
-        size = extractor.chunk_size(inputs, min_first=first)
+        size = extractor.chunk_size(probe, min_first=first)
         found: dict[str, tuple[float, float]] = {}
         start = 0
-        for chunk in extractor.iter_batches(inputs, min_first=first, reduce=self._reducers["bounds", False]):
+        for chunk in extractor.iter_batches(probe, min_first=first, reduce=self._reducers["bounds", False]):
             if not all(np.isfinite([float(lo), float(hi)]).all() for lo, hi in chunk.values()):
-                part = slice_samples(conform(extractor.model, inputs)[0], start, start + size)
+                part = probe.part(start, start + size)
                 careful = self._reducers["bounds", True]
                 chunk = next(iter(extractor.iter_batches(part, min_first=first, reduce=careful)))
             start += size

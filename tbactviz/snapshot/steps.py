@@ -136,12 +136,12 @@ class StepWriter:
             self.warn_once("*", exc, f"step {step}: writing the event failed")
         return figures
 
-    def warn_once(self, path: str, exc: BaseException, what: str) -> None:
-        """One warning per layer and kind of error (then DEBUG)."""
+    def warn_once(self, path: str, exc: BaseException, what: str, hint: str = "") -> None:
+        """One warning per layer and kind of error (then DEBUG); ``hint`` follows the error's message."""
         self._warn(
             (path, type(exc).__name__),
-            f"tbactviz: {what}: {type(exc).__name__}: {exc} (further errors of this kind for this layer are "
-            "logged at DEBUG level only)",
+            f"tbactviz: {what}: {type(exc).__name__}: {exc}{hint} (further errors of this kind for this "
+            "layer are logged at DEBUG level only)",
         )
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from tbactviz.events.writer import check_logdir
 from tbactviz.layers.selection import check_selection
 from tbactviz.options import CALLBACK_OPTIONS, DEPRECATED_OPTIONS, LOGGER_OPTIONS, check_options
 from tbactviz.probe.datasets import check_probe, is_dataset, take_samples
-from tbactviz.probe.extractor import describe_inputs, num_samples, slice_samples
+from tbactviz.probe.inputs import CheckedProbe
 from tbactviz.snapshot.logger import ActivationLogger
 from tbactviz.training import chief
 from tbactviz.training.background import BackgroundWriter
@@ -179,6 +179,7 @@ class ActivationCallback(keras.callbacks.Callback):
         self._logger_options = check_options(logger_options)
         self._probe_source = probe
         self._probe: Any = None if is_dataset(probe) else check_probe(probe)
+        self._checked: CheckedProbe | None = None  # the probe checked against this fit's model
         self._logger: ActivationLogger | None = None
         self._logger_model: Any = None
         self._chief = True
@@ -301,6 +302,8 @@ class ActivationCallback(keras.callbacks.Callback):
             self._warn_once("logdir", exc, "no activations are logged during this fit")
             self._logger = None
             return
+        if previous is not None and same_model:
+            logger._share_probe(previous)  # the probe compiled by an earlier fit: nothing compiles again
         self._check_probe_fits(logger)
         self._logger = logger
         self._logger_model = model
@@ -313,16 +316,15 @@ class ActivationCallback(keras.callbacks.Callback):
             )
 
     def _check_probe_fits(self, logger: ActivationLogger) -> None:
-        """Run the first probe sample once: a probe that does not fit, or nothing drawable, fails now."""
+        """Check the probe against the model and trace the forward pass on its first sample (compiling
+        nothing where the backend can): a probe that does not fit, or nothing drawable, fails now. The
+        probe, checked, is what every step of this fit runs."""
+        self._checked = None
         try:
-            for _ in logger.probe_chunks(slice_samples(self._probe, 0, 1)):
-                pass
+            self._checked = logger.extractor.check(self._probe, argument="probe")
         except ProbeError as exc:
             logger.close()
-            raise ProbeError(
-                f"ActivationCallback: the probe ({describe_inputs(self._probe)}) does not fit the model "
-                f"{getattr(self.model, 'name', '')!r}: {exc}"
-            ) from exc
+            raise ProbeError(f"ActivationCallback: {exc}") from exc
         except NoDrawableLayerError:
             logger.close()
             raise
@@ -339,8 +341,9 @@ class ActivationCallback(keras.callbacks.Callback):
         if not self._chief or logger is None:
             return
         try:
-            n = num_samples(self._probe)
-            chunks = logger.probe_chunks(self._probe)
+            probe = self._checked or logger.extractor.checked(self._probe, argument="probe")
+            n = probe.n
+            chunks = logger.probe_chunks(probe)
             if self._background is not None:
                 self._background.submit(step, n, chunks)  # waits while the queue is full
             else:
