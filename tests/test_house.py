@@ -40,6 +40,7 @@ SHARED = {"checks", "errors", "options", "_version", "_moved"}
 #: Stages whose modules import no deep-learning framework, not even inside a function.
 NUMPY_ONLY = (
     "events/naming",
+    "events/records",
     "events/tilemap",
     "grids/plan",
     "grids/budget",

@@ -38,6 +38,7 @@ from tbactviz.errors import (
     TbactvizWarning,
     WriterClosedError,
 )
+from tbactviz.events import writer as events_writer
 from tbactviz.events.writer import EventWriter, scalar_value
 from tbactviz.grids import tiling
 from tbactviz.probe.extractor import ActivationExtractor, extract_activations
@@ -738,8 +739,10 @@ def disk_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, bool
     full = tmp_path / "dev-full"
     full.symlink_to("/dev/full")
     state = {"full": True}
-    real = tf.io.TFRecordWriter
-    monkeypatch.setattr(tf.io, "TFRecordWriter", lambda path: real(str(full) if state["full"] else path))
+    real = events_writer._create
+    monkeypatch.setattr(
+        events_writer, "_create", lambda logdir, path: real(logdir, str(full) if state["full"] else path)
+    )
     return state
 
 

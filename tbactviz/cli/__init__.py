@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import sys
 import warnings
@@ -49,6 +50,18 @@ def _show_warning(
 ) -> None:
     """Warnings raised while a subcommand runs go to the log as one line (no source excerpt)."""
     _log.warning("%s", message)
+
+
+_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _missing_backend(name: str) -> str:
+    """What to do when Keras' backend is not installed (tbactviz installs none by itself)."""
+    return (
+        f"Keras' backend {name!r} is not installed (Keras reads KERAS_BACKEND, default tensorflow): install "
+        f"it with pip install 'tbactviz[{name}]' (or pip install {name}), or set KERAS_BACKEND to an "
+        f"installed one of {', '.join(_BACKENDS)}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tbactviz {args.command}: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except ModuleNotFoundError as exc:
+        backend = (exc.name or "").split(".")[0]
+        if backend not in _BACKENDS or importlib.util.find_spec(backend) is not None:
+            raise
+        print(f"tbactviz {args.command}: error: {_missing_backend(backend)}", file=sys.stderr)
+        return ExitCode.ERROR
     except (TbactvizError, ValueError, OSError) as exc:
         code = exit_code_for(exc)
         if code == ExitCode.ERROR and not isinstance(exc, TbactvizError):

@@ -7,6 +7,7 @@ SIGHUP and Ctrl-C stop it, and nothing is orphaned or left holding the port.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import shlex
@@ -103,5 +104,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"The Activations tab: {where}{note}", flush=True)
     if args.open:
         open_when_ready(where)
-    quiet_tensorflow(args.verbose, module="tensorflow")  # TensorBoard imports it
+    if importlib.util.find_spec("tensorflow") is not None:  # TensorBoard imports it when it is installed
+        quiet_tensorflow(args.verbose, module="tensorflow")
     return serve_tensorboard(args.logdir, host=args.host, port=port, samples=samples)

@@ -39,9 +39,10 @@ def run(args: argparse.Namespace) -> int:
         f"{result.val_accuracy:.2f} ({len(result.layer_paths)} layers logged: "
         f"{', '.join(result.layer_paths)})."
     )
-    print(
-        f"Runs: {result.activations_dir} (activations), {result.train_dir} (train), {result.validation_dir}"
-    )
+    runs = [f"{result.activations_dir} (activations)"]
+    if result.train_dir is not None and result.validation_dir is not None:
+        runs += [f"{result.train_dir} (train)", result.validation_dir]
+    print(f"Runs: {', '.join(runs)}")
     print(f"Model: {result.model_path}   probe images: {result.probe_path}")
     print("\n".join(board_hint(args.logdir)))
     return ExitCode.OK

@@ -3,19 +3,28 @@
 tbactviz never writes into TensorFlow's default summary writer (Keras' TensorBoard callback pushes its own
 during ``fit``). :class:`EventWriter` serializes each ``Event`` itself (:func:`tbactviz.events.wire.event`,
 from summary values given as messages or already serialized) and appends it to its own
-``events.out.tfevents.*``
-file with TensorFlow's record writer (C++ CRC32C), so each log event is one record holding every summary of
-that step. The summaries use TensorBoard's own plugin metadata, exactly as
-``tf.summary.image`` / ``histogram`` / ``scalar`` would, so TensorBoard, ``EventAccumulator`` and tbparse read
-them like any other.
+``events.out.tfevents.*`` file as one TFRecord (:mod:`tbactviz.events.records`: the framing, with a compiled
+CRC-32C), so each log event is one record holding every summary of that step. The summaries use TensorBoard's
+own plugin metadata, exactly as ``tf.summary.image`` / ``histogram`` / ``scalar`` would, so TensorBoard,
+``EventAccumulator`` and tbparse read them like any other, and the file's bytes are those
+``tf.io.TFRecordWriter`` writes.
+
+No TensorFlow for a local log directory: the file is a plain Python file, so a JAX or PyTorch process never
+imports TensorFlow to log. A non-local one (``gs://bucket/run``, any ``scheme://``) goes through TensorFlow's
+file system layer (``tf.io.gfile``); :func:`check_logdir` says at once, before training starts, when
+TensorFlow is not installed.
 
 Lifecycle: nothing touches the file system until the first :meth:`EventWriter.write` (an unused writer leaves
 no file); :meth:`EventWriter.flush` pushes records to disk; :meth:`EventWriter.close` flushes and closes and
 may be called any number of times; writing after close raises :class:`~tbactviz.errors.WriterClosedError`.
+A writer left open is closed at the interpreter's exit (an :mod:`atexit` handler registered when this module
+is imported, so it runs after the background writer's own exit handler has written its pending steps), or
+when it is garbage-collected (:func:`weakref.finalize`); neither depends on module globals late in shutdown.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import itertools
@@ -23,6 +32,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +41,7 @@ from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_
 
 from tbactviz.errors import LogdirError, WriterClosedError
 from tbactviz.events import wire
+from tbactviz.events.records import BinaryFile, RecordFile
 
 __all__ = [
     "EventWriter",
@@ -49,12 +60,30 @@ def _is_remote(path: str) -> bool:
     return "://" in path
 
 
+def _remote_file_system() -> Any:
+    """TensorFlow's ``tf.io.gfile``, which writes to non-local log directories (``gs://``, ...)."""
+    import tensorflow as tf
+
+    return tf.io.gfile
+
+
+def _check_remote(path: str) -> None:
+    try:
+        _remote_file_system()
+    except ImportError as exc:
+        raise LogdirError(
+            f"logdir={path!r} is not a local path: tbactviz writes to {path.split('://')[0]}:// through "
+            f"TensorFlow's file system (tf.io.gfile), and TensorFlow cannot be imported ({exc}); install it "
+            "(pip install tensorflow) or log into a local directory"
+        ) from exc
+
+
 def check_logdir(logdir: str | os.PathLike[str]) -> str:
     """Validate a log directory without creating anything.
 
-    Local paths only (``gs://``-style URLs are passed through to TensorFlow's file system layer): the path
-    must not be an existing file, and it (or, if it does not exist yet, its nearest existing ancestor) must
-    be a writable directory.
+    A local path must not be an existing file, and it (or, if it does not exist yet, its nearest existing
+    ancestor) must be a writable directory. A URL (``gs://bucket/run``, any ``scheme://``) is written through
+    TensorFlow's file system layer: it is only checked that TensorFlow imports.
 
     Args:
         logdir: The directory the event file will live in.
@@ -63,8 +92,15 @@ def check_logdir(logdir: str | os.PathLike[str]) -> str:
         ``logdir`` as a string.
 
     Raises:
-        LogdirError: The path is a file, or cannot be created or written.
+        LogdirError: The path is a file, or cannot be created or written; or it is a URL and TensorFlow is not
+            installed (the message names the package).
         TypeError: ``logdir`` is not a string or path.
+
+    Example:
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> check_logdir(d) == d
+        True
     """
     if not isinstance(logdir, (str, os.PathLike)):
         raise TypeError(f"logdir must be a str or os.PathLike, got {type(logdir).__name__}: {logdir!r}")
@@ -72,6 +108,7 @@ def check_logdir(logdir: str | os.PathLike[str]) -> str:
     if not path:
         raise LogdirError(f"logdir={path!r} is empty; give a directory such as 'logs/activations'")
     if _is_remote(path):
+        _check_remote(path)
         return path
     probe = os.path.abspath(path)
     if os.path.exists(probe) and not os.path.isdir(probe):
@@ -198,15 +235,16 @@ class EventWriter:
 
     The file (``events.out.tfevents.<time>.<host>.<pid>.<n>.tbactviz.v2``) is created on the first
     :meth:`write`; two writers on the same directory, in one process or several, always get distinct files.
-    Thread-safe: writes, flushes and close are serialized by a lock.
+    Thread-safe: writes, flushes and close are serialized by a lock. A writer never closed is closed at the
+    interpreter's exit or when it is garbage-collected.
 
     Args:
-        logdir: The run directory (created on first write). Local path or any URL TensorFlow's file system
-            layer understands (``gs://...``).
+        logdir: The run directory (created on first write). A local path (written without TensorFlow), or any
+            URL TensorFlow's file system layer understands (``gs://...``; needs TensorFlow).
 
     Raises:
-        LogdirError: At construction, when ``logdir`` is a file or not writable; at the first write, when
-            creating the directory or file fails.
+        LogdirError: At construction, when ``logdir`` is a file or not writable, or a URL without TensorFlow
+            installed; at the first write, when creating the directory or file fails.
 
     Example:
         >>> import tempfile
@@ -217,9 +255,11 @@ class EventWriter:
     def __init__(self, logdir: str | os.PathLike[str]) -> None:
         self._logdir = check_logdir(logdir)
         self._path: str | None = None
-        self._record_writer: Any = None
+        self._record_writer: RecordFile | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._closed = False
         self._lock = threading.Lock()
+        _OPEN_WRITERS.add(self)
 
     @property
     def logdir(self) -> str:
@@ -237,21 +277,25 @@ class EventWriter:
         return self._closed
 
     def _open(self) -> None:
-        import tensorflow as tf
-
+        name = (
+            f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}"
+            f".{next(_FILE_COUNTER)}.tbactviz.v2"
+        )
+        path = os.path.join(self._logdir, name)
+        header = event_pb2.Event(wall_time=time.time(), step=0, file_version="brain.Event:2")
+        file: BinaryFile | None = None
         try:
-            tf.io.gfile.makedirs(self._logdir)
-            name = (
-                f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}"
-                f".{next(_FILE_COUNTER)}.tbactviz.v2"
-            )
-            path = os.path.join(self._logdir, name)
-            writer = tf.io.TFRecordWriter(path)
-            header = event_pb2.Event(wall_time=time.time(), step=0, file_version="brain.Event:2")
-            writer.write(header.SerializeToString())
-        except (OSError, tf.errors.OpError) as exc:
+            file = _create(self._logdir, path)
+            records = RecordFile(file)
+            records.write(header.SerializeToString())
+        except Exception as exc:  # OSError; tf.errors.OpError on a remote file system
+            if file is not None:
+                _close_quietly(file)
             raise LogdirError(f"cannot write events into logdir={self._logdir!r}: {exc}{_hint(exc)}") from exc
-        self._record_writer, self._path = writer, path
+        self._record_writer, self._path = records, path
+        # Closes the file if this writer is garbage-collected open; never late in shutdown (weakref's rule).
+        self._finalizer = weakref.finalize(self, _close_quietly, records)
+        self._finalizer.atexit = False  # at exit, _close_open_writers closes it, after pending steps
 
     def write(
         self,
@@ -290,9 +334,10 @@ class EventWriter:
                 raise WriterClosedError(f"write(step={step}) after close() for logdir={self._logdir!r}")
             if self._record_writer is None:
                 self._open()
+            assert self._record_writer is not None
             try:
                 self._record_writer.write(data)
-            except Exception as exc:  # tf.errors.OpError (disk full, ...) surfaces here
+            except Exception as exc:  # OSError (disk full, ...); tf.errors.OpError on a remote file system
                 path = self._discard()
                 raise LogdirError(
                     f"writing events to {path!r} failed: {exc}{_hint(exc)} (the events written before are "
@@ -316,9 +361,10 @@ class EventWriter:
         """Drop a record writer that failed (lock held): its file keeps what reached the disk, and the next
         write opens a new file instead of appending after a possibly torn record."""
         writer, self._record_writer = self._record_writer, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
         if writer is not None:
-            with contextlib.suppress(Exception):
-                writer.close()
+            _close_quietly(writer)
         return self._path
 
     def close(self) -> None:
@@ -328,6 +374,9 @@ class EventWriter:
                 return
             self._closed = True
             writer, self._record_writer = self._record_writer, None
+            if self._finalizer is not None:
+                self._finalizer.detach()
+        _OPEN_WRITERS.discard(self)
         if writer is not None:
             writer.close()
 
@@ -337,10 +386,39 @@ class EventWriter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:  # best effort: never lose buffered events of a forgotten writer
-        with contextlib.suppress(Exception):
-            self.close()
-
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("open" if self._path else "unopened")
         return f"EventWriter(logdir={self._logdir!r}, {state})"
+
+
+def _create(logdir: str, path: str) -> BinaryFile:
+    """Create the directory and open a new event file for writing (TensorFlow's file system for a URL)."""
+    if _is_remote(path):
+        gfile = _remote_file_system()
+        gfile.makedirs(logdir)
+        remote: BinaryFile = gfile.GFile(path, "wb")
+        return remote
+    os.makedirs(logdir, exist_ok=True)
+    return open(path, "wb")  # owned by the RecordFile, closed by EventWriter.close
+
+
+def _close_quietly(file: BinaryFile | RecordFile) -> None:
+    """Close, ignoring errors: the file is being dropped (failed, or its writer forgotten)."""
+    with contextlib.suppress(Exception):  # a failing disk: what reached it is kept
+        file.close()
+
+
+#: Writers not closed yet (weakly held: a forgotten writer can still be garbage-collected).
+_OPEN_WRITERS: weakref.WeakSet[EventWriter] = weakref.WeakSet()
+
+
+def _close_open_writers() -> None:
+    """Close every writer left open (at exit). Registered when this module is imported, so before any
+    :class:`tbactviz.training.background.BackgroundWriter` registers its own exit handler: exit handlers run
+    last-registered first, so pending background steps are written before their file is closed."""
+    for writer in list(_OPEN_WRITERS):
+        with contextlib.suppress(Exception):  # a failing disk at exit: nothing left to warn
+            writer.close()
+
+
+atexit.register(_close_open_writers)

@@ -7,6 +7,7 @@ samples are taken, and the samples are kept as numpy arrays.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +25,16 @@ __all__ = ["check_probe", "is_dataset", "take_samples"]
 def is_dataset(value: Any) -> bool:
     """Whether ``value`` is a ``tf.data.Dataset``.
 
+    Never imports TensorFlow: a Dataset exists only once TensorFlow has been imported, so in a process
+    without it (JAX, PyTorch) the answer is False at once.
+
     Example:
         >>> is_dataset(np.zeros((2, 3)))
         False
     """
-    import tensorflow as tf
-
-    return isinstance(value, tf.data.Dataset)
+    tf = sys.modules.get("tensorflow")
+    data = getattr(tf, "data", None)
+    return data is not None and isinstance(value, data.Dataset)
 
 
 def check_probe(probe: Any) -> Any:
@@ -50,9 +54,9 @@ def check_probe(probe: Any) -> Any:
         >>> check_probe(np.zeros((2, 8, 8, 3))).shape
         (2, 8, 8, 3)
     """
-    import tensorflow as tf
+    import keras
 
-    leaves = tf.nest.flatten(probe)
+    leaves = keras.tree.flatten(probe)
     sizes = {int(np.shape(leaf)[0]) if np.ndim(leaf) else -1 for leaf in leaves}
     if not leaves or sizes & {0, -1} or len(sizes) != 1:
         shapes = [tuple(np.shape(leaf)) for leaf in leaves]

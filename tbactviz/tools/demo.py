@@ -6,7 +6,8 @@
 ``keras.callbacks.TensorBoard``, and leaves in ``LOGDIR/RUN/`` (``logs/demo/`` by default)::
 
     activations/   tbactviz's run: feature-map grids, histograms, sparsity / dead-channel scalars per epoch
-    train/         keras.callbacks.TensorBoard: loss and accuracy per epoch
+    train/         keras.callbacks.TensorBoard: loss and accuracy per epoch (when TensorFlow is installed:
+                   Keras' callback writes with tf.summary on every backend; left out without it)
     validation/    idem, on the validation images
     model.keras    the trained model, for `tbactviz layers` and `tbactviz log`
     probe.npy      the probe images (4, H, W, 3), float32 pixels in 0..255
@@ -26,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import glob
+import importlib.util
 import logging
 import os
 import time
@@ -55,8 +57,9 @@ class DemoResult:
     Attributes:
         run_dir: ``LOGDIR/RUN``, holding everything below.
         activations_dir: tbactviz's run (``run_dir/activations``).
-        train_dir: Keras' training run (``run_dir/train``).
-        validation_dir: Keras' validation run (``run_dir/validation``).
+        train_dir: Keras' training run (``run_dir/train``); None without TensorFlow (Keras' TensorBoard
+            callback needs it on every backend).
+        validation_dir: Keras' validation run (``run_dir/validation``); None without TensorFlow.
         model_path: The trained model (``run_dir/model.keras``).
         probe_path: The probe images (``run_dir/probe.npy``), float32 in 0..255, shape (4, H, W, 3).
         layer_paths: The logged layers.
@@ -69,8 +72,8 @@ class DemoResult:
 
     run_dir: str
     activations_dir: str
-    train_dir: str
-    validation_dir: str
+    train_dir: str | None
+    validation_dir: str | None
     model_path: str
     probe_path: str
     layer_paths: tuple[str, ...]
@@ -229,14 +232,17 @@ def run_demo(
     options.update(callback_options)
     activations_dir = os.path.join(run_dir, "activations")
     act_cb = tbactviz.ActivationCallback(activations_dir, probe, list(DEMO_LAYERS), **options)
-    tb_cb = keras.callbacks.TensorBoard(log_dir=run_dir, write_graph=False, profile_batch=0)
+    callbacks: list[Any] = [act_cb]
+    keras_runs = importlib.util.find_spec("tensorflow") is not None  # Keras' callback needs tf.summary
+    if keras_runs:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=run_dir, write_graph=False, profile_batch=0))
     history = model.fit(
         x_train,
         y_train,
         batch_size=batch_size,
         epochs=epochs,
         validation_data=(x_val, y_val),
-        callbacks=[act_cb, tb_cb],
+        callbacks=callbacks,
         verbose=verbose,
     )
 
@@ -251,8 +257,8 @@ def run_demo(
     return DemoResult(
         run_dir=run_dir,
         activations_dir=activations_dir,
-        train_dir=os.path.join(run_dir, "train"),
-        validation_dir=os.path.join(run_dir, "validation"),
+        train_dir=os.path.join(run_dir, "train") if keras_runs else None,
+        validation_dir=os.path.join(run_dir, "validation") if keras_runs else None,
         model_path=model_path,
         probe_path=probe_path,
         layer_paths=paths,
