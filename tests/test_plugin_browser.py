@@ -15,6 +15,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,18 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Any]]
     probe = np.random.default_rng(0).random((2, 16, 16, 3)).astype("float32")
     with tbactviz.ActivationLogger(root / "posthoc_b", model, ["conv1", "pool1", "conv2"]) as log:
         log(probe, 0)
+    import keras
+
+    inp = keras.Input((16, 16, 3))  # no ReLU: it would turn NaN into 0 (true zeros, not a missing value)
+    x = keras.layers.Conv2D(4, 3, name="conv_a")(inp)
+    plain = keras.Model(inp, keras.layers.Conv2D(2, 1, name="conv_b")(x))
+    with (
+        warnings.catch_warnings(),
+        tbactviz.ActivationLogger(root / "nan", plain, ["conv_a", "conv_b"], max_images=1) as log,
+    ):
+        warnings.simplefilter("ignore", tbactviz.TbactvizWarning)  # mostly NaN: tested in test_reliability
+        for step, x in enumerate([probe, np.full_like(probe, np.nan), probe]):
+            log(x, step)
     live = tbactviz.ActivationLogger(root / "live", model, ["conv1", "conv2"], max_images=1)
     for step in range(2):
         live(probe * (step + 1), step)
@@ -97,7 +110,7 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Any]]
 def server(logs: tuple[Path, Any]) -> Iterator[TensorBoardServer]:
     with TensorBoardServer(logs[0], extra=["--reload_interval", "1"]) as tb:
         tb.wait_for("/data/plugins_listing", lambda b: b.get("tbactviz", {}).get("enabled"))
-        tb.wait_for(f"{PREFIX}/runs", lambda b: len(b["runs"]) == 6, timeout=120)
+        tb.wait_for(f"{PREFIX}/runs", lambda b: len(b["runs"]) == 7, timeout=120)
         yield tb
 
 
@@ -159,7 +172,7 @@ def click_cell(frame: Any, run: str, row: int, col: int) -> None:
 
 def test_run_selector_counts_runs_and_shows_all(tab: Any, server: TensorBoardServer) -> None:
     runs = server.get_json(f"{PREFIX}/runs")["runs"]
-    assert len(runs) >= 6
+    assert len(runs) >= 7
     assert tab.locator(".runcount").inner_text() == f"4 of {len(runs)} runs shown"
     assert tab.locator("label.run input:checked").count() == 4
     tab.locator("button.allruns").click()
@@ -226,6 +239,32 @@ def test_small_run_fills_the_width(tab: Any) -> None:
     assert used >= 0.9 * width
     assert int(canvas.get_attribute("data-cell-w")) > 100 and int(canvas.get_attribute("data-cell-h")) > 20
     assert canvas.get_attribute("data-step-labels") == "0,1,2,3,4,5"  # room for every step's label
+
+
+def test_a_layer_with_no_finite_value_is_drawn_as_such_not_as_not_logged(tab: Any) -> None:
+    """Issue 18: the all-NaN step's mean cells are magenta (no finite value), with a tooltip that says so;
+    the finite steps keep their colours."""
+    show_runs(tab, ["nan"])
+    tab.select_option("select.figure", "mean")
+    canvas = tab.wait_for_selector('canvas.healthmap[data-run="nan"][data-figure="mean"]')
+    assert canvas.get_attribute("data-no-finite-cells") == "2"  # conv_a and conv_b at step 1
+    w, h = int(canvas.get_attribute("data-cell-w")), int(canvas.get_attribute("data-cell-h"))
+    top = int(canvas.get_attribute("data-top"))
+    dpr = tab.evaluate("window.devicePixelRatio || 1")
+
+    def pixel(row: int, col: int) -> list[int]:
+        x, y = round((col * w + w // 2) * dpr), round((top + row * h + h // 2) * dpr)
+        return tab.evaluate(
+            f"""() => Array.from(document.querySelector('canvas.healthmap[data-run="nan"]')
+                .getContext('2d').getImageData({x}, {y}, 1, 1).data.slice(0, 3))"""
+        )
+
+    assert pixel(0, 1) == pixel(1, 1) == [0xD8, 0x1B, 0x60]
+    assert pixel(0, 0) != [0xD8, 0x1B, 0x60] and pixel(0, 0) != [0xE0, 0xE0, 0xE0]
+    canvas.hover(position={"x": w + w // 2, "y": top + h // 2})
+    tip = tab.wait_for_selector('.mapwrap[data-run="nan"] .tip:not([hidden])')
+    assert "conv_a @ step 1: no finite value" in tip.inner_text()
+    assert "no finite value" in tab.locator(".legendwrap").inner_text()
 
 
 def test_cell_opens_grids_and_arrow_keys_move_one_step_keeping_focus(tab: Any) -> None:

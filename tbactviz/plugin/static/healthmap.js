@@ -2,7 +2,7 @@
 // 8 px, larger for small runs), the layer names (parent path muted, own name dark) stay on the left while the
 // steps scroll, step labels are thinned by their measured width.
 
-import {colour, el, fmt, splitPath, textWidths, thinned, tooltip} from './util.js';
+import {NO_FINITE_COLOUR, colour, el, fmt, noFinite, splitPath, textWidths, thinned, tooltip} from './util.js';
 
 const FONT = '11px sans-serif';
 const HEAD_H = 20;
@@ -94,15 +94,21 @@ export function healthMap(data, figure, [low, high], {width, chosen, step, onPic
   }
   const span = high - low || 1;
   const gap = cellW >= 12 ? 1 : 0;
+  const empty = noFinite(data); // (i, step) -> the layer had no finite value there
+  let emptyCells = 0;
   for (let i = 0; i < layers.length; i++) {
     const y = HEAD_H + i * rowH;
     const row = matrix[i] || [];
     for (let j = 0; j < steps.length; j++) {
       const v = row[j];
-      g.fillStyle = v === null || v === undefined ? '#e0e0e0' : colour((v - low) / span);
+      const missing = v === null || v === undefined;
+      const none = missing && empty(i, steps[j]);
+      emptyCells += none ? 1 : 0;
+      g.fillStyle = none ? NO_FINITE_COLOUR : missing ? '#e0e0e0' : colour((v - low) / span);
       g.fillRect(j * cellW, y, cellW - gap, rowH - 1);
     }
   }
+  canvas.dataset.noFiniteCells = String(emptyCells);
   const marker = el('div', {class: 'stepmark', hidden: true});
   const tip = tooltip();
   const rowAt = (event, target) => {
@@ -119,7 +125,11 @@ export function healthMap(data, figure, [low, high], {width, chosen, step, onPic
     const c = cellAt(event);
     if (!c) return tip.hide();
     const value = (matrix[c.i] || [])[c.j];
-    tip.show(`${layers[c.i].path} @ step ${steps[c.j]}: ${figure} = ${fmt(value)}`, event);
+    const nonfinite = ((data.figures.nonfinite || [])[c.i] || [])[c.j];
+    const text = (value === null || value === undefined) && empty(c.i, steps[c.j])
+      ? `no finite value (${nonfinite ?? 'all'} values NaN/Inf): no ${figure}`
+      : `${figure} = ${fmt(value)}`;
+    tip.show(`${layers[c.i].path} @ step ${steps[c.j]}: ${text}`, event);
   });
   names.addEventListener('mousemove', (event) => {
     const i = rowAt(event, names);
@@ -172,5 +182,6 @@ export function legend(figure, [low, high]) {
     g.fillRect(x, 0, 1, 10);
   }
   return el('span', {class: 'legendwrap'}, `${figure}: ${fmt(low)} `, bar, ` ${fmt(high)}`,
-    el('span', {class: 'swatch'}), ' not logged');
+    el('span', {class: 'swatch'}), ' not logged',
+    el('span', {class: 'swatch nofinite'}), ' no finite value (all NaN/Inf)');
 }

@@ -1,7 +1,7 @@
 // Layer profile: a figure against depth, one line per run and chosen step. Runs are aligned by layer path
 // (not by position among the logged layers): a layer one run did not log is a gap in its line.
 
-import {el, fmt, fmtTick, niceTicks, PALETTE, textWidths, thinned, tooltip} from './util.js';
+import {el, fmt, fmtTick, niceTicks, noFinite, PALETTE, textWidths, thinned, tooltip} from './util.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 const FONT = '10px sans-serif';
@@ -53,6 +53,7 @@ export function profile(datasets, figure, stepsFor, {width = 760, onPick}) {
   for (const data of datasets) {
     const matrix = data.figures[figure] || [];
     const row = new Map(data.layers.map((l, i) => [l.path, i]));
+    const empty = noFinite(data);
     for (const step of stepsFor(data)) {
       const j = data.steps.indexOf(step);
       if (j < 0) continue;
@@ -61,6 +62,7 @@ export function profile(datasets, figure, stepsFor, {width = 760, onPick}) {
         step,
         colour: PALETTE[series.length % PALETTE.length],
         values: axis.map((path) => (row.has(path) ? (matrix[row.get(path)] || [])[j] ?? null : null)),
+        empty: axis.map((path) => row.has(path) && empty(row.get(path), step)),
       });
     }
   }
@@ -146,7 +148,8 @@ export function profile(datasets, figure, stepsFor, {width = 760, onPick}) {
     guide.setAttribute('x2', sx(i));
     guide.setAttribute('visibility', 'visible');
     const lines = series.map((s, k) => el(k === best ? 'b' : 'div', {class: 'tipline', style: `color:${s.colour}`},
-      `${s.run} @ step ${s.step}: ${s.values[i] === null ? 'not logged in this run' : `${figure} = ${fmt(s.values[i])}`}`));
+      `${s.run} @ step ${s.step}: ${s.values[i] !== null ? `${figure} = ${fmt(s.values[i])}`
+        : s.empty[i] ? 'no finite value (all NaN/Inf)' : 'not logged in this run'}`));
     tip.show([el('div', {class: 'tiphead'}, `layer ${axis[i]}`), ...lines.map((l) => el('div', {}, l))], event);
   });
   hit.addEventListener('mouseleave', () => {

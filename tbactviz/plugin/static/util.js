@@ -54,11 +54,23 @@ export function rangeOf(figure, matrices) {
   return [low, high];
 }
 
+/** The colour of a figure left out because its layer had no finite value at that step (NaN tiles' magenta). */
+export const NO_FINITE_COLOUR = '#d81b60';
+
+/**
+ * Whether layer i of a run payload had no finite value at a step: the `run` route's `no_finite` lists those
+ * steps per layer (their mean, std and max_abs are left out, not "not logged"). Returns (i, step) -> bool.
+ */
+export function noFinite(data) {
+  const sets = (data.no_finite || []).map((steps) => new Set(steps));
+  return (i, step) => Boolean(sets[i] && sets[i].has(step));
+}
+
 /** A number for people: 4 significant digits, no exponent noise for fractions. */
 export function fmt(v) {
   if (v === null || v === undefined) return 'not logged';
-  if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);
+  if (Number.isInteger(v) && a < 1e15) return String(v); // counts; huge values in exponent form
   return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : v.toPrecision(4);
 }
 
