@@ -41,7 +41,7 @@ from tbactviz.errors import NoDrawableLayerError, WarnOnce
 from tbactviz.layers.listing import LayerInfo, LayerSelector, list_layers
 from tbactviz.layers.selection import resolve_layers
 from tbactviz.model.capture import TraceReport
-from tbactviz.model.compiled import CompiledProbe, check_backend, prepare
+from tbactviz.model.compiled import CompiledProbe, check_backend
 from tbactviz.model.shapes import build_if_needed, infer_outputs, input_specs, open_batch_spec, sample_shapes
 from tbactviz.options import MAX_CHUNK_BYTES
 from tbactviz.probe.inputs import (
@@ -191,9 +191,8 @@ class ActivationExtractor:
             NoDrawableLayerError: None of the chosen layers produces a drawable output.
         """
         probe = self.checked(inputs, argument)
-        first = probe.part(0, 1)
-        with probe_errors(self._model, prepare(first.inputs), shown=probe) as sample:
-            self._ready(probe.inputs)
+        with probe_errors(self._model, probe.first, shown=probe) as sample:
+            self._ready(probe)
             if not self._report.count:
                 assert self._function is not None
                 self._function.check(sample)
@@ -317,10 +316,10 @@ class ActivationExtractor:
             total += 4 * math.prod(int(d) for d in shape[1:])  # type: ignore[arg-type,misc]
         return total
 
-    def _ready(self, inputs: Any) -> None:
-        """Trace the probe on the first sample of (conformed) ``inputs`` if not yet: shapes are then known."""
+    def _ready(self, probe: CheckedProbe) -> None:
+        """Trace the probe on the checked probe's first sample if not yet: shapes are then known."""
         if self._function is None:
-            with probe_errors(self._model, prepare(slice_samples(inputs, 0, 1)), shown=inputs) as first:
+            with probe_errors(self._model, probe.first, shown=probe) as first:
                 self._ensure_ready(first)
 
     def sample_shapes(self, inputs: Any) -> dict[str, tuple[int, ...] | None]:
@@ -331,9 +330,8 @@ class ActivationExtractor:
         (:meth:`checked`).
         """
         probe = self.checked(inputs)
-        self._ready(probe.inputs)
-        sample = prepare(slice_samples(probe.inputs, 0, 1))
-        return sample_shapes(self._model, self.layers, self._report.shapes, sample)
+        self._ready(probe)
+        return sample_shapes(self._model, self.layers, self._report.shapes, probe.first)
 
     def chunk_size(self, inputs: Any, *, min_first: int = 1) -> int:
         """Samples per forward pass :meth:`iter_batches` will use for ``inputs`` (the probe is traced first
@@ -343,7 +341,7 @@ class ActivationExtractor:
             ProbeError: As :meth:`iter_batches`.
         """
         probe = self.checked(inputs)
-        self._ready(probe.inputs)
+        self._ready(probe)
         return min(probe.n, self._chunk_size(probe.n, min_first))
 
     def iter_batches(
@@ -383,12 +381,12 @@ class ActivationExtractor:
                 them; the message names the input, the shape received and the shape expected.
         """
         probe = self.checked(inputs)
-        n, inputs = probe.n, probe.inputs
+        n = probe.n
         start = 0
         while start < n:
-            self._ready(inputs)  # trace first, for any number of samples
+            self._ready(probe)  # trace first, for any number of samples
             stop = min(n, start + self._chunk_size(n, min_first))
-            chunk = prepare(slice_samples(inputs, start, stop))
+            chunk = probe.prepared(start, stop)
             fn = reduce_first if reduce_first is not None and start < min_first else reduce
             with probe_errors(self._model, chunk):
                 result = self._run(chunk) if fn is None else self._run(chunk, fn, extra)

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ import keras
 import numpy as np
 
 from tbactviz.errors import ProbeError, TbactvizError, close_matches, is_out_of_memory
-from tbactviz.model.compiled import input_errors, internal_error
+from tbactviz.model.compiled import input_errors, internal_error, prepare
 
 __all__ = [
     "CheckedProbe",
@@ -335,6 +336,17 @@ class CheckedProbe:
     n: int
     unused: tuple[str, ...] = ()
     given: Any = None
+
+    @functools.cached_property
+    def first(self) -> Any:
+        """The first sample as a batch of one, prepared as the compiled probe takes it (traces and shape
+        inference run on it); made once."""
+        return self.prepared(0, 1)
+
+    def prepared(self, start: int, stop: int) -> Any:
+        """Samples ``start:stop`` prepared as the compiled probe takes them (:func:`~tbactviz.model.compiled.
+        prepare`): one chunk of a forward pass."""
+        return prepare(slice_samples(self.inputs, start, min(stop, self.n)))
 
     def part(self, start: int, stop: int) -> CheckedProbe:
         """Samples ``start:stop`` as a checked probe (no new check: a slice of a checked probe fits)."""
