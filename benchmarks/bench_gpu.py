@@ -360,21 +360,12 @@ class CompileCounter:
             self.seconds += duration
 
 
-def _median(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def child(backend: str, *, quick: bool) -> None:
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))
     import keras
     import numpy as np
-    from bench_snapshot import device_name, four_d_layers, images
+    from bench_snapshot import device_name, four_d_layers, images, median_time
 
     from tbactviz import ActivationLogger
 
@@ -394,8 +385,10 @@ def child(backend: str, *, quick: bool) -> None:
     x = images(1) if side == 224 else images(1)[:, ::7, ::7][:, :side, :side]
     case = f"ResNet50V2(weights=None) {side}x{side}x3, 1 image, {len(names)} 4-D layers, logger defaults"
 
-    model.predict_on_batch(x)  # compiled once before timing
-    emit("forward", _median(lambda: model.predict_on_batch(x), repeats * 2), "s", case, repeats=repeats * 2)
+    # median_time compiles it once (warm-up) before timing
+    emit(
+        "forward", median_time(lambda: model.predict_on_batch(x), repeats * 2), "s", case, repeats=repeats * 2
+    )
 
     with tempfile.TemporaryDirectory() as root:
         logger = ActivationLogger(os.path.join(root, "probe"), model, names)
