@@ -377,6 +377,9 @@ def test_tile_drills_down_and_the_drilldown_follows_the_slider(tab: Any, server:
     tab.wait_for_function(
         "() => document.querySelector('section.drilldown .big figure.frame').dataset.step === '2'"
     )
+    tab.wait_for_function(  # the grid card reloads for the new step: wait for it, then compare
+        "() => [...document.querySelectorAll('figure.grid')].every(f => f.dataset.step === '2')"
+    )
     assert tab.locator("input.step-slider").input_value() == "2" and grid_steps(tab) == ["2"]
 
 
