@@ -2,7 +2,7 @@
 // 8 px, larger for small runs), the layer names (parent path muted, own name dark) stay on the left while the
 // steps scroll, step labels are thinned by their measured width.
 
-import {NO_FINITE_COLOUR, colour, el, fmt, noFinite, splitPath, textWidths, thinned, tooltip} from './util.js';
+import {NO_FINITE_COLOUR, colour, el, fmt, hidpiCanvas, noFinite, splitPath, textWidths, thinned, tooltip} from './util.js';
 
 const FONT = '11px sans-serif';
 const HEAD_H = 20;
@@ -40,14 +40,8 @@ export function healthMap(data, figure, [low, high], {width, chosen, step, onPic
   const rowH = Math.min(MAX_ROW_H, Math.max(MIN_ROW_H, Math.floor(MAP_H / Math.max(layers.length, 1))));
   const h = HEAD_H + rowH * layers.length;
   const w = cellW * steps.length;
-  const dpr = window.devicePixelRatio || 1;
   const sized = (canvas, cw, ch) => {
-    canvas.width = Math.round(cw * dpr);
-    canvas.height = Math.round(ch * dpr);
-    canvas.style.width = `${cw}px`;
-    canvas.style.height = `${ch}px`;
-    const g = canvas.getContext('2d');
-    g.scale(dpr, dpr);
+    const g = hidpiCanvas(canvas, cw, ch);
     g.font = FONT;
     g.textBaseline = 'middle';
     return g;

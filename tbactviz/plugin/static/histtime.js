@@ -4,7 +4,7 @@
 // the server onto one value axis when the bucket edges move from step to step (and the view says so).
 
 import * as api from './api.js';
-import {colour, el, failure, fmt, fmtTick, niceTicks, textWidths, thinned, tooltip} from './util.js';
+import {colour, el, failure, fmt, fmtTick, hidpiCanvas, niceTicks, textWidths, thinned, tooltip} from './util.js';
 
 const FONT = '11px sans-serif';
 const BOTTOM = 24;
@@ -36,16 +36,10 @@ export function histogramChart(data, width, step) {
   for (const row of counts) for (const c of row) if (c > max) max = c;
   const h = TOP + plotH + BOTTOM;
   const w = left + plotW + 12;
-  const dpr = window.devicePixelRatio || 1;
   const canvas = el('canvas', {class: 'histtime', 'data-run': data.run, 'data-layer': data.layer, 'data-steps': nS,
     'data-buckets': nB, 'data-left': left, 'data-top': TOP, 'data-plot-w': plotW, 'data-plot-h': plotH,
     'data-max': max});
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
-  const g = canvas.getContext('2d');
-  g.scale(dpr, dpr);
+  const g = hidpiCanvas(canvas, w, h);
   const xAt = (j) => left + Math.round((j * plotW) / nS);
   const yAt = (b) => TOP + Math.round(((nB - b) * plotH) / nB); // bottom edge of bucket b
   for (let j = 0; j < nS; j++) {

@@ -54,6 +54,21 @@ export function rangeOf(figure, matrices) {
   return [low, high];
 }
 
+/**
+ * Size a canvas to `w` x `h` CSS pixels, drawn at the screen's pixel density (sharp on HiDPI screens).
+ * Returns its 2-D context, scaled so that drawing is in CSS pixels.
+ */
+export function hidpiCanvas(canvas, w, h) {
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.round(w * dpr);
+  canvas.height = Math.round(h * dpr);
+  canvas.style.width = `${w}px`;
+  canvas.style.height = `${h}px`;
+  const g = canvas.getContext('2d');
+  g.scale(dpr, dpr);
+  return g;
+}
+
 /** The colour of a figure left out because its layer had no finite value at that step (NaN tiles' magenta). */
 export const NO_FINITE_COLOUR = '#d81b60';
 
