@@ -50,7 +50,6 @@ from tbactviz.probe.inputs import (
     describe_inputs,
     graph_inputs,
     num_samples,
-    probe_errors,
     slice_samples,
 )
 
@@ -191,7 +190,7 @@ class ActivationExtractor:
             NoDrawableLayerError: None of the chosen layers produces a drawable output.
         """
         probe = self.checked(inputs, argument)
-        with probe_errors(self._model, probe.first, shown=probe) as sample:
+        with probe.errors(self._model) as sample:
             self._ready(probe)
             if not self._report.count:
                 assert self._function is not None
@@ -319,7 +318,7 @@ class ActivationExtractor:
     def _ready(self, probe: CheckedProbe) -> None:
         """Trace the probe on the checked probe's first sample if not yet: shapes are then known."""
         if self._function is None:
-            with probe_errors(self._model, probe.first, shown=probe) as first:
+            with probe.errors(self._model) as first:
                 self._ensure_ready(first)
 
     def sample_shapes(self, inputs: Any) -> dict[str, tuple[int, ...] | None]:
@@ -386,14 +385,36 @@ class ActivationExtractor:
         while start < n:
             self._ready(probe)  # trace first, for any number of samples
             stop = min(n, start + self._chunk_size(n, min_first))
-            chunk = probe.prepared(start, stop)
             fn = reduce_first if reduce_first is not None and start < min_first else reduce
-            with probe_errors(self._model, chunk):
-                result = self._run(chunk) if fn is None else self._run(chunk, fn, extra)
+            result = self.run(probe, start, stop, fn, extra)
             if fn is None:
                 self._bytes_per_sample = sum(a.nbytes for a in result.values()) // (stop - start)
             start = stop
             yield result
+
+    def run(
+        self, probe: CheckedProbe, start: int, stop: int, reduce: Any = None, extra: Any = None
+    ) -> dict[str, Any]:
+        """One forward pass of samples ``start:stop`` of a checked probe (:meth:`checked`), traced first
+        if it was not yet: ``{path: result}`` as :meth:`iter_batches` yields it for that chunk.
+
+        What a caller that chooses its own chunks uses (the logger's
+        :class:`~tbactviz.snapshot.runner.DeviceProbe` runs a chunk again with other reductions where the
+        first ones may not be exact).
+
+        Args:
+            probe: The checked probe.
+            start: First sample, ``0 <= start < probe.n``.
+            stop: One past the last sample, ``start < stop`` (clipped to ``probe.n``).
+            reduce: As for :meth:`iter_batches`.
+            extra: As for :meth:`iter_batches`.
+
+        Raises:
+            ProbeError: The chunk does not fit the model; the message describes the probe as given.
+        """
+        self._ready(probe)
+        with probe.errors(self._model, start, stop) as chunk:
+            return self._run(chunk) if reduce is None else self._run(chunk, reduce, extra)
 
     def __call__(self, inputs: Any) -> dict[str, np.ndarray]:
         """Return ``{path: ndarray (n, ...)}`` for all samples (chunks concatenated along axis 0)."""

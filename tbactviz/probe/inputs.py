@@ -346,12 +346,25 @@ class CheckedProbe:
     def prepared(self, start: int, stop: int) -> Any:
         """Samples ``start:stop`` prepared as the compiled probe takes them (:func:`~tbactviz.model.compiled.
         prepare`): one chunk of a forward pass."""
-        return prepare(slice_samples(self.inputs, start, min(stop, self.n)))
+        samples = _slice(self.inputs, start, min(stop, self.n))
+        return prepare(samples)
 
-    def part(self, start: int, stop: int) -> CheckedProbe:
-        """Samples ``start:stop`` as a checked probe (no new check: a slice of a checked probe fits)."""
-        stop = min(stop, self.n)
-        return CheckedProbe(slice_samples(self.inputs, start, stop), stop - start, self.unused, self.given)
+    @contextmanager
+    def errors(self, model: keras.Model, start: int = 0, stop: int = 1) -> Iterator[Any]:
+        """Samples ``start:stop`` prepared (:meth:`prepared`; the first sample made once), run in
+        :func:`probe_errors`: what the backend raises for inputs that do not fit ``model`` becomes a
+        :class:`~tbactviz.errors.ProbeError` that describes the probe as the caller gave it.
+
+        Example:
+            >>> import keras
+            >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+            >>> probe = check_inputs(model, np.zeros((3, 4), "float32"))
+            >>> with probe.errors(model, 1, 3) as chunk:
+            ...     tuple(chunk.shape)
+            (2, 4)
+        """
+        with probe_errors(model, self):
+            yield self.first if (start, min(stop, self.n)) == (0, 1) else self.prepared(start, stop)
 
     def describe(self) -> str:
         """The probe as the caller gave it, for messages (:func:`describe_inputs`)."""
@@ -391,7 +404,7 @@ def _passes_through(exc: BaseException) -> BaseException | None:
 
 
 @contextmanager
-def probe_errors(model: keras.Model, chunk: Any, shown: Any = None) -> Iterator[Any]:
+def probe_errors(model: keras.Model, probe: Any) -> Iterator[None]:
     """Turn what the backend raises for inputs that do not fit ``model`` into a :class:`ProbeError`.
 
     Only a mismatch between the probe and the model gets that message. Out of memory is raised as it is
@@ -399,19 +412,17 @@ def probe_errors(model: keras.Model, chunk: Any, shown: Any = None) -> Iterator[
     tbactviz's own code run inside the probe (a reduction, the packing of what leaves the device), with its
     own traceback: it is a bug to report, not a probe to fix.
 
-    The message describes ``shown`` (default ``chunk``): the probe as the caller gave it (a
-    :class:`CheckedProbe`: as its caller gave it).
+    The message describes ``probe``: a :class:`CheckedProbe` as its caller gave it, or inputs as they are.
     """
     try:
-        yield chunk
+        yield
     except input_errors() as exc:
         own = _passes_through(exc)
         if own is exc:
             raise
         if own is not None:
             raise own from None
-        shown = chunk if shown is None else shown
-        received = shown.describe() if isinstance(shown, CheckedProbe) else describe_inputs(shown)
+        received = probe.describe() if isinstance(probe, CheckedProbe) else describe_inputs(probe)
         raise ProbeError(
             f"inputs do not fit the model {model.name!r}: received {received}"
             f"{expected(model)}. Keras said: {keras_message(exc)}"

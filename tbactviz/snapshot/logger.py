@@ -35,6 +35,7 @@ from tbactviz.options import (
     check_options,
 )
 from tbactviz.probe.extractor import ActivationExtractor
+from tbactviz.probe.inputs import CheckedProbe
 from tbactviz.snapshot.digest import LayerPart
 from tbactviz.snapshot.drawing import Drawing, ValueRange
 from tbactviz.snapshot.runner import Chunk, DeviceProbe
@@ -295,7 +296,7 @@ class ActivationLogger:
         check_int("step", step, minimum=0)
         try:
             probe = self._extractor.checked(inputs)  # checked once, passed on
-            digests = self._steps.digest(self.probe_chunks(probe), probe.n)
+            digests = self._steps.digest(self._chunks(probe), probe.n)
         except Exception as exc:
             if self._on_error == "raise":
                 raise
@@ -328,9 +329,12 @@ class ActivationLogger:
         Raises:
             tbactviz.ProbeError: ``inputs`` do not fit the model.
         """
-        probe = self._extractor.checked(inputs)
+        yield from self._chunks(self._extractor.checked(inputs))
+
+    def _chunks(self, probe: CheckedProbe) -> Iterator[Chunk]:
+        """:meth:`probe_chunks` of a checked probe."""
         need = min(probe.n, self._drawing.options["max_images"]) if self._images else 0
-        yield from self._device.chunks(probe, need)
+        return self._device.chunks(probe, need)
 
     def write_chunks(
         self, chunks: Iterable[Mapping[str, LayerPart]], n: int, step: int

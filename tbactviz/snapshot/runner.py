@@ -62,8 +62,10 @@ class DeviceProbe:
     Example:
         >>> import keras, numpy as np
         >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="c")])
-        >>> probe = DeviceProbe(ActivationExtractor(model, "c"), eps=0.0, histograms=True, grid_samples=0)
-        >>> [chunk["c"].shape for chunk in probe.chunks(np.zeros((2, 8, 8, 3), "float32"), need=1)]
+        >>> extractor = ActivationExtractor(model, "c")
+        >>> device = DeviceProbe(extractor, eps=0.0, histograms=True, grid_samples=0)
+        >>> checked = extractor.checked(np.zeros((2, 8, 8, 3), "float32"))
+        >>> [chunk["c"].shape for chunk in device.chunks(checked, need=1)]
         [(2, 6, 6, 4)]
     """
 
@@ -84,19 +86,17 @@ class DeviceProbe:
         self._plans: dict[tuple[int, Any, str], Any] = {}
         self._shape_key: Any = None
 
-    def chunks(self, inputs: Any, need: int) -> Iterator[Chunk]:
+    def chunks(self, probe: CheckedProbe, need: int) -> Iterator[Chunk]:
         """Run the probe chunk by chunk; yield each chunk's parts.
 
         Args:
-            inputs: The probe, as ``model.predict`` takes it, or checked once
-                (:meth:`~tbactviz.probe.extractor.ActivationExtractor.checked`: then it is not checked again).
+            probe: The probe, checked once (:meth:`~tbactviz.probe.extractor.ActivationExtractor.checked`).
             need: Samples that will be drawn (the first chunk holds them all with automatic chunk sizes).
 
         Raises:
-            tbactviz.ProbeError: ``inputs`` do not fit the model.
+            tbactviz.ProbeError: ``probe`` does not fit the model.
         """
         extractor = self._extractor
-        probe = extractor.checked(inputs)
         n = probe.n
         first = max(need, 1)
         size = extractor.chunk_size(probe, min_first=first)
@@ -106,34 +106,22 @@ class DeviceProbe:
         extra: dict[str, Any] = {"ranges": ranges} if ranges else {}
         several = size < n  # then a first pass for the whole probe's extremes (TensorBoard's edges)
         if several and self._histograms:
-            extra["bounds"] = self._probe_bounds(probe, first)
-
-        def run(part: CheckedProbe, careful: bool, first_chunk: bool = True) -> Iterator[dict[str, Any]]:
-            # one chunk: the histogram's edges and counts in the same compiled call
-            reduce = self._reducer(0 if several else grid, several, frozenset(ranges), careful)
-            return extractor.iter_batches(
-                part,
-                min_first=first,
-                reduce=reduce,
-                reduce_first=self._reducer(grid, True, frozenset(ranges), careful)
-                if several and grid and first_chunk
-                else None,
-                extra=extra or None,
-            )
-
+            extra["bounds"] = self._probe_bounds(probe, size)
         shapes = {info.path: info.output_shape for info in extractor.layers}
-        start = 0
-        for chunk in run(probe, careful=False):
-            samples = min(size, n - start)
+        for start in range(0, n, size):
+            stop = min(n, start + size)
+            # one chunk: the histogram's edges and counts in the same compiled call; the drawn samples'
+            # chunks also reduce what the grids need
+            drawn = grid if start < first else 0
+            chunk = extractor.run(probe, start, stop, self._reducer(drawn, several, frozenset(ranges)), extra)
             if any(reductions.suspect(r) for r in chunk.values()):  # NaN/Inf, extremes: exact variant
-                part = probe.part(start, start + samples)
-                chunk = next(iter(run(part, careful=True, first_chunk=start == 0)))
-            start += samples
+                careful = self._reducer(drawn, several, frozenset(ranges), careful=True)
+                chunk = extractor.run(probe, start, stop, careful, extra)
             parts: Chunk = {}
             for path, r in chunk.items():
                 plan = self._plans.get((grid, self._shape_key, path)) if "grid" in r else None
                 sample_shape = _sample_shape(shapes.get(path), r, plan)
-                parts[path] = LayerPart.from_reduced(r, samples, sample_shape, plan)
+                parts[path] = LayerPart.from_reduced(r, stop - start, sample_shape, plan)
             yield parts
 
     def _ranges(self) -> dict[str, np.ndarray]:
@@ -185,8 +173,9 @@ class DeviceProbe:
         plans = self.drawing.plans(self._extractor.sample_shapes(probe), grid)
         self._plans.update({(grid, key, path): plan for path, plan in plans.items()})
 
-    def _probe_bounds(self, probe: CheckedProbe, first: int) -> dict[str, tuple[np.float32, np.float32]]:
-        """The whole probe's finite extremes per layer: one compiled pass per chunk, folded here.
+    def _probe_bounds(self, probe: CheckedProbe, size: int) -> dict[str, tuple[np.float32, np.float32]]:
+        """The whole probe's finite extremes per layer: one compiled pass per chunk of ``size`` samples,
+        folded here.
 
         The fast pass (no masks) is kept where both extremes are finite; a chunk where one is not (NaN or
         +-Inf among the values) is run again with masks.
@@ -198,15 +187,12 @@ class DeviceProbe:
                     functools.partial(_bounds, finite=not careful),
                 )
         extractor = self._extractor
-        size = extractor.chunk_size(probe, min_first=first)
         found: dict[str, tuple[float, float]] = {}
-        start = 0
-        for chunk in extractor.iter_batches(probe, min_first=first, reduce=self._reducers["bounds", False]):
+        for start in range(0, probe.n, size):
+            stop = min(probe.n, start + size)
+            chunk = extractor.run(probe, start, stop, self._reducers["bounds", False])
             if not all(np.isfinite([float(lo), float(hi)]).all() for lo, hi in chunk.values()):
-                part = probe.part(start, start + size)
-                careful = self._reducers["bounds", True]
-                chunk = next(iter(extractor.iter_batches(part, min_first=first, reduce=careful)))
-            start += size
+                chunk = extractor.run(probe, start, stop, self._reducers["bounds", True])
             for path, (lo, hi) in chunk.items():
                 old = found.get(path, (np.inf, -np.inf))
                 found[path] = (min(old[0], float(lo)), max(old[1], float(hi)))
