@@ -5,7 +5,8 @@
   shared by all of them (:data:`SHARED`);
 * the numpy-only stages import no Keras, TensorFlow, JAX or PyTorch, anywhere in their modules, and importing
   them loads none of those;
-* at most about ten modules at the top level of the package.
+* at most about ten modules at the top level of the package;
+* the tests mirror the package: ``tests/<folder>/test_<module>...py`` for ``tbactviz/<folder>/<module>.py``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,19 @@ NUMPY_ONLY = (
 )
 FRAMEWORKS = ("keras", "tensorflow", "jax", "torch")
 MAX_TOP_LEVEL = 10
+TESTS = PACKAGE.parent / "tests"
+#: Tests at the top of ``tests/`` that are about the whole package, not one module: every path, every backend.
+WHOLE_PACKAGE_TESTS = {
+    "backends",  # the logger, the callback and the CLI on JAX and PyTorch write what TensorFlow does
+    "bench_gpu",  # benchmarks/bench_gpu.py runs as one command
+    "house",  # these rules
+    "no_tensorflow",  # no TensorFlow import on JAX and PyTorch, on every path
+    "package",  # the public surface
+    "reference",  # the fast paths equal plain reference implementations
+    "reliability",  # bad input, faults and interruptions (docs/reliability.md's table)
+    "tensorboard_server",  # TensorBoard itself shows what every path wrote
+    "typing",  # mypy on the package
+}
 
 
 def modules() -> dict[str, Path]:
@@ -230,6 +244,51 @@ def test_importing_the_numpy_only_modules_loads_no_framework() -> None:
 def test_few_modules_at_the_top_level() -> None:
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(top) <= MAX_TOP_LEVEL, top
+
+
+def mirror_problems(tests: Path, package: Path) -> list[str]:
+    """Test files that do not mirror a module: ``tests/F/test_M*.py`` needs ``tbactviz/F/M.py`` (or ``M`` the
+    folder's own name, for its ``__init__``, or a folder of its files, e.g. ``plugin/static``); at the top,
+    ``test_M`` is a top-level module or a test of the whole package (:data:`WHOLE_PACKAGE_TESTS`)."""
+    problems = []
+    for path in sorted(tests.rglob("test_*.py")):
+        folder = path.parent.relative_to(tests)
+        stem = path.stem.removeprefix("test_")
+        if folder == Path("."):
+            names = {p.stem for p in package.glob("*.py")} | WHOLE_PACKAGE_TESTS
+            if stem not in names:
+                problems.append(f"{path.name}: no top-level module {stem!r}")
+            continue
+        source = package / folder
+        if not source.is_dir():
+            problems.append(f"{folder}/{path.name}: no folder tbactviz/{folder}")
+            continue
+        names = {p.stem for p in source.glob("*.py") if p.stem != "__init__"} | {folder.name}
+        names |= {p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("__")}
+        if not any(stem == name or stem.startswith(name + "_") for name in names):
+            problems.append(f"{folder}/{path.name}: names no module of tbactviz/{folder} ({sorted(names)})")
+    return problems
+
+
+def test_the_mirror_rule_catches_a_stray_test(tmp_path: Path) -> None:
+    package, tests = tmp_path / "pkg", tmp_path / "tests"
+    for name in (
+        "pkg/stats/fold.py",
+        "pkg/checks.py",
+        "tests/stats/test_fold_chunks.py",
+        "tests/test_checks.py",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    assert mirror_problems(tests, package) == []
+    for name in ("tests/stats/test_folding.py", "tests/grids/test_png.py", "tests/test_stuff.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    assert len(mirror_problems(tests, package)) == 3
+
+
+def test_the_tests_mirror_the_package() -> None:
+    assert mirror_problems(TESTS, PACKAGE) == []
 
 
 def test_links_in_the_readme_and_docs_resolve_inside_the_repository() -> None:

@@ -1,7 +1,7 @@
 """Reliability (issue 7): bad input, faults and interruptions lose nothing and explain themselves.
 
 Every test here backs one row of the table in ``docs/reliability.md`` (its only copy): the bad input or
-fault, and what the user gets. The SIGKILL test is in ``tests/test_kill.py``.
+fault, and what the user gets. The SIGKILL test is in ``tests/training/test_callback_kill.py``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ n       data                             one serialized ``Event``
 where the masked CRC is the CRC-32C (Castagnoli) of the bytes, rotated right by 15 bits plus ``0xa282ead8``,
 modulo 2**32. The CRC is computed by ``google-crc32c``'s compiled extension (hardware CRC32 instructions where
 the CPU has them, some GB/s), so a record costs about what TensorFlow's own ``tf.io.TFRecordWriter`` costs,
-and the bytes are the same (``tests/test_records.py`` compares the two files byte for byte).
+and the bytes are the same (``tests/events/test_records.py`` compares the two files byte for byte).
 
 :class:`RecordFile` appends records to any binary file object: a local file opened by Python, or, for a
 non-local log directory (``gs://...``), TensorFlow's ``tf.io.gfile.GFile`` (see

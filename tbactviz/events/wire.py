@@ -5,7 +5,7 @@ them all into one ``Event``, serializing it and freeing the messages took longer
 The functions here write the same bytes directly in protobuf's wire format (a message field is its key, its
 length as a varint and its bytes; fields in field-number order, proto3 defaults left out), with each
 plugin's metadata serialized once. The result is byte for byte what ``SerializeToString`` gives for the
-messages :mod:`tbactviz.events.writer` builds (``tests/test_wire.py`` compares them), and
+messages :mod:`tbactviz.events.writer` builds (``tests/events/test_wire.py`` compares them), and
 :meth:`tbactviz.events.writer.EventWriter.write` takes these bytes in place of messages.
 
 Example:

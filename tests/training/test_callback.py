@@ -478,7 +478,7 @@ def test_pending_background_writes_are_drained_at_interpreter_exit(tmp_path: Pat
         textwrap.dedent(
             f"""
             import sys, time
-            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
             import keras, numpy as np
             import test_callback as t
             from tbactviz.grids import tiling

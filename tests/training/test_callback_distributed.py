@@ -199,7 +199,7 @@ TAGS = {
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("TF_CONFIG", None)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")])
     env["CUDA_VISIBLE_DEVICES"] = ""
     return env
 

@@ -89,7 +89,7 @@ def steps_written(logdir: Path) -> dict[str, list[int]]:
 
 def test_a_new_process_resuming_the_run_continues_the_steps(tmp_path: Path) -> None:
     script = tmp_path / "train.py"
-    script.write_text(textwrap.dedent(SCRIPT.format(tests=str(Path(__file__).parent))))
+    script.write_text(textwrap.dedent(SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]))))
 
     def run(phase: str) -> dict[str, list[int]]:
         proc = subprocess.run(

@@ -159,7 +159,7 @@ def test_log_runs_the_probe_in_chunks_of_batch_size(model_and_probe, tmp_path, m
 
 
 def test_docs_cli_lists_every_flag_and_exit_status():
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
     for option in cli_options():
         assert f"`{option.flag}" in doc, option.flag
     assert "`--no-stats`" in doc

@@ -1,6 +1,6 @@
 """Run :func:`tbactviz.grids.quantize.grid_partial` on the cases of a .npz file, eagerly and compiled.
 
-Usage: ``KERAS_BACKEND=<name> python _gridreduce_run.py CASES.npz OUT.npz`` (``tests/test_gridreduce.py``
+Usage: ``KERAS_BACKEND=<name> python _quantize_run.py CASES.npz OUT.npz`` (``tests/grids/test_quantize.py``
 writes the cases: ``acts_<i>`` arrays and ``plan_<i>`` JSON options of :func:`tbactviz.grids.plan.plan_grid`,
 ``range_<i>`` for ``fixed``). Writes ``<key>_<i>`` (eager) and ``jit_<key>_<i>`` (compiled: ``tf.function``,
 ``jax.jit``; torch runs eagerly only) for each output of ``grid_partial``, and prints the backend.

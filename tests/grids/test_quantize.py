@@ -25,7 +25,7 @@ from tbactviz.grids import tiling
 from tbactviz.grids.plan import plan_grid
 from tbactviz.grids.quantize import grid_partial, partial_to_numpy
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/: the helper scripts
 MODES = ("standardize", "minmax", "layer", "fixed")
 
 
@@ -176,7 +176,7 @@ def test_backend_equals_the_numpy_path(backend: str, tmp_path: Path) -> None:
     proc = subprocess.run(
         [
             sys.executable,
-            str(HERE / "_gridreduce_run.py"),
+            str(HERE / "_quantize_run.py"),
             str(tmp_path / "cases.npz"),
             str(tmp_path / "o.npz"),
         ],

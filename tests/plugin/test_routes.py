@@ -470,7 +470,7 @@ def test_the_tab_loads_without_a_version_check(
         plugin = loader.ActivationsLoader().load(base_plugin.TBContext(data_provider=object()))
     assert isinstance(plugin, ActivationsPlugin) and not caplog.records
     assert not hasattr(loader, "supported") and not hasattr(loader, "MIN_TENSORBOARD")
-    requires = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    requires = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert '"tensorboard>=2.16"' in requires
 
 
