@@ -474,11 +474,12 @@ def test_pending_background_writes_are_drained_at_interpreter_exit(tmp_path: Pat
     import textwrap
 
     script = tmp_path / "interrupted.py"
+    HERE = Path(__file__).resolve().parent  # this folder and tests/, for the helpers
     script.write_text(
         textwrap.dedent(
             f"""
             import sys, time
-            sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+            sys.path[:0] = {[str(p) for p in (HERE, HERE.parent)]!r}
             import keras, numpy as np
             import test_callback as t
             from tbactviz.grids import tiling

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 SCRIPT = """
 import json, sys
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{here!r}, {tests!r}]
 import keras
 import test_callback as t
 from tbactviz.training.callback import ActivationCallback
@@ -89,7 +89,13 @@ def steps_written(logdir: Path) -> dict[str, list[int]]:
 
 def test_a_new_process_resuming_the_run_continues_the_steps(tmp_path: Path) -> None:
     script = tmp_path / "train.py"
-    script.write_text(textwrap.dedent(SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]))))
+    script.write_text(
+        textwrap.dedent(
+            SCRIPT.format(
+                here=str(Path(__file__).resolve().parent), tests=str(Path(__file__).resolve().parents[1])
+            )
+        )
+    )
 
     def run(phase: str) -> dict[str, list[int]]:
         proc = subprocess.run(
