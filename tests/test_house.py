@@ -291,6 +291,25 @@ def test_the_tests_mirror_the_package() -> None:
     assert mirror_problems(TESTS, PACKAGE) == []
 
 
+def test_the_architecture_page_draws_every_module() -> None:
+    """docs/architecture.md leads with the tree: every module of the package is in it, under its folder."""
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    tree = page.split("## The tree", 1)[1].split("```", 2)[1]
+    folder, drawn = "", set()
+    for line in tree.splitlines():
+        name = line.lstrip("│├└─ ").split(" ", 1)[0]
+        if line.startswith(("├── ", "└── ")):
+            folder = name.rstrip("/") if name.endswith("/") else ""
+            if not folder:
+                drawn.add(name)
+        elif name.endswith(".py"):
+            drawn.add(f"{folder}/{name}")
+    listed = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")}
+    listed -= {name for name in listed if name.endswith("/__init__.py")}
+    assert sorted(listed - drawn) == [], "modules missing from the tree of docs/architecture.md"
+    assert sorted(drawn - listed) == [], "modules in the tree of docs/architecture.md that do not exist"
+
+
 def test_links_in_the_readme_and_docs_resolve_inside_the_repository() -> None:
     import re
 
