@@ -64,6 +64,7 @@ TESTS = PACKAGE.parent / "tests"
 WHOLE_PACKAGE_TESTS = {
     "backends",  # the logger, the callback and the CLI on JAX and PyTorch write what TensorFlow does
     "bench_gpu",  # benchmarks/bench_gpu.py runs as one command
+    "docstrings",  # every example in a docstring runs
     "house",  # these rules
     "no_tensorflow",  # no TensorFlow import on JAX and PyTorch, on every path
     "package",  # the public surface

@@ -440,6 +440,38 @@ def test_all_nan_probe_through_max_pooling_gives_true_figures_and_one_warning(
     assert "'conv_a' (512 of 512)" in messages[0] and "NaN" in messages[0]
 
 
+def test_the_tags_said_to_be_written_are_those_in_the_event(tmp_path: Path, capsys: Any) -> None:
+    """A layer with no finite value writes no mean, std, max_abs or histogram: the logger's ``written_tags``
+    and the count ``tbactviz log`` prints are those of the event, not of every tag a step may hold."""
+    from tbactviz.cli import main
+
+    model = _conv_pool_conv()
+    layers = _layer_names(model)
+    with ActivationLogger(tmp_path / "run", model, layers=layers, max_images=1) as logger:
+        assert logger.written_tags == []
+        for step, probe in ((0, NAN_PROBE), (1, np.zeros_like(NAN_PROBE))):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                logger.log(probe, step)
+            in_event = [r.tag for r in read_events(tmp_path / "run") if r.step == step]
+            assert sorted(logger.written_tags) == sorted(in_event), step
+        every = logger.tags
+    left_out = {f"{name}/conv_a" for name in ("mean", "std", "max_abs", "histograms")}
+    assert logger.written_tags == every  # step 1: all finite
+    saved, npy = tmp_path / "tiny.keras", tmp_path / "nan.npy"
+    model.save(saved)
+    np.save(npy, NAN_PROBE)
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        argv = [str(saved), str(npy), "--logdir", str(tmp_path / "cli"), "--layers", ",".join(layers)]
+        assert main(["log", *argv]) == 0
+    out = capsys.readouterr().out
+    assert f"Logged 3 layers ({len(every) - len(left_out)} tags)" in out, out
+    in_cli_event = {r.tag for r in read_events(tmp_path / "cli")}
+    assert in_cli_event == set(every) - left_out
+
+
 @pytest.mark.parametrize("path", ["logger", "write", "callback", "cli"])
 def test_finite_values_near_the_float32_maximum_are_logged(path: str, tmp_path: Path, caplog: Any) -> None:
     """Issue 18: finite values of magnitude 1e38 to 3.4e38 through a pass-through layer."""

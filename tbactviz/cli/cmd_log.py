@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         logger.write_chunks(_counted(logger.probe_chunks(x), n, shapes, progress), n, args.step)
         layer_paths = list(logger.layer_paths)
         event_file = logger.event_file
-        n_tags = len(logger.tags)
+        n_tags = len(logger.written_tags)
     seconds = time.perf_counter() - start
     print(
         f"Logged {len(layer_paths)} layers ({n_tags} tags) of {n} input(s) at step {args.step} "

@@ -10,7 +10,7 @@ on the data (on the device), :func:`tbactviz.grids.tiling.assemble` lays it out 
 Example:
     >>> plan = plan_grid((112, 112, 64), max_side=384)
     >>> plan.kind, plan.n, (plan.rows, plan.cols), plan.down, plan.up, plan.out_shape
-    ('grid', 64, (8, 8), 3, 1, (306, 306))
+    ('grid', 64, (8, 8), 3, 1, (311, 311))
 """
 
 from __future__ import annotations
@@ -270,7 +270,7 @@ def plan_grid(
     Example:
         >>> p = plan_grid((7, 7, 2048), max_channels=2048, min_side=0, levels=64)
         >>> (p.rows, p.cols, p.down, p.out_shape)
-        (46, 45, 1, (367, 359))
+        (45, 46, 1, (359, 367))
     """
     shape = _shape_arg(sample_shape)
     max_images = check_int("max_images", max_images, minimum=1)

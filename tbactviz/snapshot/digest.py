@@ -240,6 +240,7 @@ class LayerDigest:
         self._images: list[bytes] = []
         #: After :meth:`finish`: the layer's values in the step, and how many of them are NaN or +-Inf.
         self.values = self.nonfinite = 0
+        self.tags: list[str] = []  # the stock dashboards' tags finish() wrote
 
     def update(self, part: LayerPart) -> None:
         """Fold one chunk's part (errors are kept in ``error``)."""
@@ -286,7 +287,7 @@ class LayerDigest:
 
         A layer with no finite value has no ``mean``, ``std``, ``max_abs`` and no histogram
         (:func:`tbactviz.stats.fold.finish`); :attr:`values` and :attr:`nonfinite` say how many values the
-        step had and how many were NaN or +-Inf.
+        step had and how many were NaN or +-Inf, :attr:`tags` which tags of the stock dashboards it wrote.
         """
         if self.error is not None:
             return [], {}
@@ -300,7 +301,8 @@ class LayerDigest:
             self.values = int(self._merged["rows"]) * int(count.size)
             self.nonfinite = self.values - int(count.sum())
             # no finite value: no histogram (there is no range to bucket), as no mean, std or max_abs
-            if self._histograms and self._counts is not None and self.nonfinite < self.values:
+            histogram = self._histograms and self._counts is not None and self.nonfinite < self.values
+            if histogram and self._counts is not None:
                 lo, hi = fold.value_bounds(self._merged)
                 rows = fold.histogram_rows(self._counts, lo, hi)
                 values.append(wire.histogram(wire.layer_tag(naming.HISTOGRAM_PREFIX, self.tag_path), rows))
@@ -311,6 +313,9 @@ class LayerDigest:
                 tag = wire.layer_tag(naming.CHANNELS_PREFIX, self.tag_path)
                 values.append(wire.tensor(tag, channels, kind="channels"))
                 values.extend(wire.scalar(wire.layer_tag(k, self.tag_path), v) for k, v in figures.items())
+            self.tags = naming.tags_for_layer(
+                self.tag_path, images=bool(self._images), histograms=histogram, stats=figures
+            )
         except Exception as exc:
             self.error = exc
             return [], {}

@@ -132,7 +132,7 @@ class ActivationLogger:
         >>> with tbactviz.ActivationLogger(tempfile.mkdtemp(), model, layers="conv*") as log:
         ...     figures = log(np.random.rand(2, 32, 32, 3), step=0)
         >>> sorted(figures["conv1"])[:2]
-        ['dead_channels', 'max_abs']
+        ['dead_channels', 'dormant_fraction']
     """
 
     def __init__(
@@ -250,6 +250,23 @@ class ActivationLogger:
                 path, images=self._images, histograms=self._histograms, stats=self._stat_names
             )
         ]
+
+    @property
+    def written_tags(self) -> list[str]:
+        """The tags of the stock dashboards that the last event written holds, in writing order: :attr:`tags`
+        less what that step left out (a layer that failed; a layer with no finite value has no ``mean``,
+        ``std``, ``max_abs`` and no histogram). Empty before the first event, and after a step whose event
+        could not be written.
+
+        Example:
+            >>> import keras, numpy as np, tempfile, tbactviz
+            >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3, name="c")])
+            >>> with tbactviz.ActivationLogger(tempfile.mkdtemp(), model, "c", stats=["mean"]) as logger:
+            ...     _ = logger.log(np.full((1, 8, 8, 3), np.nan, "float32"), step=0)
+            ...     logger.tags, logger.written_tags
+            (['activations/c', 'histograms/c', 'mean/c'], ['activations/c'])
+        """
+        return list(self._steps.last_tags)
 
     @property
     def value_ranges(self) -> dict[str, ValueRange]:

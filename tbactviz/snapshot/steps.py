@@ -59,6 +59,7 @@ class StepWriter:
         self._eps, self._tau, self._on_error = eps, dormant_tau, on_error
         self.writer: EventWriter | None = None
         self._warn = WarnOnce(_log)
+        self.last_tags: list[str] = []  # the stock dashboards' tags of the last event written
 
     def digest(self, chunks: Iterable[Mapping[str, LayerPart]], n: int) -> list[LayerDigest]:
         """Fold chunk after chunk into per-layer digests (each chunk released before the next)."""
@@ -113,6 +114,7 @@ class StepWriter:
         """Finish every layer (tiles, PNGs, figures) and write them as one event at ``step``."""
         values: list[bytes] = []
         figures: dict[str, dict[str, float]] = {}
+        tags: list[str] = []
         for digest, (layer_values, layer_figures) in zip(
             digests, [digest.finish() for digest in digests], strict=True
         ):
@@ -125,12 +127,15 @@ class StepWriter:
                 continue
             values.extend(layer_values)
             figures[digest.path] = layer_figures
+            tags.extend(digest.tags)
         self._warn_nonfinite(digests, step)
         if self.writer is None:
             self.writer = EventWriter(self._logdir)
+        self.last_tags = []
         try:
             self.writer.write(step, values)
             self.writer.flush()
+            self.last_tags = tags
         except LogdirError as exc:  # disk full, file system gone: the writer reopens on the next write
             if self._on_error == "raise":
                 raise

@@ -69,7 +69,9 @@ def partials(a: Any, *, eps: float = 0.0, dtype: str = "float32", finite: bool =
     Example:
         >>> import numpy as np
         >>> p = partials(np.array([[0.0, 1.0], [0.0, 3.0]], "float32"))
-        >>> [float(v) for v in np.asarray(p["total"])], [int(v) for v in np.asarray(p["small"])]
+        >>> [float(v) for v in np.asarray(p["scale"])]  # channel 1's max 3 scaled into [1, 4)
+        [1.0, 0.5]
+        >>> [float(v) for v in np.asarray(p["total"] / p["scale"])], [int(v) for v in np.asarray(p["small"])]
         ([0.0, 4.0], [2, 0])
     """
     from keras import ops
@@ -132,7 +134,7 @@ def power_of_two_scale(magnitude: Any, dtype: str = "float32") -> Any:
     Example:
         >>> import numpy as np
         >>> [float(v) for v in np.asarray(power_of_two_scale(np.array([3e38, 1.0, 0.0], "float32")))]
-        [8.507059173023462e-38, 1.0, 1.0]
+        [1.1754943508222875e-38, 1.0, 1.0]
     """
     from keras import ops
 
