@@ -103,10 +103,11 @@ class DeviceProbe:
         grid = min(self._grid, need) if need else 0
         self._plan(probe, grid)
         ranges = self._ranges() if grid else {}
-        extra: dict[str, Any] = {"ranges": ranges} if ranges else {}
+        given: dict[str, Any] = {"ranges": ranges} if ranges else {}
         several = size < n  # then a first pass for the whole probe's extremes (TensorBoard's edges)
         if several and self._histograms:
-            extra["bounds"] = self._probe_bounds(probe, size)
+            given["bounds"] = self._probe_bounds(probe, size)
+        extra = given or None
         shapes = {info.path: info.output_shape for info in extractor.layers}
         for start in range(0, n, size):
             stop = min(n, start + size)
