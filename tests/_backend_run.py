@@ -52,6 +52,7 @@ def main(workdir: str, outdir: str) -> None:
         keras.saving.load_model(os.path.join(workdir, "cnn.keras")), probe, x, y
     )
     check_copies_and_compiles(workdir, probe, x, y)
+    check_programs_per_shape()
     print("backend", keras.backend.backend())
 
 
@@ -196,6 +197,40 @@ def check_copies_and_compiles(workdir: str, probe: np.ndarray, x: np.ndarray, y:
         )
         assert code == 0 and compiled.transfers() - before <= len(dtypes), compiled.transfers() - before
     conversions.clear()
+
+
+def check_programs_per_shape() -> None:
+    """JAX: the logger's first snapshot compiles one reduction program per distinct layer shape, not one per
+    layer: layers of outputs (6, 6, 64), (6, 6, 128) twice and (8, 8, 128) need 3; a second snapshot
+    compiles nothing. XLA compiles counted from ``jax._src.monitoring`` events, by function name."""
+    if keras.backend.backend() != "jax":
+        return
+    from jax._src import monitoring
+
+    compiles: list[str] = []
+
+    def listen(name: str, seconds: float, **kwargs: Any) -> None:
+        if "backend_compile" in name:
+            compiles.append(str(kwargs.get("fun_name")))
+
+    monitoring.register_event_duration_secs_listener(listen)
+    inputs = keras.Input((6, 6, 3))
+    a = keras.layers.Conv2D(64, 1, name="a")(inputs)
+    b = keras.layers.Conv2D(128, 1, name="b")(a)
+    c = keras.layers.ReLU(name="c")(b)
+    d = keras.layers.ZeroPadding2D(1, name="d")(c)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(d))
+    probe = np.random.default_rng(0).normal(size=(2, 6, 6, 3)).astype("float32")
+    with (
+        tempfile.TemporaryDirectory() as logdir,
+        tbactviz.ActivationLogger(logdir, model, ["a", "b", "c", "d"]) as log,
+    ):
+        compiles.clear()
+        log(probe, step=0)
+        assert compiles.count("jit(_reduce_one)") == 3, compiles
+        compiles.clear()
+        log(probe, step=1)
+        assert compiles == [], compiles
 
 
 def _arrays(part: Any) -> list[np.ndarray]:
