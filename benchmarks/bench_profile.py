@@ -15,7 +15,13 @@ program per distinct layer shape compiled one after the other (``jax.jit(...).lo
 per-channel partial sums, the histogram counts and the grids apart, then the three together as the probe
 compiles them (:func:`tbactviz.snapshot.digest.reduce_layer`), next to the model's forward pass.
 
-Usage: ``python benchmarks/bench_profile.py [--pieces] [--compile]`` (one to two minutes).
+``--compile-options`` (JAX) compiles and runs the same pieces under XLA options that trade compile time for
+run time (per program: ``compile(compiler_options=...)``): the defaults, backend optimization level 0, and
+the loop emitters instead of the fusion emitters (CPU); for each, the seconds of compile summed over the
+distinct shapes and the milliseconds of one run summed likewise (medians of 5 runs each).
+
+Usage: ``python benchmarks/bench_profile.py [--pieces] [--compile] [--compile-options]`` (one to three
+minutes).
 """
 
 from __future__ import annotations
@@ -165,7 +171,58 @@ def compile_pieces(model: Any, names: list[str]) -> None:
         print(f"{label:<34}{total:8.2f} s")
 
 
+def compile_options(model: Any, names: list[str]) -> None:
+    """JAX: compile and run time of the logger's reductions under XLA options, summed over distinct shapes."""
+    import jax
+    import numpy as np
+
+    from tbactviz.grids import quantize
+    from tbactviz.snapshot.digest import ReduceSpec, reduce_layer
+    from tbactviz.stats import reductions
+
+    shapes = {name: tuple(model.get_layer(name).output.shape[1:]) for name in names}
+    logger = tbactviz.ActivationLogger(tempfile.mkdtemp(), model, names)
+    plans = logger._drawing.plans(shapes, 1)
+    logger.close()
+    spec = ReduceSpec(eps=0.0, buckets=30, grid_samples=1, finite=True)
+    firsts = {shape: name for name, shape in reversed(list(shapes.items()))}
+    rng = np.random.default_rng(0)
+    inputs = {shape: jax.numpy.asarray(rng.normal(size=(1, *shape)).astype("float32")) for shape in firsts}
+    pieces: dict[str, Callable[[Any, str], Any]] = {
+        "partial sums": lambda a, name: reductions.partials(a, finite=True),
+        "histogram counts": lambda a, name: reductions.histogram_counts(a, -4.0, 4.0, 30, finite=True),
+        "grids": lambda a, name: quantize.grid_partial(a, dataclasses.replace(plans[name], finite=True)),
+        "all three (reduce_layer)": lambda a, name: reduce_layer(a, spec, None, plans[name]),
+    }
+    options: dict[str, dict[str, Any]] = {
+        "XLA defaults": {},
+        "backend optimization level 0": {"xla_backend_optimization_level": 0},
+        "loop emitters (CPU)": {"xla_cpu_use_fusion_emitters": False},
+    }
+    print(f"{len(firsts)} distinct shapes; compile s summed, one run ms summed (median of 5):")
+    for label, piece in pieces.items():
+        for option, flags in options.items():
+            compile_total = run_total = 0.0
+            for shape, name in firsts.items():
+                fn = jax.jit(lambda a, piece=piece, name=name: piece(a, name))
+                t0 = time.perf_counter()
+                compiled = fn.lower(inputs[shape]).compile(compiler_options=flags)
+                compile_total += time.perf_counter() - t0
+                jax.block_until_ready(compiled(inputs[shape]))
+                runs = []
+                for _ in range(5):
+                    t0 = time.perf_counter()
+                    jax.block_until_ready(compiled(inputs[shape]))
+                    runs.append(time.perf_counter() - t0)
+                run_total += statistics.median(runs)
+            print(f"{label:<26}{option:<30}{compile_total:8.2f} s{1000 * run_total:9.2f} ms")
+
+
 if __name__ == "__main__":
+    if "--compile-options" in sys.argv[1:]:
+        model = build_model()
+        compile_options(model, four_d_layers(model))
+        sys.exit(0)
     if "--compile" in sys.argv[1:]:
         model = build_model()
         compile_pieces(model, four_d_layers(model))
