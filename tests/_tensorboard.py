@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -25,7 +26,16 @@ from typing import Any
 
 from tbactviz.tools.board import DEFAULT_HOST, free_port, tensorboard_args
 
-__all__ = ["TensorBoardServer", "free_port"]
+__all__ = ["TensorBoardServer", "as_from_a_terminal", "free_port"]
+
+
+def as_from_a_terminal() -> None:
+    """``preexec_fn`` for a child whose signal handling is under test: Ctrl-C and hang-up at their default
+    dispositions, as a command started from a terminal has them. A test run started in the background
+    (``cmd &`` in a script ignores SIGINT) or under ``nohup`` (ignores SIGHUP) passes the ignored signals on
+    to its children, and Python installs no KeyboardInterrupt handler for an ignored SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _tensorboard_env() -> dict[str, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from _tensorboard import TensorBoardServer, free_port
+from _tensorboard import TensorBoardServer, as_from_a_terminal, free_port
 from PIL import Image
 
 import tbactviz
@@ -126,6 +126,7 @@ def test_tbactviz_board_console_script_serves_the_logs(logdir):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,
     )
     try:
         probe = TensorBoardServer(root, port=port)  # used only for its HTTP helpers; not started

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _tensorboard import TensorBoardServer, free_port
+from _tensorboard import TensorBoardServer, as_from_a_terminal, free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -93,6 +93,7 @@ def test_board_leaves_no_process_and_frees_the_port(sig, command, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # a group of its own, so the cleanup below can reach stragglers
+        preexec_fn=as_from_a_terminal,
     )
     try:
         client = TensorBoardServer(tmp_path, port=port)  # only its HTTP helpers; not started
@@ -128,6 +129,7 @@ def test_board_open_opens_the_activations_tab_once_tensorboard_answers(tmp_path)
         text=True,
         env={**os.environ, "BROWSER": f"{browser} %s"},
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,
     )
     try:
         assert proc.stdout is not None
