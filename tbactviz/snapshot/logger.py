@@ -253,10 +253,10 @@ class ActivationLogger:
 
     @property
     def written_tags(self) -> list[str]:
-        """The tags of the stock dashboards that the last event written holds, in writing order: :attr:`tags`
-        less what that step left out (a layer that failed; a layer with no finite value has no ``mean``,
-        ``std``, ``max_abs`` and no histogram). Empty before the first event, and after a step whose event
-        could not be written.
+        """The tags of the stock dashboards that the last step wrote, in writing order: :attr:`tags` less what
+        that step left out (a layer that failed; a layer with no finite value has no ``mean``, ``std``,
+        ``max_abs`` and no histogram). Empty before the first step, and after a step that wrote nothing (its
+        probe failed, or its event could not be written).
 
         Example:
             >>> import keras, numpy as np, tempfile, tbactviz
@@ -315,6 +315,7 @@ class ActivationLogger:
             probe = self._extractor.checked(inputs)  # checked once, passed on
             digests = self._steps.digest(self._chunks(probe), probe.n)
         except Exception as exc:
+            self._steps.last_tags = []
             if self._on_error == "raise":
                 raise
             hint = out_of_memory_hint(exc, self._extractor.batch_size)

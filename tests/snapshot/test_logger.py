@@ -395,3 +395,16 @@ def test_own_tags_are_listed_by_naming(tmp_path: Path, model: keras.Model, probe
     written = [r.tag for r in read_events(tmp_path, own=True)]
     listed = [t for p in ("conv1", "conv2") for t in naming.tags_for_layer(p, stats=["mean"], own=True)]
     assert sorted(written) == sorted(listed)
+
+
+def test_written_tags_follow_the_last_step(tmp_path: Path) -> None:
+    """``written_tags``: empty before a step, the event's stock tags after one, empty after a failed one."""
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3, name="c")])
+    with tbactviz.ActivationLogger(tmp_path, model, "c", stats=["mean"], on_error="warn") as logger:
+        assert logger.written_tags == []
+        logger.log(np.ones((1, 8, 8, 3), "float32"), 0)
+        assert logger.written_tags == logger.tags == ["activations/c", "histograms/c", "mean/c"]
+        assert sorted(logger.written_tags) == sorted(r.tag for r in read_events(tmp_path) if r.step == 0)
+        with pytest.warns(tbactviz.TbactvizWarning, match="extracting activations failed"):
+            logger.log(np.ones((1, 9, 9, 3), "float32"), 1)  # does not fit the model: nothing written
+        assert logger.written_tags == []
