@@ -301,10 +301,10 @@ class LayerDigest:
             self.values = int(self._merged["rows"]) * int(count.size)
             self.nonfinite = self.values - int(count.sum())
             # no finite value: no histogram (there is no range to bucket), as no mean, std or max_abs
-            histogram = self._histograms and self._counts is not None and self.nonfinite < self.values
-            if histogram and self._counts is not None:
+            counts = self._counts if self._histograms and self.nonfinite < self.values else None
+            if counts is not None:
                 lo, hi = fold.value_bounds(self._merged)
-                rows = fold.histogram_rows(self._counts, lo, hi)
+                rows = fold.histogram_rows(counts, lo, hi)
                 values.append(wire.histogram(wire.layer_tag(naming.HISTOGRAM_PREFIX, self.tag_path), rows))
             figures: dict[str, float] = {}
             if self._stat_names:
@@ -314,7 +314,7 @@ class LayerDigest:
                 values.append(wire.tensor(tag, channels, kind="channels"))
                 values.extend(wire.scalar(wire.layer_tag(k, self.tag_path), v) for k, v in figures.items())
             self.tags = naming.tags_for_layer(
-                self.tag_path, images=bool(self._images), histograms=histogram, stats=figures
+                self.tag_path, images=bool(self._images), histograms=counts is not None, stats=figures
             )
         except Exception as exc:
             self.error = exc

@@ -309,8 +309,7 @@ class ActivationLogger:
             tbactviz.WriterClosedError: The logger was closed.
             ValueError: ``step`` is not an int >= 0, or ``inputs`` do not fit the model.
         """
-        self._check_open(step)
-        check_int("step", step, minimum=0)
+        self._check_step(step)
         try:
             probe = self._extractor.checked(inputs)  # checked once, passed on
             digests = self._steps.digest(self._chunks(probe), probe.n)
@@ -373,8 +372,7 @@ class ActivationLogger:
         Raises:
             tbactviz.WriterClosedError: The logger was closed.
         """
-        self._check_open(step)
-        check_int("step", step, minimum=0)
+        self._check_step(step)
         check_int("n", n, minimum=1)
         return self._steps.emit(self._steps.digest(chunks, n), step)
 
@@ -411,16 +409,17 @@ class ActivationLogger:
         Raises:
             tbactviz.WriterClosedError: The logger was closed.
         """
-        self._check_open(step)
-        check_int("step", step, minimum=0)
+        self._check_step(step)
         return self._steps.emit(self._steps.digest_arrays(activations), step)
 
-    def _check_open(self, step: int) -> None:
+    def _check_step(self, step: int) -> None:
+        """Before a step is logged: the logger is open, and ``step`` is an int >= 0."""
         if self._closed:
             raise WriterClosedError(
                 f"logging step={step} after close(): this ActivationLogger for logdir={self._logdir!r} is "
                 "closed; create a new one to keep logging"
             )
+        check_int("step", step, minimum=0)
 
     __call__ = log
 

@@ -109,14 +109,15 @@ class DeviceProbe:
             given["bounds"] = self._probe_bounds(probe, size)
         extra = given or None
         shapes = {info.path: info.output_shape for info in extractor.layers}
+        ranged = frozenset(ranges)
         for start in range(0, n, size):
             stop = min(n, start + size)
             # one chunk: the histogram's edges and counts in the same compiled call; the drawn samples'
             # chunks also reduce what the grids need
             drawn = grid if start < first else 0
-            chunk = extractor.run(probe, start, stop, self._reducer(drawn, several, frozenset(ranges)), extra)
+            chunk = extractor.run(probe, start, stop, self._reducer(drawn, several, ranged), extra)
             if any(reductions.suspect(r) for r in chunk.values()):  # NaN/Inf, extremes: exact variant
-                careful = self._reducer(drawn, several, frozenset(ranges), careful=True)
+                careful = self._reducer(drawn, several, ranged, careful=True)
                 chunk = extractor.run(probe, start, stop, careful, extra)
             parts: Chunk = {}
             for path, r in chunk.items():
