@@ -14,12 +14,11 @@ import warnings
 from pathlib import Path
 
 import pytest
+from test_house import modules
 
-PACKAGE = Path(__file__).resolve().parent.parent / "tbactviz"
+#: Every module of the package, as test_house reads them (``__main__`` runs the command when imported).
 MODULES = sorted(
-    ".".join(("tbactviz", *p.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
-    for p in PACKAGE.rglob("*.py")
-    if p.name != "__main__.py"
+    "tbactviz" if name == "__init__" else f"tbactviz.{name}" for name in modules() if name != "__main__"
 )
 
 
